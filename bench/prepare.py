@@ -1,0 +1,166 @@
+#!/usr/bin/python3
+"""Prepares the `make bench` scenarios against a running messenger (bench/run.sh calls it).
+
+For each scenario it writes the request paths wrk picks from (paths/<scenario>.app for
+messenger, paths/<scenario>.static for nginx) and saves real response bodies of messenger
+under static/static/<scenario>/<n>.json, which nginx then serves: both servers return the
+same bytes. Cursors are opaque, so the deep-cursor scenario collects real next_cursor values
+by walking the long conversation. Prints a JSON summary of the data set to stdout.
+"""
+import argparse
+import http.client
+import json
+import os
+import random
+import sys
+import urllib.parse
+
+SAMPLE = 200  # saved bodies per scenario for nginx
+
+
+class Client:
+    def __init__(self, port):
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+
+    def call(self, method, path, body=None):
+        headers = {"Content-Type": "application/json"} if body is not None else {}
+        self.conn.request(method, path, body=body, headers=headers)
+        resp = self.conn.getresponse()
+        data = resp.read()
+        return resp.status, data
+
+    def json(self, path, want=200):
+        status, data = self.call("GET", path)
+        if status != want:
+            sys.exit(f"prepare: GET {path} -> {status}: {data[:200]!r}")
+        return json.loads(data), data
+
+
+def write_lines(path, lines):
+    with open(path, "w") as f:
+        for line in lines:
+            f.write(line + "\n")
+
+
+def save_bodies(out, scenario, bodies):
+    """Saves bodies for nginx and writes the static path list; returns the mean body size."""
+    d = os.path.join(out, "static", "static", scenario)
+    os.makedirs(d, exist_ok=True)
+    paths = []
+    for i, body in enumerate(bodies):
+        with open(os.path.join(d, f"{i}.json"), "wb") as f:
+            f.write(body)
+        paths.append(f"/static/{scenario}/{i}.json")
+    write_lines(os.path.join(out, "paths", scenario + ".static"), paths)
+    return round(sum(len(b) for b in bodies) / len(bodies))
+
+
+def find_conversation(c, user1, user2):
+    cursor = None
+    while True:
+        q = "?limit=100" + (f"&cursor={urllib.parse.quote(cursor)}" if cursor else "")
+        page, _ = c.json(f"/api/conversations/user/{user1}{q}")
+        for conv in page["data"]:
+            if {conv["user1_id"], conv["user2_id"]} == {user1, user2}:
+                return conv["id"]
+        cursor = page["next_cursor"]
+        if not cursor:
+            sys.exit(f"prepare: no conversation between users {user1} and {user2}")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--users", type=int, required=True)
+    ap.add_argument("--conversations", type=int, required=True)
+    ap.add_argument("--long-pair", default="1,2", help="the two users of the long conversation")
+    ap.add_argument("--deep-page", type=int, default=4000)
+    args = ap.parse_args()
+    out = args.out
+    os.makedirs(os.path.join(out, "paths"), exist_ok=True)
+    rnd = random.Random(1)
+    c = Client(args.port)
+    info = {}
+
+    # msgs: first page (20) of random conversations; count the data set on the way.
+    app, bodies, messages = [], [], 0
+    sample = set(rnd.sample(range(1, args.conversations + 1), min(SAMPLE, args.conversations)))
+    for cid in range(1, args.conversations + 1):
+        path = f"/api/messages/conversation/{cid}?limit=20"
+        status, data = c.call("GET", path)
+        if status == 404:
+            continue
+        if status != 200:
+            sys.exit(f"prepare: GET {path} -> {status}")
+        messages += json.loads(data)["total"]
+        app.append(path)
+        if cid in sample:
+            bodies.append(data)
+    write_lines(os.path.join(out, "paths", "msgs.app"), app)
+    info["conversations"] = len(app)
+    info["messages"] = messages
+    info["bytes_msgs"] = save_bodies(out, "msgs", bodies)
+
+    # The long conversation: first page, deep cursor pages, deep page number.
+    u1, u2 = (int(x) for x in args.long_pair.split(","))
+    lid = find_conversation(c, u1, u2)
+    base = f"/api/messages/conversation/{lid}"
+    first, first_body = c.json(base + "?limit=20")
+    total = first["total"]
+    info["long_conversation"] = lid
+    info["long_total"] = total
+    write_lines(os.path.join(out, "paths", "long-first.app"), [base + "?limit=20"])
+    info["bytes_long-first"] = save_bodies(out, "long-first", [first_body])
+
+    cursors, depth, cursor = [], 0, None
+    while True:
+        q = "?limit=100" + (f"&cursor={urllib.parse.quote(cursor)}" if cursor else "")
+        page, _ = c.json(base + q)
+        depth += len(page["data"])
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+        if depth >= total // 2:
+            cursors.append(cursor)
+    if not cursors:
+        sys.exit(f"prepare: conversation {lid} has only {total} messages; no deep cursors")
+    app = [f"{base}?limit=20&cursor={urllib.parse.quote(cur)}" for cur in cursors]
+    write_lines(os.path.join(out, "paths", "long-cursor.app"), app)
+    bodies = [c.json(p)[1] for p in rnd.sample(app, min(SAMPLE, len(app)))]
+    info["long_cursor_depths"] = f"{total // 2}..{depth - 100}"
+    info["bytes_long-cursor"] = save_bodies(out, "long-cursor", bodies)
+
+    page_no = min(args.deep_page, max(1, total // 20))
+    path = f"{base}?page={page_no}&limit=20"
+    deep, deep_body = c.json(path)
+    if len(deep["data"]) == 0:
+        sys.exit(f"prepare: {path} is past the end")
+    write_lines(os.path.join(out, "paths", "long-page.app"), [path])
+    info["long_page"] = page_no
+    info["bytes_long-page"] = save_bodies(out, "long-page", [deep_body])
+
+    # convs: first page (20) of random users' conversations.
+    app = [f"/api/conversations/user/{u}?limit=20" for u in range(1, args.users + 1)]
+    write_lines(os.path.join(out, "paths", "convs.app"), app)
+    bodies = [c.json(p)[1] for p in rnd.sample(app, min(SAMPLE, len(app)))]
+    info["bytes_convs"] = save_bodies(out, "convs", bodies)
+
+    # send: real 201 bodies of sends between random pairs (this stores a few messages).
+    write_lines(os.path.join(out, "paths", "send.app"), ["/api/messages/"])
+    bodies = []
+    for i in range(SAMPLE):
+        a, b = rnd.sample(range(1, args.users + 1), 2)
+        body = json.dumps({"sender_id": a, "receiver_id": b,
+                           "content": f"bench message 0-{i}: hello, are we still on for lunch?"})
+        status, data = c.call("POST", "/api/messages/", body)
+        if status != 201:
+            sys.exit(f"prepare: POST /api/messages/ -> {status}: {data[:200]!r}")
+        bodies.append(data)
+    info["bytes_send"] = save_bodies(out, "send", bodies)
+    json.dump(info, sys.stdout)
+    print()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,122 @@
+#!/usr/bin/python3
+"""Turns the files bench/run.sh leaves in DIR (results.jsonl, info.json, run.env) into the
+markdown report of `make bench`: the machine, the data set, one row per scenario with
+messenger's and nginx's requests/s and p50/p99 latency, and the figures the targets of
+issue 2 are checked against. Usage: report.py DIR > DIR/results.md"""
+import json
+import os
+import sys
+
+SCENARIOS = [
+    ("msgs", "page of 20 messages, random conversation"),
+    ("long-first", "long conversation, first page (20)"),
+    ("long-cursor", "long conversation, cursor page deep in (20)"),
+    ("long-page", "long conversation, page number deep in (20)"),
+    ("convs", "a user's conversations (20)"),
+    ("send", "send between random users (POST, durable)"),
+    ("mix", "90% message pages / 10% sends"),
+]
+READS = ("msgs", "long-first", "long-cursor", "long-page")
+
+
+def machine():
+    model = "?"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    with open("/proc/meminfo") as f:
+        mem_kb = int(f.readline().split()[1])
+    return f"{os.cpu_count()} cores ({model}), {mem_kb / 1048576:.1f} GiB RAM"
+
+
+def ms(us):
+    return f"{us / 1000:.2f} ms"
+
+
+def errors(r):
+    e = {k: v for k, v in r["errors"].items() if v}
+    return ", ".join(f"{k} {v}" for k, v in e.items()) or "0"
+
+
+def main():
+    d = sys.argv[1]
+    runs = {}
+    with open(os.path.join(d, "results.jsonl")) as f:
+        for line in f:
+            r = json.loads(line)
+            r["rps"] = r["requests"] / (r["duration_us"] / 1e6)
+            target, scenario = r["label"].split(" ", 1)
+            runs[(target, scenario)] = r
+    with open(os.path.join(d, "info.json")) as f:
+        info = json.load(f)
+    env = {}
+    with open(os.path.join(d, "run.env")) as f:
+        for line in f:
+            k, _, v = line.rstrip("\n").partition("=")
+            env[k] = v
+
+    out = []
+    p = out.append
+    p("# messenger benchmark (`make bench`)\n")
+    p(f"- Machine: {machine()}; wrk and the server run on the same cores, so each request's "
+      "cost includes the load generator's share of the CPU (same for nginx).")
+    p(f"- Load: `{env['wrk']}` (keep-alive), each scenario against messenger, then against "
+      f"{env.get('nginx_version', 'nginx')} (2 workers, access_log off, open_file_cache) serving "
+      "the same response bodies from files.")
+    p(f"- Server: `{env['command']}`")
+    seed_s, long_s = float(env["seed_s"]), float(env["seed_long_s"])
+    total = info["messages"]
+    seeded = total - info["long_total"]
+    p(f"- Data: {info['conversations']} conversations, {total} messages "
+      f"(database {int(env['db_bytes']) / 1048576:.0f} MiB); long conversation {info['long_conversation']} "
+      f"with {info['long_total']} messages; cursor pages at depths {info['long_cursor_depths']}, "
+      f"page number {info['long_page']}.")
+    p(f"- Seeding{' (cached from an earlier run)' if env['seed_cached'] == 'yes' else ''}: "
+      f"{seeded} messages in {seed_s:.1f} s ({seeded / seed_s:,.0f}/s), the long conversation in "
+      f"{long_s:.1f} s ({info['long_total'] / long_s:,.0f}/s).")
+    p("")
+    p("| scenario | messenger req/s | p50 | p99 | errors | body bytes | nginx req/s | nginx p50 | nginx p99 | vs nginx |")
+    p("|---|---:|---:|---:|---|---:|---:|---:|---:|---:|")
+    for key, title in SCENARIOS:
+        a = runs.get(("app", key))
+        if a is None:
+            continue
+        n = runs.get(("static", key))
+        size = info.get(f"bytes_{key}", info["bytes_msgs"] if key == "mix" else "")
+        row = [f"{key}: {title}", f"{a['rps']:,.0f}", ms(a["p50_us"]), ms(a["p99_us"]), errors(a), str(size)]
+        if n:
+            nerr = "" if errors(n) == "0" else f" (errors: {errors(n)})"
+            row += [f"{n['rps']:,.0f}{nerr}", ms(n["p50_us"]), ms(n["p99_us"]), f"{a['rps'] / n['rps']:.2f}x"]
+        else:
+            row += ["", "", "", ""]
+        p("| " + " | ".join(row) + " |")
+    p("")
+    p("Against the targets of issue 2:")
+    for key in READS:
+        a, n = runs.get(("app", key)), runs.get(("static", key))
+        if a and n:
+            p(f"- {key}: {a['rps'] / n['rps']:.0%} of nginx (target >= 50%), "
+              f"p99 {ms(a['p99_us'])} (target < 10 ms)")
+    first, cur, pg = (runs.get(("app", k)) for k in ("long-first", "long-cursor", "long-page"))
+    if first and cur:
+        p(f"- deep cursor page costs {first['rps'] / cur['rps']:.2f}x the first page in throughput "
+          f"(target within 1.2x); p50 {ms(cur['p50_us'])} vs {ms(first['p50_us'])}")
+    if first and pg:
+        p(f"- page number {info['long_page']} (no target) costs "
+          f"{first['rps'] / pg['rps']:.2f}x the first page")
+    s = runs.get(("app", "send"))
+    if s:
+        bad = s["errors"]["status"]
+        p(f"- durable sends: {s['rps']:,.0f}/s acknowledged with 201 after fsync "
+          f"({bad} non-2xx; target >= 10,000/s), p99 {ms(s['p99_us'])}")
+    p(f"- RSS: {int(env['rss_idle_kb']) / 1024:.1f} MiB idle after start and a few requests "
+      f"(target < 20 MB), {int(env['rss_load_kb']) / 1024:.1f} MiB after the load, "
+      f"peak {int(env['hwm_kb']) / 1024:.1f} MiB")
+    p(f"- SIGTERM after the load: exit status {env['shutdown_status']} in {env['shutdown_s']} s")
+    print("\n".join(out))
+
+
+if __name__ == "__main__":
+    main()

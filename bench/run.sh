@@ -1,0 +1,182 @@
+#!/usr/bin/env bash
+# `make bench`: seeds (or reuses) a large SQLite database, runs messenger on it and measures
+# each scenario with wrk, then measures nginx serving the same response bytes from files
+# with the same wrk settings, and writes the table to stdout and build/bench/results.md.
+# Load generator and server share this machine's cores (wrk runs 2 threads by default).
+#
+# Configuration (environment):
+#   BENCH_USERS=2000 BENCH_CONVERSATIONS=10000 BENCH_MESSAGES=1000000 (about that many in
+#   total: 1 .. 2*average-1 per conversation) BENCH_LONG=100000 (exactly that many more in
+#   the conversation of users 1 and 2) BENCH_SEED=1
+#   BENCH_DURATION=10s BENCH_WARMUP=2s BENCH_WRK_THREADS=2 BENCH_CONNECTIONS=64
+#   BENCH_SERVER_THREADS= (empty: the server's default) BENCH_SCENARIOS="msgs ... mix"
+#   BENCH_RESEED=1 (ignore the cached database) BENCH_STORE=sqlite (cassandra: not yet)
+# The seeded database is cached in build/bench/cache/, keyed by the seed parameters and the
+# sources of the schema and of the seed command; each run works on a fresh copy of it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+users=${BENCH_USERS:-2000}
+conversations=${BENCH_CONVERSATIONS:-10000}
+messages=${BENCH_MESSAGES:-1000000}
+long=${BENCH_LONG:-100000}
+seed=${BENCH_SEED:-1}
+duration=${BENCH_DURATION:-10s}
+warmup=${BENCH_WARMUP:-2s}
+wrk_threads=${BENCH_WRK_THREADS:-2}
+connections=${BENCH_CONNECTIONS:-64}
+server_threads=${BENCH_SERVER_THREADS:-}
+scenarios=${BENCH_SCENARIOS:-msgs long-first long-cursor long-page convs send mix}
+store=${BENCH_STORE:-sqlite}
+
+bin=${BENCH_BIN:-build/release/messenger}
+dir=build/bench
+case "$store" in
+  sqlite) ;;
+  cassandra)
+    # Hook for the Cassandra store: seed through `messenger seed --store cassandra` and serve
+    # with --store cassandra once that backend exists; the scenarios stay the same.
+    echo "bench: BENCH_STORE=cassandra is not implemented yet" >&2
+    exit 2
+    ;;
+  *) echo "bench: unknown BENCH_STORE=$store" >&2; exit 2 ;;
+esac
+for tool in wrk nginx "$bin"; do
+  command -v "$tool" >/dev/null || { echo "bench: $tool not found (run make deps build)" >&2; exit 1; }
+done
+
+mkdir -p "$dir/cache" "$dir/logs"
+rm -rf "$dir/static" "$dir/paths" "$dir/nginx-tmp" "$dir/logs"/*
+rm -f "$dir/results.jsonl" "$dir/run.env"
+mkdir -p "$dir/nginx-tmp"
+results=$(realpath "$dir/results.jsonl")
+runenv="$dir/run.env"
+note() { echo "$1=$2" >>"$runenv"; }
+log() { echo "bench: $*" >&2; }
+
+free_port() {
+  /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+}
+trap cleanup EXIT
+
+wait_http() { # url pid
+  for _ in $(seq 300); do
+    curl -sf -o /dev/null "$1" && return 0
+    kill -0 "$2" 2>/dev/null || { log "server exited early"; return 1; }
+    sleep 0.1
+  done
+  log "no answer from $1"
+  return 1
+}
+
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
+
+rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+
+# --- the database --------------------------------------------------------------------------
+schema=$(cat src/store/sqlite/sqlite_schema.c src/app/seed.c | sha256sum | cut -c1-12)
+cache="$dir/cache/u$users-c$conversations-m$messages-l$long-s$seed-$schema.db"
+if [ -n "${BENCH_RESEED:-}" ] || [ ! -f "$cache" ]; then
+  rm -f "$cache" "$cache".* "$cache"-*
+  tmp="$cache.tmp"
+  rm -f "$tmp" "$tmp"-*
+  per_max=$((2 * messages / conversations - 1))
+  [ "$per_max" -ge 1 ] || per_max=1
+  log "seeding $users users, $conversations conversations, 1..$per_max messages each"
+  t0=$(date +%s.%N)
+  "$bin" seed --db "$tmp" --seed "$seed" --users "$users" --conversations "$conversations" \
+    --min-messages 1 --messages "$per_max" >&2
+  t1=$(date +%s.%N)
+  log "seeding the long conversation: $long messages between users 1 and 2"
+  "$bin" seed --db "$tmp" --seed "$((seed + 1))" --users 2 --conversations 1 \
+    --min-messages "$long" --messages "$long" >&2
+  t2=$(date +%s.%N)
+  [ ! -s "$tmp-wal" ] || { log "seed left a non-empty WAL: $tmp-wal"; exit 1; }
+  rm -f "$tmp"-*
+  printf 'seed_s=%s\nseed_long_s=%s\n' "$(elapsed "$t0" "$t1")" "$(elapsed "$t1" "$t2")" >"$cache.meta"
+  mv "$tmp" "$cache"
+  note seed_cached no
+else
+  log "using cached database $cache (BENCH_RESEED=1 to reseed)"
+  note seed_cached yes
+fi
+cat "$cache.meta" >>"$runenv"
+db="$dir/bench.db"
+rm -f "$db" "$db"-*
+cp "$cache" "$db"
+note db_bytes "$(stat -c %s "$db")"
+
+# --- messenger ------------------------------------------------------------------------------
+port=$(free_port)
+serve_args=(serve --quiet --host 127.0.0.1 --port "$port" --db "$db")
+[ -z "$server_threads" ] || serve_args+=(--threads "$server_threads")
+note command "$bin ${serve_args[*]}"
+"$bin" "${serve_args[@]}" 2>"$dir/logs/server.log" &
+server=$!
+pids+=("$server")
+wait_http "http://127.0.0.1:$port/health" "$server"
+for i in 1 2 3 4 5; do curl -sf -o /dev/null "http://127.0.0.1:$port/api/messages/conversation/$i?limit=20" || true; done
+note rss_idle_kb "$(rss_kb "$server")"
+
+log "preparing scenarios (walking the long conversation for real cursors)"
+/usr/bin/python3 bench/prepare.py --port "$port" --out "$dir" --users "$users" \
+  --conversations "$conversations" >"$dir/info.json"
+
+run_wrk() { # target(app|static) scenario port duration
+  local target=$1 scenario=$2 url="http://127.0.0.1:$3" gets posts="" pct=0
+  local p="$dir/paths"
+  case "$scenario" in
+    send) gets=""; posts="$p/send.$target"; pct=100 ;;
+    mix) gets="$p/msgs.$target"; posts="$p/send.$target"; pct=10 ;;
+    *) gets="$p/$scenario.$target" ;;
+  esac
+  BENCH_GET_PATHS=$gets BENCH_POST_PATHS=$posts BENCH_WRITE_PCT=$pct BENCH_USERS=$users \
+    BENCH_RESULT=$5 BENCH_LABEL="$target $scenario" \
+    wrk -t"$wrk_threads" -c"$connections" -d"$4" --latency -s bench/load.lua "$url" \
+    >"$dir/logs/$target-$scenario.txt" 2>&1 || { cat "$dir/logs/$target-$scenario.txt" >&2; return 1; }
+}
+
+run_all() { # target port
+  log "$1: warm-up $warmup"
+  run_wrk "$1" msgs "$2" "$warmup" /dev/null
+  for s in $scenarios; do
+    log "$1: $s ($duration)"
+    run_wrk "$1" "$s" "$2" "$duration" "$results"
+  done
+}
+
+run_all app "$port"
+note rss_load_kb "$(rss_kb "$server")"
+note hwm_kb "$(awk '/^VmHWM:/ {print $2}' "/proc/$server/status")"
+t0=$(date +%s.%N)
+kill -TERM "$server"
+status=0
+wait "$server" || status=$?
+note shutdown_s "$(elapsed "$t0" "$(date +%s.%N)")"
+note shutdown_status "$status"
+pids=()
+
+# --- nginx ----------------------------------------------------------------------------------
+nport=$(free_port)
+user_line=""
+[ "$(id -u)" -ne 0 ] || user_line="user root;"
+abs=$(realpath "$dir")
+sed -e "s|@USER_LINE@|$user_line|" -e "s|@DIR@|$abs|g" -e "s|@ROOT@|$abs/static|" \
+  -e "s|@PORT@|$nport|" bench/nginx.conf.in >"$dir/nginx.conf"
+nginx -p "$abs" -c "$abs/nginx.conf" -e "$abs/nginx-error.log" &
+ng=$!
+pids+=("$ng")
+wait_http "http://127.0.0.1:$nport/static/msgs/0.json" "$ng"
+note nginx_version "$(nginx -v 2>&1 | sed 's/.*: //')"
+run_all static "$nport"
+kill -TERM "$ng"
+wait "$ng" || true
+pids=()
+
+note wrk "wrk -t$wrk_threads -c$connections -d$duration --latency"
+/usr/bin/python3 bench/report.py "$dir" | tee "$dir/results.md"

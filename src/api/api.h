@@ -1,0 +1,24 @@
+/* api: the HTTP/JSON endpoints of API.md. One handler per endpoint parses and validates
+ * the request, calls the store, and renders the JSON answer; this module owns the route
+ * table handed to the transport.
+ *
+ * The api borrows the store and the docs directory path; both must outlive it. */
+#ifndef MESSENGER_API_API_H
+#define MESSENGER_API_API_H
+
+#include <stdatomic.h>
+
+#include "http/http.h"
+#include "store/store.h"
+
+typedef struct api {
+  store *store;
+  const char *docs_dir; /* Swagger UI assets for /docs; NULL or missing files = self-contained page */
+  atomic_bool draining; /* set at shutdown: /ready answers 503 so load balancers stop routing here */
+  http_routes routes;
+} api;
+
+/* Fills the route table of `a`; hand &a->routes to the transport. */
+void api_init(api *a, store *s, const char *docs_dir);
+
+#endif

@@ -1,0 +1,194 @@
+/* Handlers of /api/messages: send, and the two message-page queries. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "api/handlers.h"
+#include "api/params.h"
+#include "api/respond.h"
+#include "core/ids.h"
+#include "core/timestamp.h"
+#include "core/validate.h"
+
+/* ---- POST /api/messages/ ---- */
+
+typedef struct send_call {
+  http_exchange *ex;
+  json_t *body; /* keeps the content string alive until the store answers */
+  send_request req;
+} send_call;
+
+static void on_sent(void *arg, store_status status, const char *detail, const send_result *result) {
+  send_call *call = arg;
+  if (status == STORE_OK)
+    respond_json(call->ex, 201, message_json(&result->message));
+  else
+    respond_store_error(call->ex, status, detail);
+  json_decref(call->body);
+  free(call);
+}
+
+/* Validates one id field of the body. */
+static bool body_id(json_t *body, const char *name, validation_errors *v, int64_t *out) {
+  json_t *value = json_object_get(body, name);
+  if (!value) {
+    validation_add(v, "body", name, "missing", "Field required");
+    return false;
+  }
+  if (!json_is_integer(value)) {
+    validation_add(v, "body", name, "int_type", "Input should be a valid integer");
+    return false;
+  }
+  *out = json_integer_value(value);
+  if (*out < 1) {
+    validation_add(v, "body", name, "greater_than_equal", "Input should be greater than or equal to 1");
+    return false;
+  }
+  if (*out > ID_MAX) {
+    validation_add(v, "body", name, "less_than_equal",
+                   "Input should be less than or equal to 9007199254740991");
+    return false;
+  }
+  return true;
+}
+
+static bool body_content(json_t *body, validation_errors *v, const char **text, size_t *len) {
+  json_t *value = json_object_get(body, "content");
+  if (!value) {
+    validation_add(v, "body", "content", "missing", "Field required");
+    return false;
+  }
+  if (!json_is_string(value)) {
+    validation_add(v, "body", "content", "string_type", "Input should be a valid string");
+    return false;
+  }
+  *text = json_string_value(value);
+  *len = json_string_length(value);
+  long points = utf8_code_points(*text, *len);
+  if (points < 1) {
+    validation_add(v, "body", "content", "string_too_short", "String should have at least 1 character");
+    return false;
+  }
+  if (points > CONTENT_MAX_CODE_POINTS) {
+    validation_add(v, "body", "content", "string_too_long", "String should have at most 4096 characters");
+    return false;
+  }
+  return true;
+}
+
+/* Parses and validates the body; on success returns it (owned by the caller). */
+static json_t *parse_send_body(http_exchange *ex, validation_errors *v, send_request *req) {
+  size_t len;
+  const char *text = http_body(ex, &len);
+  json_error_t error;
+  json_t *body = json_loadb(text, len, 0, &error);
+  if (!body) {
+    json_array_append_new(v->list, json_pack("{s:[s,i],s:s,s:s}", "loc", "body", (json_int_t)error.position,
+                                             "msg", "JSON decode error", "type", "json_invalid"));
+    return NULL;
+  }
+  if (!json_is_object(body)) {
+    validation_add(v, "body", NULL, "model_attributes_type",
+                   "Input should be a valid dictionary or object to extract fields from");
+    json_decref(body);
+    return NULL;
+  }
+  bool ok = body_id(body, "sender_id", v, &req->sender_id);
+  ok &= body_id(body, "receiver_id", v, &req->receiver_id);
+  ok &= body_content(body, v, &req->content, &req->content_len);
+  if (ok && req->sender_id == req->receiver_id)
+    validation_add(v, "body", NULL, "value_error",
+                   "Value error, sender_id and receiver_id must be different users");
+  const char *key = http_header(ex, "Idempotency-Key");
+  if (key && !idempotency_key_is_valid(key, strlen(key)))
+    validation_add(v, "header", "idempotency-key", "value_error",
+                   "Value error, Idempotency-Key must be 1 to 128 visible ASCII characters");
+  req->idempotency_key = key;
+  if (validation_failed(v)) {
+    json_decref(body);
+    return NULL;
+  }
+  return body;
+}
+
+void api_send_message(http_exchange *ex, void *app) {
+  api *a = app;
+  validation_errors v;
+  validation_init(&v);
+  send_request req = {0};
+  json_t *body = parse_send_body(ex, &v, &req);
+  if (!body) {
+    validation_respond(&v, ex);
+    return;
+  }
+  validation_free(&v);
+  send_call *call = malloc(sizeof *call);
+  if (!call) {
+    json_decref(body);
+    respond_detail(ex, 503, "Out of memory");
+    return;
+  }
+  *call = (send_call){.ex = ex, .body = body, .req = req};
+  store_send_message(a->store, &call->req, on_sent, call);
+}
+
+/* ---- GET /api/messages/conversation/{id}[/before] ---- */
+
+typedef struct messages_call {
+  http_exchange *ex;
+  message_query query;
+} messages_call;
+
+static void on_messages(void *arg, store_status status, const char *detail, const message_page *page) {
+  messages_call *call = arg;
+  if (status != STORE_OK) {
+    respond_store_error(call->ex, status, detail);
+    free(call);
+    return;
+  }
+  json_t *data = json_array();
+  for (size_t i = 0; i < page->count; i++) json_array_append_new(data, message_json(&page->items[i]));
+  cursor next = {.kind = CURSOR_MESSAGES, .message_id = page->count ? page->items[page->count - 1].id : 0};
+  const page_request *p = &call->query.page;
+  respond_json(call->ex, 200,
+               json_pack("{s:I,s:I,s:i,s:o,s:o}", "total", (json_int_t)page->total, "page",
+                         (json_int_t)p->page, "limit", p->limit, "data", data, "next_cursor",
+                         next_cursor_json(page->has_more && page->count > 0, &next)));
+  free(call);
+}
+
+static void list_messages(http_exchange *ex, api *a, bool before) {
+  validation_errors v;
+  validation_init(&v);
+  message_query q = {0};
+  param_path_id(ex, 0, "conversation_id", &v, &q.conversation_id);
+  param_page(ex, CURSOR_MESSAGES, &v, &q.page);
+  if (before) {
+    const char *text = http_query(ex, "before_timestamp");
+    if (!text)
+      validation_add(&v, "query", "before_timestamp", "missing", "Field required");
+    else if (!timestamp_parse(text, strlen(text), &q.before_us))
+      validation_add(&v, "query", "before_timestamp", "datetime_parsing",
+                     "Input should be a valid datetime (ISO 8601) or Unix time in seconds");
+    q.has_before = true;
+  }
+  if (validation_failed(&v)) {
+    validation_respond(&v, ex);
+    return;
+  }
+  validation_free(&v);
+  messages_call *call = malloc(sizeof *call);
+  if (!call) {
+    respond_detail(ex, 503, "Out of memory");
+    return;
+  }
+  *call = (messages_call){.ex = ex, .query = q};
+  store_list_messages(a->store, &call->query, on_messages, call);
+}
+
+void api_list_messages(http_exchange *ex, void *app) {
+  list_messages(ex, app, false);
+}
+void api_list_messages_before(http_exchange *ex, void *app) {
+  list_messages(ex, app, true);
+}

@@ -1,0 +1,75 @@
+#include "api/params.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/ids.h"
+#include "core/validate.h"
+
+/* Parses a decimal integer (optional sign) occupying the whole string. */
+static bool parse_int(const char *text, int64_t *out) {
+  if (!text || !*text) return false;
+  char *end;
+  errno = 0;
+  long long v = strtoll(text, &end, 10);
+  if (errno || *end != '\0' || end == text || text[0] == ' ' || text[0] == '\t') return false;
+  *out = v;
+  return true;
+}
+
+/* Parses an integer in [min, max]; records int_parsing / greater_than_equal / less_than_equal. */
+static bool parse_bounded(const char *text, const char *where, const char *name, int64_t min, int64_t max,
+                          validation_errors *v, int64_t *out) {
+  char msg[96];
+  if (!parse_int(text, out)) {
+    validation_add(v, where, name, "int_parsing",
+                   "Input should be a valid integer, unable to parse string as an integer");
+    return false;
+  }
+  if (*out < min) {
+    snprintf(msg, sizeof msg, "Input should be greater than or equal to %lld", (long long)min);
+    validation_add(v, where, name, "greater_than_equal", msg);
+    return false;
+  }
+  if (*out > max) {
+    snprintf(msg, sizeof msg, "Input should be less than or equal to %lld", (long long)max);
+    validation_add(v, where, name, "less_than_equal", msg);
+    return false;
+  }
+  return true;
+}
+
+bool param_path_id(http_exchange *ex, size_t index, const char *name, validation_errors *v, int64_t *out) {
+  return parse_bounded(http_path_param(ex, index), "path", name, 1, ID_MAX, v, out);
+}
+
+bool param_page(http_exchange *ex, cursor_kind kind, validation_errors *v, page_request *out) {
+  bool ok = true;
+  int64_t page = 1, limit = PAGE_LIMIT_DEFAULT;
+  const char *text = http_query(ex, "page");
+  if (text) ok &= parse_bounded(text, "query", "page", 1, ID_MAX, v, &page);
+  text = http_query(ex, "limit");
+  if (text) ok &= parse_bounded(text, "query", "limit", 1, PAGE_LIMIT_MAX, v, &limit);
+  out->page = page;
+  out->limit = (int)limit;
+  out->has_cursor = false;
+  text = http_query(ex, "cursor");
+  if (text) {
+    if (cursor_decode(text, strlen(text), kind, &out->cursor)) {
+      out->has_cursor = true;
+    } else {
+      validation_add(v, "query", "cursor", "value_error", "Value error, invalid cursor");
+      ok = false;
+    }
+  }
+  return ok;
+}
+
+json_t *next_cursor_json(bool has_more, const cursor *next) {
+  if (!has_more) return json_null();
+  char text[CURSOR_TEXT_SIZE];
+  size_t n = cursor_encode(next, text);
+  return json_stringn(text, n);
+}

@@ -1,0 +1,42 @@
+/* api/respond: rendering JSON answers, including the error shapes of API.md.
+ *
+ * Validation errors use FastAPI's shape: {"detail": [{"loc": [...], "msg": ..., "type": ...}]}.
+ * A validation_errors value collects them (it owns a jansson array) until it is sent or freed. */
+#ifndef MESSENGER_API_RESPOND_H
+#define MESSENGER_API_RESPOND_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "http/http.h"
+#include "store/store.h"
+
+#define JSON_CONTENT_TYPE "application/json; charset=utf-8"
+
+/* Serialises `value` (whose reference it steals) and responds with it. */
+void respond_json(http_exchange *ex, unsigned status, json_t *value);
+/* {"detail": "<detail>"} */
+void respond_detail(http_exchange *ex, unsigned status, const char *detail);
+/* The answer for a failed store call: 404 "Conversation not found" or 503 with the detail. */
+void respond_store_error(http_exchange *ex, store_status status, const char *detail);
+
+typedef struct validation_errors {
+  json_t *list;
+} validation_errors;
+
+void validation_init(validation_errors *v);
+/* Adds one error at loc = [where, field] (field may be NULL for the whole body). */
+void validation_add(validation_errors *v, const char *where, const char *field, const char *type,
+                    const char *msg);
+static inline bool validation_failed(const validation_errors *v) {
+  return json_array_size(v->list) > 0;
+}
+/* Responds 422 with the collected errors and frees them. */
+void validation_respond(validation_errors *v, http_exchange *ex);
+void validation_free(validation_errors *v);
+
+/* JSON forms of the domain values. */
+json_t *message_json(const message *m);
+json_t *conversation_json(const conversation *c);
+
+#endif

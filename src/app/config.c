@@ -1,0 +1,57 @@
+#include "app/config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+bool parse_unsigned(const char *text, uint64_t min, uint64_t max, uint64_t *out) {
+  if (!text || !*text || *text == '-' || *text == '+' || *text == ' ') return false;
+  char *end;
+  errno = 0;
+  unsigned long long v = strtoull(text, &end, 10);
+  if (errno || *end || v < min || v > max) return false;
+  *out = v;
+  return true;
+}
+
+static const char *env_or(const char *name, const char *fallback) {
+  const char *v = getenv(name);
+  return v && *v ? v : fallback;
+}
+
+/* An unsigned environment variable, or the fallback when unset or invalid. */
+static uint64_t env_unsigned(const char *name, uint64_t min, uint64_t max, uint64_t fallback) {
+  uint64_t v;
+  return parse_unsigned(getenv(name), min, max, &v) ? v : fallback;
+}
+
+void store_settings_from_env(store_settings *s) {
+  *s = (store_settings){
+      .backend = env_or("MESSENGER_STORE", "sqlite"),
+      .db_path = env_or("MESSENGER_DB", "messenger.db"),
+      .node_id = (int)env_unsigned("MESSENGER_NODE_ID", 0, 31, 0),
+      .contact_points = env_or("CASSANDRA_CONTACT_POINTS", "127.0.0.1"),
+      .cassandra_port = (int)env_unsigned("CASSANDRA_PORT", 1, 65535, 9042),
+      .keyspace = env_or("CASSANDRA_KEYSPACE", "messenger"),
+      .local_dc = env_or("CASSANDRA_LOCAL_DC", NULL),
+      .username = env_or("CASSANDRA_USERNAME", NULL),
+      .password = env_or("CASSANDRA_PASSWORD", NULL),
+      .consistency = env_or("CASSANDRA_CONSISTENCY", "LOCAL_QUORUM"),
+      .replication = env_or("CASSANDRA_REPLICATION", NULL),
+      .request_timeout_ms = (unsigned)env_unsigned("CASSANDRA_REQUEST_TIMEOUT_MS", 100, 600000, 12000),
+  };
+}
+
+void serve_settings_from_env(serve_settings *s) {
+  http_server_config_defaults(&s->http);
+  s->http.host = env_or("HOST", "0.0.0.0");
+  s->http.port = (uint16_t)env_unsigned("PORT", 0, 65535, 8000);
+  s->http.threads = (unsigned)env_unsigned("MESSENGER_THREADS", 0, 1024, 0);
+  s->http.max_connections =
+      (unsigned)env_unsigned("MESSENGER_MAX_CONNECTIONS", 1, 1000000, s->http.max_connections);
+  s->http.per_ip_connections =
+      (unsigned)env_unsigned("MESSENGER_PER_IP_CONNECTIONS", 0, 1000000, s->http.per_ip_connections);
+  s->http.log_requests = !env_unsigned("MESSENGER_QUIET", 0, 1, 0);
+  s->docs_dir = env_or("MESSENGER_DOCS_DIR", NULL);
+  s->shutdown_grace_ms = 25000;
+}

@@ -1,0 +1,48 @@
+/* app/config: the settings of every subcommand, read from environment variables first and
+ * then from command-line flags (flags win). Strings point into argv/environ (not owned). */
+#ifndef MESSENGER_APP_CONFIG_H
+#define MESSENGER_APP_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "http/server.h"
+
+typedef struct store_settings {
+  const char *backend; /* "sqlite" | "cassandra" */
+  const char *db_path;
+  int node_id;
+  /* Cassandra */
+  const char *contact_points;
+  int cassandra_port;
+  const char *keyspace;
+  const char *local_dc;
+  const char *username;
+  const char *password;
+  const char *consistency;
+  const char *replication;
+  unsigned request_timeout_ms;
+} store_settings;
+
+typedef struct serve_settings {
+  http_server_config http;
+  const char *docs_dir;
+  unsigned shutdown_grace_ms;
+} serve_settings;
+
+typedef struct seed_settings {
+  uint64_t seed;
+  int64_t users;
+  int64_t conversations;
+  int64_t min_messages;
+  int64_t max_messages;
+  int days;
+} seed_settings;
+
+void store_settings_from_env(store_settings *s);
+void serve_settings_from_env(serve_settings *s);
+
+/* Parses an unsigned decimal in [min, max]; false on anything else. */
+bool parse_unsigned(const char *text, uint64_t min, uint64_t max, uint64_t *out);
+
+#endif

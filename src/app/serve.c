@@ -1,0 +1,134 @@
+/* `messenger serve`: wires the store, the api routes and the HTTP transport together, and
+ * shuts down gracefully on SIGTERM/SIGINT. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "app/commands.h"
+#include "http/server.h"
+
+static void serve_usage(FILE *out) {
+  fprintf(
+      out,
+      "usage: messenger serve [options]\n\n"
+      "  --port N                 listen port (8000)                      [PORT]\n"
+      "  --host ADDR              listen IPv4 address (0.0.0.0)            [HOST]\n"
+      "  --threads N              HTTP worker threads (number of cores)    [MESSENGER_THREADS]\n"
+      "  --docs-dir DIR           Swagger UI assets for /docs              [MESSENGER_DOCS_DIR]\n"
+      "  --max-connections N      open connections at most (4096)          [MESSENGER_MAX_CONNECTIONS]\n"
+      "  --per-ip-connections N   per client address, 0 = no limit (1024)  [MESSENGER_PER_IP_CONNECTIONS]\n"
+      "  --quiet                  no per-request log lines                 "
+      "[MESSENGER_QUIET=1]\n" STORE_OPTIONS_HELP
+      "\nLimits: body 64 KiB (413), request line + headers 16 KiB (431), 10 s to send a request,\n"
+      "60 s idle keep-alive. SIGTERM/SIGINT: stop accepting, finish in-flight requests, exit 0.\n");
+}
+
+static bool parse_serve_args(int argc, char **argv, serve_settings *srv, store_settings *st, int *exit_code) {
+  enum { OPT_PORT = 1, OPT_HOST, OPT_THREADS, OPT_DOCS, OPT_MAXCONN, OPT_PERIP, OPT_QUIET, OPT_HELP };
+  static const struct option options[] = {
+      {"port", required_argument, NULL, OPT_PORT},
+      {"host", required_argument, NULL, OPT_HOST},
+      {"threads", required_argument, NULL, OPT_THREADS},
+      {"docs-dir", required_argument, NULL, OPT_DOCS},
+      {"max-connections", required_argument, NULL, OPT_MAXCONN},
+      {"per-ip-connections", required_argument, NULL, OPT_PERIP},
+      {"quiet", no_argument, NULL, OPT_QUIET},
+      {"help", no_argument, NULL, OPT_HELP},
+      STORE_LONG_OPTIONS,
+      {NULL, 0, NULL, 0},
+  };
+  int opt;
+  uint64_t v;
+  optind = 1;
+  while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+    bool ok = true;
+    switch (opt) {
+    case OPT_PORT:
+      ok = parse_unsigned(optarg, 0, 65535, &v);
+      srv->http.port = (uint16_t)v;
+      break;
+    case OPT_HOST:
+      srv->http.host = optarg;
+      break;
+    case OPT_THREADS:
+      ok = parse_unsigned(optarg, 0, 1024, &v);
+      srv->http.threads = (unsigned)v;
+      break;
+    case OPT_DOCS:
+      srv->docs_dir = optarg;
+      break;
+    case OPT_MAXCONN:
+      ok = parse_unsigned(optarg, 1, 1000000, &v);
+      srv->http.max_connections = (unsigned)v;
+      break;
+    case OPT_PERIP:
+      ok = parse_unsigned(optarg, 0, 1000000, &v);
+      srv->http.per_ip_connections = (unsigned)v;
+      break;
+    case OPT_QUIET:
+      srv->http.log_requests = false;
+      break;
+    case OPT_HELP:
+      serve_usage(stdout);
+      *exit_code = 0;
+      return false;
+    default:
+      ok = store_option(st, opt, optarg, "messenger serve") && st->node_id >= 0;
+      break;
+    }
+    if (!ok) {
+      if (opt != '?') fprintf(stderr, "messenger serve: invalid option value '%s'\n", optarg ? optarg : "");
+      serve_usage(stderr);
+      *exit_code = 2;
+      return false;
+    }
+  }
+  if (optind < argc) {
+    fprintf(stderr, "messenger serve: unexpected argument '%s'\n", argv[optind]);
+    *exit_code = 2;
+    return false;
+  }
+  return true;
+}
+
+int cmd_serve(int argc, char **argv) {
+  serve_settings srv_cfg;
+  store_settings st_cfg;
+  serve_settings_from_env(&srv_cfg);
+  store_settings_from_env(&st_cfg);
+  int exit_code = 0;
+  if (!parse_serve_args(argc, argv, &srv_cfg, &st_cfg, &exit_code)) return exit_code;
+
+  /* Every thread started from here on inherits the blocked set; only sigwait below sees them. */
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+  signal(SIGPIPE, SIG_IGN);
+
+  store *st = open_store(&st_cfg);
+  if (!st) return 1;
+  static api app;
+  api_init(&app, st, srv_cfg.docs_dir);
+  char err[256];
+  http_server *srv = http_server_start(&srv_cfg.http, &app.routes, err, sizeof err);
+  if (!srv) {
+    fprintf(stderr, "messenger: %s\n", err);
+    store_close(st);
+    return 1;
+  }
+  fprintf(stderr, "messenger: listening on %s:%u (store: %s)\n", srv_cfg.http.host, http_server_port(srv),
+          store_backend(st));
+
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  fprintf(stderr, "messenger: %s received, draining\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  atomic_store(&app.draining, true);
+  http_server_shutdown(srv, srv_cfg.shutdown_grace_ms);
+  store_close(st);
+  fprintf(stderr, "messenger: stopped\n");
+  return 0;
+}

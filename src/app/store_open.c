@@ -1,0 +1,40 @@
+#include <getopt.h>
+#include <string.h>
+
+#include "app/commands.h"
+#include "store/sqlite/sqlite_store.h"
+
+bool store_option(store_settings *s, int opt, const char *arg, const char *prog) {
+  uint64_t v;
+  switch (opt) {
+  case OPT_STORE:
+    s->backend = arg;
+    return true;
+  case OPT_DB:
+    s->db_path = arg;
+    return true;
+  case OPT_NODE_ID:
+    if (!parse_unsigned(arg, 0, 31, &v)) {
+      fprintf(stderr, "%s: --node-id must be 0..31\n", prog);
+      s->node_id = -1;
+    } else {
+      s->node_id = (int)v;
+    }
+    return true;
+  default:
+    return false;
+  }
+}
+
+store *open_store(const store_settings *s) {
+  char err[512] = "";
+  store *st = NULL;
+  if (strcmp(s->backend, "sqlite") == 0) {
+    sqlite_store_config cfg = {.path = s->db_path};
+    if (sqlite_store_open(&cfg, &st, err, sizeof err) == 0) return st;
+  } else {
+    snprintf(err, sizeof err, "unknown store '%s' (expected sqlite or cassandra)", s->backend);
+  }
+  fprintf(stderr, "messenger: cannot open the %s store: %s\n", s->backend, err);
+  return NULL;
+}

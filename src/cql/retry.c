@@ -1,0 +1,38 @@
+#include "cql/retry.h"
+
+#include <string.h>
+
+/* Server error codes (native protocol v4 section 9). */
+enum {
+  CODE_SERVER_ERROR = 0x0000,
+  CODE_UNAVAILABLE = 0x1000,
+  CODE_OVERLOADED = 0x1001,
+  CODE_TRUNCATE_ERROR = 0x1003,
+  CODE_WRITE_TIMEOUT = 0x1100,
+  CODE_READ_TIMEOUT = 0x1200,
+};
+
+static cql_retry_decision next_if_idempotent(bool idempotent) {
+  return idempotent ? CQL_RETRY_NEXT_HOST : CQL_RETRY_RETHROW;
+}
+
+cql_retry_decision cql_retry_decide(const cql_failure *f, bool idempotent, unsigned retries_so_far) {
+  if (f->kind != CQL_FAIL_SERVER_ERROR_RESPONSE) return next_if_idempotent(idempotent);
+  switch (f->server_code) {
+  case CODE_READ_TIMEOUT:
+    return retries_so_far == 0 && f->received >= f->blockfor && !f->data_present ? CQL_RETRY_SAME_HOST
+                                                                                  : CQL_RETRY_RETHROW;
+  case CODE_WRITE_TIMEOUT:
+    return retries_so_far == 0 && idempotent && f->write_type && strcmp(f->write_type, "BATCH_LOG") == 0
+               ? CQL_RETRY_SAME_HOST
+               : CQL_RETRY_RETHROW;
+  case CODE_UNAVAILABLE:
+    return retries_so_far == 0 ? CQL_RETRY_NEXT_HOST : CQL_RETRY_RETHROW;
+  case CODE_OVERLOADED:
+  case CODE_SERVER_ERROR:
+  case CODE_TRUNCATE_ERROR:
+    return next_if_idempotent(idempotent);
+  default:
+    return CQL_RETRY_RETHROW;
+  }
+}

@@ -1,0 +1,44 @@
+/* cql/retry: the default retry policy (the Java/DataStax driver matrix), as a pure function.
+ *
+ * Given why an attempt failed, whether the statement is idempotent and how many retries the
+ * request already made, decide: give the error to the caller, try again on the same host, or
+ * try the next host of the query plan. UNPREPARED is not a retry decision (the request layer
+ * re-prepares and replays it), and neither is IS_BOOTSTRAPPING (always the next host).
+ *
+ *   read timeout     : same host, once, if received >= blockfor and no data was present
+ *   write timeout    : same host, once, only for BATCH_LOG writes of idempotent statements
+ *   unavailable      : next host, once
+ *   overloaded, server error, truncate error, connection closed, client timeout
+ *                    : next host if idempotent (bounded by the query plan)
+ *   anything else    : rethrow (syntax, invalid, unauthorized, read/write failure, CAS unknown...)
+ */
+#ifndef MESSENGER_CQL_RETRY_H
+#define MESSENGER_CQL_RETRY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef enum cql_retry_decision {
+  CQL_RETRY_RETHROW = 0,
+  CQL_RETRY_SAME_HOST,
+  CQL_RETRY_NEXT_HOST,
+} cql_retry_decision;
+
+typedef enum cql_failure_kind {
+  CQL_FAIL_SERVER_ERROR_RESPONSE, /* an ERROR frame: see server_code and the details */
+  CQL_FAIL_CONNECTION_CLOSED,     /* the connection died with the request in flight */
+  CQL_FAIL_CLIENT_TIMEOUT,        /* no response within the attempt timeout */
+} cql_failure_kind;
+
+typedef struct cql_failure {
+  cql_failure_kind kind;
+  int32_t server_code;    /* for CQL_FAIL_SERVER_ERROR_RESPONSE */
+  int32_t received;       /* read/write timeout: replicas that answered */
+  int32_t blockfor;       /* read/write timeout: replicas required */
+  bool data_present;      /* read timeout */
+  const char *write_type; /* write timeout: "SIMPLE", "BATCH_LOG", ... (may be NULL) */
+} cql_failure;
+
+cql_retry_decision cql_retry_decide(const cql_failure *f, bool idempotent, unsigned retries_so_far);
+
+#endif

@@ -1,0 +1,415 @@
+#include "store/sqlite/sqlite_writer.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/ids.h"
+#include "core/timestamp.h"
+#include "core/validate.h"
+#include "store/sqlite/sqlite_db.h"
+#include "store/sqlite/sqlite_schema.h"
+
+#define DEFAULT_MAX_BATCH 256
+#define DEFAULT_MAX_QUEUE 65536
+#define STALL_LIMIT_US (INT64_C(10) * 1000 * 1000)
+
+enum {
+  W_BEGIN,
+  W_COMMIT,
+  W_ROLLBACK,
+  W_SAVEPOINT,
+  W_RELEASE,
+  W_ROLLBACK_TO,
+  W_IDEM_GET,
+  W_CONV_GET,
+  W_CONV_INSERT,
+  W_STATS_BUMP,
+  W_MSG_INSERT,
+  W_CONV_UPDATE,
+  W_UC_UPSERT,
+  W_IDEM_INSERT,
+  W_COUNT
+};
+
+static const char *const WRITER_SQL[W_COUNT] = {
+    [W_BEGIN] = "BEGIN IMMEDIATE",
+    [W_COMMIT] = "COMMIT",
+    [W_ROLLBACK] = "ROLLBACK",
+    [W_SAVEPOINT] = "SAVEPOINT send",
+    [W_RELEASE] = "RELEASE send",
+    [W_ROLLBACK_TO] = "ROLLBACK TO send",
+    [W_IDEM_GET] = "SELECT m.id, m.conversation_id, m.sender_id, m.receiver_id, m.content"
+                   " FROM idempotency i JOIN messages m ON m.conversation_id = i.conversation_id AND m.id = i.message_id"
+                   " WHERE i.sender_id = ?1 AND i.key = ?2",
+    [W_CONV_GET] = "SELECT id, message_count, last_message_id FROM conversations WHERE user1_id = ?1 AND user2_id = ?2",
+    [W_CONV_INSERT] = "INSERT INTO conversations (user1_id, user2_id, message_count, last_message_id,"
+                      " last_message_content) VALUES (?1, ?2, 0, 0, '')",
+    [W_STATS_BUMP] = "INSERT INTO user_stats (user_id, conversation_count) VALUES (?1, 1)"
+                     " ON CONFLICT (user_id) DO UPDATE SET conversation_count = conversation_count + 1",
+    [W_MSG_INSERT] = "INSERT INTO messages (conversation_id, seq, id, sender_id, receiver_id, content)"
+                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [W_CONV_UPDATE] = "UPDATE conversations SET message_count = ?2, last_message_id = ?3, last_message_content = ?4"
+                      " WHERE id = ?1",
+    [W_UC_UPSERT] = "INSERT INTO user_conversations (user_id, conversation_id, last_message_id) VALUES (?1, ?2, ?3)"
+                    " ON CONFLICT (user_id, conversation_id) DO UPDATE SET last_message_id = excluded.last_message_id",
+    [W_IDEM_INSERT] = "INSERT INTO idempotency (sender_id, key, conversation_id, message_id) VALUES (?1, ?2, ?3, ?4)",
+};
+
+/* One queued send. `req` is a copy of the caller's struct; its strings stay the caller's. */
+typedef struct send_job {
+  struct send_job *next;
+  send_request req;
+  store_send_cb cb;
+  void *arg;
+  store_status status;
+  const char *detail;
+  send_result result;
+  char *replay_content; /* owned copy of a replayed message's content */
+} send_job;
+
+struct sqlite_writer {
+  sqlite3 *db;
+  sqlite3_stmt *st[W_COUNT];
+  id_generator ids;
+  unsigned max_batch;
+  unsigned max_queue;
+
+  pthread_t thread;
+  pthread_mutex_t mu; /* guards the queue and `stopping` */
+  pthread_cond_t cv;
+  send_job *head, *tail;
+  unsigned queued;
+  bool stopping;
+  _Atomic int64_t batch_started_us; /* 0 when idle */
+};
+
+static void fail_job(send_job *job, int rc) {
+  job->status = STORE_UNAVAILABLE;
+  job->detail = sqlite_db_error_detail(rc);
+}
+
+/* Looks up (sender, key). Returns SQLITE_ROW with the original message in job->result,
+ * SQLITE_DONE when the key is new, or an error. */
+static int find_replay(sqlite_writer *w, send_job *job) {
+  sqlite3_stmt *st = w->st[W_IDEM_GET];
+  sqlite3_bind_int64(st, 1, job->req.sender_id);
+  sqlite3_bind_text(st, 2, job->req.idempotency_key, -1, SQLITE_STATIC);
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) {
+    message *m = &job->result.message;
+    m->id = sqlite3_column_int64(st, 0);
+    m->conversation_id = sqlite3_column_int64(st, 1);
+    m->sender_id = sqlite3_column_int64(st, 2);
+    m->receiver_id = sqlite3_column_int64(st, 3);
+    m->created_at_us = id_created_at_us(m->id);
+    const void *text = sqlite3_column_blob(st, 4);
+    m->content_len = (size_t)sqlite3_column_bytes(st, 4);
+    job->replay_content = malloc(m->content_len + 1);
+    if (!job->replay_content) {
+      rc = SQLITE_NOMEM;
+    } else {
+      if (m->content_len) memcpy(job->replay_content, text, m->content_len);
+      job->replay_content[m->content_len] = '\0';
+      m->content = job->replay_content;
+      job->result.replayed = true;
+    }
+  }
+  sqlite_db_reset(st);
+  return rc;
+}
+
+/* Finds the pair's conversation or creates it (and counts it for both users). */
+static int upsert_conversation(sqlite_writer *w, int64_t low, int64_t high, int64_t *id, int64_t *count,
+                               int64_t *last_id) {
+  sqlite3_stmt *st = w->st[W_CONV_GET];
+  sqlite3_bind_int64(st, 1, low);
+  sqlite3_bind_int64(st, 2, high);
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) {
+    *id = sqlite3_column_int64(st, 0);
+    *count = sqlite3_column_int64(st, 1);
+    *last_id = sqlite3_column_int64(st, 2);
+  }
+  sqlite_db_reset(st);
+  if (rc == SQLITE_ROW) return SQLITE_OK;
+  if (rc != SQLITE_DONE) return rc;
+
+  st = w->st[W_CONV_INSERT];
+  sqlite3_bind_int64(st, 1, low);
+  sqlite3_bind_int64(st, 2, high);
+  if ((rc = sqlite_db_exec(st)) != SQLITE_DONE) return rc;
+  *id = sqlite3_last_insert_rowid(w->db);
+  *count = 0;
+  *last_id = 0;
+  int64_t users[2] = {low, high};
+  for (int i = 0; i < 2; i++) {
+    sqlite3_bind_int64(w->st[W_STATS_BUMP], 1, users[i]);
+    if ((rc = sqlite_db_exec(w->st[W_STATS_BUMP])) != SQLITE_DONE) return rc;
+  }
+  return SQLITE_OK;
+}
+
+/* Writes one send inside the open savepoint. Returns SQLITE_OK or the failing code. */
+static int write_send(sqlite_writer *w, send_job *job) {
+  const send_request *req = &job->req;
+  int rc;
+  if (req->idempotency_key) {
+    rc = find_replay(w, job);
+    if (rc == SQLITE_ROW) return SQLITE_OK;
+    if (rc != SQLITE_DONE) return rc;
+  }
+  int64_t low = 0, high = 0, conv_id = 0, count = 0, last_id = 0;
+  conversation_pair(req->sender_id, req->receiver_id, &low, &high); /* distinct: checked on submit */
+  if ((rc = upsert_conversation(w, low, high, &conv_id, &count, &last_id)) != SQLITE_OK) return rc;
+
+  int64_t now_ms = req->sent_at_ms ? req->sent_at_ms : timestamp_now_us() / 1000;
+  int64_t id = id_generator_next_after(&w->ids, now_ms, last_id);
+  sqlite3_stmt *st = w->st[W_MSG_INSERT];
+  sqlite3_bind_int64(st, 1, conv_id);
+  sqlite3_bind_int64(st, 2, count + 1);
+  sqlite3_bind_int64(st, 3, id);
+  sqlite3_bind_int64(st, 4, req->sender_id);
+  sqlite3_bind_int64(st, 5, req->receiver_id);
+  sqlite3_bind_text64(st, 6, req->content, req->content_len, SQLITE_STATIC, SQLITE_UTF8);
+  if ((rc = sqlite_db_exec(st)) != SQLITE_DONE) return rc;
+
+  st = w->st[W_CONV_UPDATE];
+  sqlite3_bind_int64(st, 1, conv_id);
+  sqlite3_bind_int64(st, 2, count + 1);
+  sqlite3_bind_int64(st, 3, id);
+  sqlite3_bind_text64(st, 4, req->content, req->content_len, SQLITE_STATIC, SQLITE_UTF8);
+  if ((rc = sqlite_db_exec(st)) != SQLITE_DONE) return rc;
+
+  int64_t users[2] = {low, high};
+  for (int i = 0; i < 2; i++) {
+    st = w->st[W_UC_UPSERT];
+    sqlite3_bind_int64(st, 1, users[i]);
+    sqlite3_bind_int64(st, 2, conv_id);
+    sqlite3_bind_int64(st, 3, id);
+    if ((rc = sqlite_db_exec(st)) != SQLITE_DONE) return rc;
+  }
+  if (req->idempotency_key) {
+    st = w->st[W_IDEM_INSERT];
+    sqlite3_bind_int64(st, 1, req->sender_id);
+    sqlite3_bind_text(st, 2, req->idempotency_key, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, conv_id);
+    sqlite3_bind_int64(st, 4, id);
+    if ((rc = sqlite_db_exec(st)) != SQLITE_DONE) return rc;
+  }
+  job->result = (send_result){
+      .message = {.id = id,
+                  .conversation_id = conv_id,
+                  .sender_id = req->sender_id,
+                  .receiver_id = req->receiver_id,
+                  .created_at_us = id_created_at_us(id),
+                  .content = req->content,
+                  .content_len = req->content_len},
+      .replayed = false,
+  };
+  return SQLITE_OK;
+}
+
+/* Runs one send in its own savepoint; a failing send is rolled back alone and marked failed.
+ * Returns SQLITE_OK while the enclosing transaction is intact, else the code that broke it. */
+static int run_job(sqlite_writer *w, send_job *job) {
+  int rc = sqlite_db_exec(w->st[W_SAVEPOINT]);
+  if (rc != SQLITE_DONE) return rc;
+  rc = write_send(w, job);
+  if (rc == SQLITE_OK) {
+    rc = sqlite_db_exec(w->st[W_RELEASE]);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+  }
+  sqlite_db_log_error(w->db, "send", rc);
+  fail_job(job, rc);
+  if (sqlite3_get_autocommit(w->db)) return rc; /* SQLite rolled the whole transaction back */
+  int undo = sqlite_db_exec(w->st[W_ROLLBACK_TO]);
+  if (undo == SQLITE_DONE) undo = sqlite_db_exec(w->st[W_RELEASE]);
+  return undo == SQLITE_DONE ? SQLITE_OK : undo;
+}
+
+/* Writes and commits a batch; when the transaction is lost every job fails and nothing is visible. */
+static void run_batch(sqlite_writer *w, send_job *jobs) {
+  int rc = sqlite_db_exec(w->st[W_BEGIN]);
+  if (rc == SQLITE_DONE) {
+    rc = SQLITE_OK;
+    for (send_job *job = jobs; job && rc == SQLITE_OK; job = job->next) rc = run_job(w, job);
+    if (rc == SQLITE_OK) rc = sqlite_db_exec(w->st[W_COMMIT]);
+    if (rc == SQLITE_DONE) return;
+  }
+  sqlite_db_log_error(w->db, "write transaction", rc);
+  if (!sqlite3_get_autocommit(w->db)) sqlite_db_exec(w->st[W_ROLLBACK]);
+  for (send_job *job = jobs; job; job = job->next) fail_job(job, rc);
+}
+
+/* Calls every job's callback and frees the jobs. */
+static void complete_batch(send_job *jobs) {
+  while (jobs) {
+    send_job *next = jobs->next;
+    if (jobs->status == STORE_OK)
+      jobs->cb(jobs->arg, STORE_OK, NULL, &jobs->result);
+    else
+      jobs->cb(jobs->arg, jobs->status, jobs->detail, NULL);
+    free(jobs->replay_content);
+    free(jobs);
+    jobs = next;
+  }
+}
+
+/* Takes up to max_batch jobs off the queue, waiting for one; NULL when stopping and drained. */
+static send_job *take_batch(sqlite_writer *w) {
+  pthread_mutex_lock(&w->mu);
+  while (!w->head && !w->stopping) pthread_cond_wait(&w->cv, &w->mu);
+  send_job *first = w->head;
+  if (first) {
+    send_job *last = first;
+    unsigned n = 1;
+    while (n < w->max_batch && last->next) {
+      last = last->next;
+      n++;
+    }
+    w->head = last->next;
+    if (!w->head) w->tail = NULL;
+    last->next = NULL;
+    w->queued -= n;
+  }
+  pthread_mutex_unlock(&w->mu);
+  return first;
+}
+
+static void *writer_main(void *p) {
+  sqlite_writer *w = p;
+  send_job *jobs;
+  while ((jobs = take_batch(w))) {
+    atomic_store(&w->batch_started_us, timestamp_now_us());
+    run_batch(w, jobs);
+    atomic_store(&w->batch_started_us, 0);
+    complete_batch(jobs);
+  }
+  return NULL;
+}
+
+void sqlite_writer_submit(sqlite_writer *w, const send_request *req, store_send_cb cb, void *arg) {
+  int64_t low, high;
+  if (!id_is_valid(req->sender_id) || !id_is_valid(req->receiver_id) ||
+      !conversation_pair(req->sender_id, req->receiver_id, &low, &high) || !req->content || !req->content_len) {
+    cb(arg, STORE_UNAVAILABLE, "Invalid message", NULL);
+    return;
+  }
+  send_job *job = calloc(1, sizeof *job);
+  if (!job) {
+    cb(arg, STORE_UNAVAILABLE, "Out of memory", NULL);
+    return;
+  }
+  *job = (send_job){.req = *req, .cb = cb, .arg = arg, .status = STORE_OK};
+  const char *refused = NULL;
+  pthread_mutex_lock(&w->mu);
+  if (w->stopping) {
+    refused = "Store is closing";
+  } else if (w->queued >= w->max_queue) {
+    refused = "Too many pending writes";
+  } else {
+    if (w->tail)
+      w->tail->next = job;
+    else
+      w->head = job;
+    w->tail = job;
+    w->queued++;
+    pthread_cond_signal(&w->cv);
+  }
+  pthread_mutex_unlock(&w->mu);
+  if (refused) {
+    free(job);
+    cb(arg, STORE_UNAVAILABLE, refused, NULL);
+  }
+}
+
+bool sqlite_writer_healthy(sqlite_writer *w, const char **detail) {
+  pthread_mutex_lock(&w->mu);
+  bool stopping = w->stopping;
+  pthread_mutex_unlock(&w->mu);
+  int64_t started = atomic_load(&w->batch_started_us);
+  if (stopping) {
+    *detail = "Store is closing";
+    return false;
+  }
+  if (started && timestamp_now_us() - started > STALL_LIMIT_US) {
+    *detail = "Storage is not responding";
+    return false;
+  }
+  return true;
+}
+
+/* Opens the connection, the schema and the statements; seeds the id generator. */
+static int open_connection(sqlite_writer *w, const char *path, char *err, size_t err_size) {
+  if (sqlite_db_open(path, true, &w->db, err, err_size) != 0) return -1;
+  if (sqlite_schema_ensure(w->db, err, err_size) != 0 ||
+      sqlite_db_prepare_all(w->db, WRITER_SQL, W_COUNT, w->st, err, err_size) != 0)
+    return -1;
+  /* Every conversation's last_message_id is its largest id: start above all of them, so ids
+   * stay unique and growing after a restart even if the clock went back. */
+  sqlite3_stmt *st = NULL;
+  int rc = sqlite3_prepare_v2(w->db, "SELECT COALESCE(MAX(last_message_id), 0) FROM conversations", -1, &st, NULL);
+  if (rc == SQLITE_OK) rc = sqlite3_step(st);
+  int64_t max_id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+  sqlite3_finalize(st);
+  if (rc != SQLITE_ROW) {
+    snprintf(err, err_size, "cannot read the largest message id: %s", sqlite3_errmsg(w->db));
+    return -1;
+  }
+  id_generator_init(&w->ids, 0);
+  if (max_id > 0) id_generator_next_after(&w->ids, 0, max_id);
+  return 0;
+}
+
+static void close_connection(sqlite_writer *w) {
+  if (w->db && sqlite3_wal_checkpoint_v2(w->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL) != SQLITE_OK)
+    sqlite_db_log_error(w->db, "checkpoint", sqlite3_errcode(w->db));
+  sqlite_db_finalize_all(w->st, W_COUNT);
+  sqlite_db_close(w->db);
+  w->db = NULL;
+}
+
+int sqlite_writer_start(const char *path, unsigned max_batch, unsigned max_queue, sqlite_writer **out, char *err,
+                        size_t err_size) {
+  sqlite_writer *w = calloc(1, sizeof *w);
+  if (!w) {
+    snprintf(err, err_size, "out of memory");
+    return -1;
+  }
+  w->max_batch = max_batch ? max_batch : DEFAULT_MAX_BATCH;
+  w->max_queue = max_queue ? max_queue : DEFAULT_MAX_QUEUE;
+  atomic_init(&w->batch_started_us, 0);
+  if (open_connection(w, path, err, err_size) != 0) {
+    close_connection(w);
+    free(w);
+    return -1;
+  }
+  pthread_mutex_init(&w->mu, NULL);
+  pthread_cond_init(&w->cv, NULL);
+  int rc = pthread_create(&w->thread, NULL, writer_main, w);
+  if (rc != 0) {
+    snprintf(err, err_size, "cannot start the writer thread: %s", strerror(rc));
+    pthread_cond_destroy(&w->cv);
+    pthread_mutex_destroy(&w->mu);
+    close_connection(w);
+    free(w);
+    return -1;
+  }
+  *out = w;
+  return 0;
+}
+
+void sqlite_writer_stop(sqlite_writer *w) {
+  pthread_mutex_lock(&w->mu);
+  w->stopping = true;
+  pthread_cond_broadcast(&w->cv);
+  pthread_mutex_unlock(&w->mu);
+  pthread_join(w->thread, NULL);
+  close_connection(w);
+  pthread_cond_destroy(&w->cv);
+  pthread_mutex_destroy(&w->mu);
+  free(w);
+}
