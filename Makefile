@@ -11,7 +11,9 @@
 .DEFAULT_GOAL := build
 SHELL := /bin/bash
 
-CC ?= gcc
+ifeq ($(origin CC),default)
+CC := gcc
+endif
 PKGS := libmicrohttpd jansson sqlite3 libuv liblz4 zlib uuid
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)

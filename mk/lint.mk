@@ -41,6 +41,7 @@ lint-yaml:
 
 manifest-check:
 	/usr/bin/python3 scripts/check-manifests.py
+	/usr/bin/python3 scripts/check-manifests.py --self-test
 
 smoke-test: build-asan
 	@bash scripts/smoke-local.sh $(abspath $(MESSENGER_ASAN)) $(abspath $(BUILD)/docs)

@@ -215,6 +215,8 @@ def check_document(doc, text):
         fail("file", "links something external")
 
     check_refs(doc)
+    if failures:  # everything below follows references
+        return
     tags = {t.get("name") for t in doc.get("tags", [])}
     if tags != {"messages", "conversations", "service"}:
         fail("tags", "must be messages, conversations, service; are %s" % sorted(t for t in tags if t))

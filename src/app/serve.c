@@ -17,7 +17,7 @@ static void serve_usage(FILE *out) {
       "  --host ADDR              listen IPv4 address (0.0.0.0)            [HOST]\n"
       "  --threads N              HTTP worker threads (number of cores)    [MESSENGER_THREADS]\n"
       "  --docs-dir DIR           Swagger UI assets for /docs              [MESSENGER_DOCS_DIR]\n"
-      "  --max-connections N      open connections at most (4096)          [MESSENGER_MAX_CONNECTIONS]\n"
+      "  --max-connections N      open connections at most (1024)          [MESSENGER_MAX_CONNECTIONS]\n"
       "  --per-ip-connections N   per client address, 0 = no limit (1024)  [MESSENGER_PER_IP_CONNECTIONS]\n"
       "  --quiet                  no per-request log lines                 "
       "[MESSENGER_QUIET=1]\n" STORE_OPTIONS_HELP

@@ -306,6 +306,7 @@ int cql_frame_reader_next(cql_frame_reader *fr, cql_frame_header *h, const uint8
       /* A self-contained segment must hold whole envelopes only. */
       if (!fr->partial) return CQL_RC_MALFORMED;
     }
+    if (fr->in.len == fr->in_off) return 0;
     size_t consumed = 0;
     bool self_contained = false;
     int rc = cql_segment_decode(fr->in.data + fr->in_off, fr->in.len - fr->in_off, lz4, &fr->payload, &consumed,

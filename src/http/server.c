@@ -15,6 +15,7 @@
 #define MAX_EXTRA_HEADERS 4
 #define REQUEST_ID_MAX    64
 #define PARAM_BUF_SIZE    256
+#define DISCARD_MAX_BYTES (1024 * 1024)
 
 struct http_server {
   struct MHD_Daemon *daemon;
@@ -44,6 +45,7 @@ struct http_exchange {
   char *body;
   size_t body_len, body_cap;
   unsigned early_status; /* a transport error found while receiving (413/431/400), else 0 */
+  size_t discarded;      /* body bytes dropped after early_status was set */
   const char *early_reason;
 
   const char *params[HTTP_MAX_PATH_PARAMS];
@@ -62,7 +64,7 @@ void http_server_config_defaults(http_server_config *cfg) {
       .host = NULL,
       .port = 8000,
       .threads = 0,
-      .max_connections = 4096,
+      .max_connections = 1024,
       .per_ip_connections = 1024,
       .request_timeout_s = 10,
       .idle_timeout_s = 60,
@@ -307,16 +309,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     *con_cls = ex;
     MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT, srv->cfg.request_timeout_s);
     check_headers(ex, url);
-    return MHD_YES;
+    /* Errors known from the headers are answered now, before any body is read; a response
+     * queued on the first call makes libmicrohttpd close the connection afterwards. */
+    return ex->early_status ? dispatch(ex) : MHD_YES;
   }
   if (*upload_data_size > 0) {
     size_t n = *upload_data_size;
     *upload_data_size = 0;
-    if (ex->state != EX_RECEIVING) return MHD_YES; /* already answered: discard the rest */
-    /* A body-level error is answered at once; libmicrohttpd closes the connection after it. */
-    if (ex->early_status) return dispatch(ex);
-    if (!append_body(ex, upload_data, n)) return ex->early_status ? dispatch(ex) : MHD_NO;
-    return MHD_YES;
+    if (ex->early_status) {
+      /* Too large a chunked body: libmicrohttpd can only answer once it has been read, so it
+       * is discarded up to a bound, past which the connection is closed without an answer. */
+      ex->discarded += n;
+      return ex->discarded <= DISCARD_MAX_BYTES ? MHD_YES : MHD_NO;
+    }
+    return append_body(ex, upload_data, n) || ex->early_status ? MHD_YES : MHD_NO;
   }
   switch (ex->state) {
   case EX_RECEIVING:
@@ -402,7 +408,7 @@ http_server *http_server_start(const http_server_config *cfg, const http_routes 
   }
   /* Headers larger than our limit must still reach on_request to get a JSON 431, so the
    * per-connection pool is larger than max_header_bytes. */
-  size_t pool = cfg->max_header_bytes * 4 > 64 * 1024 ? cfg->max_header_bytes * 4 : 64 * 1024;
+  size_t pool = cfg->max_header_bytes * 8 > 128 * 1024 ? cfg->max_header_bytes * 8 : 128 * 1024;
   unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC |
                    MHD_USE_ERROR_LOG;
   srv->daemon = MHD_start_daemon(

@@ -140,22 +140,25 @@ typedef struct mock_session {
   unsigned events;   /* 1 << cql_event_type registered */
 } mock_session;
 
-/* proto.c: answers one decoded request of node n (m->lock held). Fills reply->frame unless the
- * action is CLOSE or NO_ANSWER. Also appends the request to the log. */
+/* proto.c: decodes and answers one request frame of node n (m->lock held), and appends it to
+ * the log. Fills reply->frame unless the action is CLOSE or NO_ANSWER. */
 void mock_handle(mock_node *n, mock_session *s, uint64_t conn_id, const cql_frame_header *h,
-                 const cql_message *req, mock_reply *reply);
+                 const uint8_t *body, mock_reply *reply);
+/* ProtocolError for an unsupported protocol version (m->lock held). */
+void mock_encode_version_error(cqlmock *m, cql_writer *w, int requested, int16_t stream);
+/* server.c: appends r (taking its query string) to the log and wakes waiters (m->lock held). */
+void mock_log_append(cqlmock *m, cqlmock_request *r);
 /* Encodes an ERROR frame. */
 void mock_encode_error(cql_writer *w, int version, int16_t stream, int32_t code, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
-/* Adds a prepared id -> query to node n (m->lock held); MD5 of the query. */
-void mock_query_id(const char *query, uint8_t id[16]);
 
 /* systables.c: if `query` reads a system table this mock serves, encodes the Rows result
  * into w and returns true. */
 bool mock_systable(mock_node *n, const char *query, int version, int16_t stream,
                    const cql_query_params *params, cql_writer *w);
-/* Encodes a Rows result page (honouring page_size / paging_state / skip_metadata). */
-void mock_encode_rows(cql_writer *w, int version, int16_t stream, const mock_rows *rows,
+/* Encodes a Rows result page (honouring page_size / paging_state / skip_metadata of params,
+ * which may be NULL). -1 if the paging state is not one this mock issued for `query`. */
+int mock_encode_rows(cql_writer *w, int version, int16_t stream, const mock_rows *rows,
                       const cql_query_params *params, const char *query);
 
 #endif

@@ -211,9 +211,8 @@ def server(start_server):
     s = start_server("main")
     s.probes = open_timeout_probes(s)
     yield s
-    for sock in s.probes.values():
-        if hasattr(sock, "close"):
-            sock.close()
+    s.probes["slow"].close()
+    s.probes["idle"].close()
 
 
 def open_timeout_probes(s):
@@ -225,7 +224,7 @@ def open_timeout_probes(s):
     idle = s.client()
     r = idle.get("/health")
     assert r.status == 200
-    return {"slow": slow, "idle": idle, "opened_at": time.monotonic()}
+    return {"slow": slow, "idle": idle, "idle_sock": idle.conn.sock, "opened_at": time.monotonic()}
 
 
 @pytest.fixture
