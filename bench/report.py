@@ -49,6 +49,12 @@ def main():
             r["rps"] = r["requests"] / (r["duration_us"] / 1e6)
             target, scenario = r["label"].split(" ", 1)
             runs[(target, scenario)] = r
+    with open(os.path.join(d, "cpu.jsonl")) as f:
+        for line in f:
+            c = json.loads(line)
+            r = runs[tuple(c["label"].split(" ", 1))]
+            r["cpu_us"] = c["server_s"] * 1e6 / max(r["requests"], 1)
+            r["other"] = max(0.0, c["busy_s"] - c["server_s"] - c["wrk_s"]) / (c["wall_s"] * os.cpu_count())
     with open(os.path.join(d, "info.json")) as f:
         info = json.load(f)
     env = {}
@@ -77,21 +83,37 @@ def main():
       f"{seeded} messages in {seed_s:.1f} s ({seeded / seed_s:,.0f}/s), the long conversation in "
       f"{long_s:.1f} s ({info['long_total'] / long_s:,.0f}/s).")
     p("")
-    p("| scenario | messenger req/s | p50 | p99 | errors | body bytes | nginx req/s | nginx p50 | nginx p99 | vs nginx |")
-    p("|---|---:|---:|---:|---|---:|---:|---:|---:|---:|")
+    p("| scenario | req/s | p50 | p99 | errors | body bytes | server CPU/req "
+      "| nginx req/s | nginx p50 | nginx p99 | nginx CPU/req | vs nginx | other load |")
+    p("|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    busy = 0.0
     for key, title in SCENARIOS:
         a = runs.get(("app", key))
         if a is None:
             continue
         n = runs.get(("static", key))
         size = info.get(f"bytes_{key}", info["bytes_msgs"] if key == "mix" else "")
-        row = [f"{key}: {title}", f"{a['rps']:,.0f}", ms(a["p50_us"]), ms(a["p99_us"]), errors(a), str(size)]
+        row = [f"{key}: {title}", f"{a['rps']:,.0f}", ms(a["p50_us"]), ms(a["p99_us"]), errors(a), str(size),
+               f"{a['cpu_us']:.0f} µs"]
+        other = [a["other"]]
         if n:
             nerr = "" if errors(n) == "0" else f" (errors: {errors(n)})"
-            row += [f"{n['rps']:,.0f}{nerr}", ms(n["p50_us"]), ms(n["p99_us"]), f"{a['rps'] / n['rps']:.2f}x"]
+            row += [f"{n['rps']:,.0f}{nerr}", ms(n["p50_us"]), ms(n["p99_us"]), f"{n['cpu_us']:.0f} µs",
+                    f"{a['rps'] / n['rps']:.2f}x"]
+            other.append(n["other"])
         else:
-            row += ["", "", "", ""]
+            row += ["", "", "", "", ""]
+        row.append(" / ".join(f"{o:.0%}" for o in other))
+        busy = max(busy, *other)
         p("| " + " | ".join(row) + " |")
+    p("")
+    p("server CPU/req: CPU time of the server processes (messenger; nginx master and workers) "
+      "divided by requests answered. other load: share of the machine's CPU used by processes "
+      "other than the server and wrk during the run (messenger / nginx); "
+      "above a few percent the run was disturbed and its numbers are low.")
+    if busy > 0.05:
+        p(f"\n**Warning: other processes used up to {busy:.0%} of the CPU during this run; "
+          "rerun on a quiet machine for figures to quote.**")
     p("")
     p("Against the targets of issue 2:")
     for key in READS:

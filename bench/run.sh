@@ -47,7 +47,7 @@ done
 
 mkdir -p "$dir/cache" "$dir/logs"
 rm -rf "$dir/static" "$dir/paths" "$dir/nginx-tmp" "$dir/logs"/*
-rm -f "$dir/results.jsonl" "$dir/run.env"
+rm -f "$dir/results.jsonl" "$dir/cpu.jsonl" "$dir/run.env"
 mkdir -p "$dir/nginx-tmp"
 results=$(realpath "$dir/results.jsonl")
 runenv="$dir/run.env"
@@ -119,6 +119,7 @@ note command "$bin ${serve_args[*]}"
 "$bin" "${serve_args[@]}" 2>"$dir/logs/server.log" &
 server=$!
 pids+=("$server")
+server_pids=$server
 wait_http "http://127.0.0.1:$port/health" "$server"
 for i in 1 2 3 4 5; do curl -sf -o /dev/null "http://127.0.0.1:$port/api/messages/conversation/$i?limit=20" || true; done
 note rss_idle_kb "$(rss_kb "$server")"
@@ -127,18 +128,34 @@ log "preparing scenarios (walking the long conversation for real cursors)"
 /usr/bin/python3 bench/prepare.py --port "$port" --out "$dir" --users "$users" \
   --conversations "$conversations" >"$dir/info.json"
 
-run_wrk() { # target(app|static) scenario port duration
+# CPU accounting around each measured run, so that the report can show the server's CPU
+# time per request and how much of the machine other processes took meanwhile.
+ticks() { awk '{ t += $14 + $15 } END { print t + 0 }' "${@/#//proc/}"; } # pids -> /proc/PID/stat
+busy_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
+uptime_s() { cut -d' ' -f1 /proc/uptime; }
+
+run_wrk() { # target(app|static) scenario port duration result-file; server pids in $server_pids
   local target=$1 scenario=$2 url="http://127.0.0.1:$3" gets posts="" pct=0
-  local p="$dir/paths"
+  local p="$dir/paths" log="$dir/logs/$1-$2.txt"
   case "$scenario" in
     send) gets=""; posts="$p/send.$target"; pct=100 ;;
     mix) gets="$p/msgs.$target"; posts="$p/send.$target"; pct=10 ;;
     *) gets="$p/$scenario.$target" ;;
   esac
-  BENCH_GET_PATHS=$gets BENCH_POST_PATHS=$posts BENCH_WRITE_PCT=$pct BENCH_USERS=$users \
-    BENCH_RESULT=$5 BENCH_LABEL="$target $scenario" \
-    wrk -t"$wrk_threads" -c"$connections" -d"$4" --latency -s bench/load.lua "$url" \
-    >"$dir/logs/$target-$scenario.txt" 2>&1 || { cat "$dir/logs/$target-$scenario.txt" >&2; return 1; }
+  local s0 b0 t0 wrk_cpu TIMEFORMAT='%U %S'
+  s0=$(ticks $server_pids) b0=$(busy_ticks) t0=$(uptime_s)
+  if ! wrk_cpu=$({ time BENCH_GET_PATHS=$gets BENCH_POST_PATHS=$posts BENCH_WRITE_PCT=$pct \
+    BENCH_USERS=$users BENCH_RESULT=$5 BENCH_LABEL="$target $scenario" \
+    wrk -t"$wrk_threads" -c"$connections" -d"$4" --latency -s bench/load.lua "$url" >"$log" 2>&1; } 2>&1); then
+    cat "$log" >&2
+    return 1
+  fi
+  [ "$5" != /dev/null ] || return 0
+  awk -v label="$target $scenario" -v s="$(($(ticks $server_pids) - s0))" -v b="$(($(busy_ticks) - b0))" \
+    -v t0="$t0" -v t1="$(uptime_s)" -v w="$wrk_cpu" -v hz="$(getconf CLK_TCK)" 'BEGIN {
+      split(w, c, " ")
+      printf "{\"label\": \"%s\", \"server_s\": %.2f, \"wrk_s\": %.2f, \"busy_s\": %.2f, \"wall_s\": %.2f}\n",
+        label, s / hz, c[1] + c[2], b / hz, t1 - t0 }' >>"$dir/cpu.jsonl"
 }
 
 run_all() { # target port
@@ -172,6 +189,7 @@ nginx -p "$abs" -c "$abs/nginx.conf" -e "$abs/nginx-error.log" &
 ng=$!
 pids+=("$ng")
 wait_http "http://127.0.0.1:$nport/static/msgs/0.json" "$ng"
+server_pids="$ng $(pgrep -P "$ng" | tr '\n' ' ')"
 note nginx_version "$(nginx -v 2>&1 | sed 's/.*: //')"
 run_all static "$nport"
 kill -TERM "$ng"

@@ -24,7 +24,7 @@ request() {
   if [ $# -ge 3 ]; then
     args+=(-H 'Content-Type: application/json' --data-binary "$3")
   fi
-  code=$(curl "${args[@]}" "$base$2") || code=000
+  code=$(curl "${args[@]}" "$base$2" 2>"$tmp/curl.err") || code=000
 }
 
 # json EXPR: evaluates a Python expression over the last body bound to `j`.
@@ -34,7 +34,7 @@ json() {
 
 deadline=$((SECONDS + wait_s))
 until request GET /health && [ "$code" = 200 ]; do
-  [ "$SECONDS" -lt "$deadline" ] || fail "GET /health did not answer 200 within ${wait_s}s (last: $code)"
+  [ "$SECONDS" -lt "$deadline" ] || fail "GET /health did not answer 200 within ${wait_s}s (last: $code $(cat "$tmp/curl.err"))"
   sleep 1
 done
 [ "$(json 'j["status"]')" = ok ] || fail "GET /health body: $(cat "$tmp/body")"

@@ -19,18 +19,13 @@ static void on_conversations(void *arg, store_status status, const char *detail,
     free(call);
     return;
   }
-  json_t *data = json_array();
-  for (size_t i = 0; i < page->count; i++) json_array_append_new(data, conversation_json(&page->items[i]));
   cursor next = {.kind = CURSOR_CONVERSATIONS};
   if (page->count) {
     next.message_id = page->items[page->count - 1].last_message_id;
     next.conversation_id = page->items[page->count - 1].id;
   }
-  const page_request *p = &call->query.page;
-  respond_json(call->ex, 200,
-               json_pack("{s:I,s:I,s:i,s:o,s:o}", "total", (json_int_t)page->total, "page",
-                         (json_int_t)p->page, "limit", p->limit, "data", data, "next_cursor",
-                         next_cursor_json(page->has_more && page->count > 0, &next)));
+  respond_page(call->ex, page->total, &call->query.page, page->items, page->count, write_conversation_item,
+               page->has_more, &next);
   free(call);
 }
 
@@ -60,7 +55,7 @@ static void on_conversation(void *arg, store_status status, const char *detail, 
   if (status != STORE_OK)
     respond_store_error(ex, status, detail);
   else
-    respond_json(ex, 200, conversation_json(c));
+    respond_conversation(ex, c);
 }
 
 void api_get_conversation(http_exchange *ex, void *app) {

@@ -21,7 +21,7 @@ typedef struct send_call {
 static void on_sent(void *arg, store_status status, const char *detail, const send_result *result) {
   send_call *call = arg;
   if (status == STORE_OK)
-    respond_json(call->ex, 201, message_json(&result->message));
+    respond_message(call->ex, 201, &result->message);
   else
     respond_store_error(call->ex, status, detail);
   json_decref(call->body);
@@ -146,14 +146,9 @@ static void on_messages(void *arg, store_status status, const char *detail, cons
     free(call);
     return;
   }
-  json_t *data = json_array();
-  for (size_t i = 0; i < page->count; i++) json_array_append_new(data, message_json(&page->items[i]));
   cursor next = {.kind = CURSOR_MESSAGES, .message_id = page->count ? page->items[page->count - 1].id : 0};
-  const page_request *p = &call->query.page;
-  respond_json(call->ex, 200,
-               json_pack("{s:I,s:I,s:i,s:o,s:o}", "total", (json_int_t)page->total, "page",
-                         (json_int_t)p->page, "limit", p->limit, "data", data, "next_cursor",
-                         next_cursor_json(page->has_more && page->count > 0, &next)));
+  respond_page(call->ex, page->total, &call->query.page, page->items, page->count, write_message_item,
+               page->has_more, &next);
   free(call);
 }
 

@@ -66,10 +66,3 @@ bool param_page(http_exchange *ex, cursor_kind kind, validation_errors *v, page_
   }
   return ok;
 }
-
-json_t *next_cursor_json(bool has_more, const cursor *next) {
-  if (!has_more) return json_null();
-  char text[CURSOR_TEXT_SIZE];
-  size_t n = cursor_encode(next, text);
-  return json_stringn(text, n);
-}

@@ -17,7 +17,4 @@ bool param_path_id(http_exchange *ex, size_t index, const char *name, validation
 /* page, limit and cursor (of `kind`) from the query string, with their defaults. */
 bool param_page(http_exchange *ex, cursor_kind kind, validation_errors *v, page_request *out);
 
-/* The `next_cursor` value of a page: a string when has_more, else JSON null. */
-json_t *next_cursor_json(bool has_more, const cursor *next);
-
 #endif

@@ -47,18 +47,93 @@ void validation_free(validation_errors *v) {
   v->list = NULL;
 }
 
-json_t *message_json(const message *m) {
+static void write_message(json_writer *w, const message *m) {
   char at[TIMESTAMP_TEXT_SIZE];
-  return json_pack("{s:I,s:I,s:I,s:I,s:s%,s:s}", "id", (json_int_t)m->id, "conversation_id",
-                   (json_int_t)m->conversation_id, "sender_id", (json_int_t)m->sender_id, "receiver_id",
-                   (json_int_t)m->receiver_id, "content", m->content, m->content_len, "created_at",
-                   timestamp_format(m->created_at_us, at));
+  json_writer_lit(w, "{\"id\":");
+  json_writer_int(w, m->id);
+  json_writer_lit(w, ",\"conversation_id\":");
+  json_writer_int(w, m->conversation_id);
+  json_writer_lit(w, ",\"sender_id\":");
+  json_writer_int(w, m->sender_id);
+  json_writer_lit(w, ",\"receiver_id\":");
+  json_writer_int(w, m->receiver_id);
+  json_writer_lit(w, ",\"content\":");
+  json_writer_string(w, m->content, m->content_len);
+  json_writer_lit(w, ",\"created_at\":\"");
+  json_writer_raw(w, timestamp_format(m->created_at_us, at), TIMESTAMP_TEXT_SIZE - 1);
+  json_writer_lit(w, "\"}");
 }
 
-json_t *conversation_json(const conversation *c) {
+static void write_conversation(json_writer *w, const conversation *c) {
   char at[TIMESTAMP_TEXT_SIZE];
-  return json_pack("{s:I,s:I,s:I,s:s,s:s%}", "id", (json_int_t)c->id, "user1_id", (json_int_t)c->user1_id,
-                   "user2_id", (json_int_t)c->user2_id, "last_message_at",
-                   timestamp_format(c->last_message_at_us, at), "last_message_content",
-                   c->last_message_content, c->last_message_content_len);
+  json_writer_lit(w, "{\"id\":");
+  json_writer_int(w, c->id);
+  json_writer_lit(w, ",\"user1_id\":");
+  json_writer_int(w, c->user1_id);
+  json_writer_lit(w, ",\"user2_id\":");
+  json_writer_int(w, c->user2_id);
+  json_writer_lit(w, ",\"last_message_at\":\"");
+  json_writer_raw(w, timestamp_format(c->last_message_at_us, at), TIMESTAMP_TEXT_SIZE - 1);
+  json_writer_lit(w, "\",\"last_message_content\":");
+  json_writer_string(w, c->last_message_content, c->last_message_content_len);
+  json_writer_lit(w, "}");
+}
+
+void write_message_item(json_writer *w, const void *items, size_t i) {
+  write_message(w, (const message *)items + i);
+}
+
+void write_conversation_item(json_writer *w, const void *items, size_t i) {
+  write_conversation(w, (const conversation *)items + i);
+}
+
+static void respond_writer(http_exchange *ex, unsigned status, json_writer *w) {
+  size_t len;
+  char *body = json_writer_finish(w, &len);
+  if (!body) {
+    respond_detail(ex, 503, "Out of memory");
+    return;
+  }
+  http_respond(ex, status, JSON_CONTENT_TYPE, body, len);
+}
+
+void respond_message(http_exchange *ex, unsigned status, const message *m) {
+  json_writer w;
+  json_writer_init(&w, 256 + m->content_len * 2);
+  write_message(&w, m);
+  respond_writer(ex, status, &w);
+}
+
+void respond_conversation(http_exchange *ex, const conversation *c) {
+  json_writer w;
+  json_writer_init(&w, 256 + c->last_message_content_len * 2);
+  write_conversation(&w, c);
+  respond_writer(ex, 200, &w);
+}
+
+void respond_page(http_exchange *ex, int64_t total, const page_request *p, const void *items, size_t count,
+                  page_item_writer write_item, bool has_more, const cursor *next) {
+  json_writer w;
+  json_writer_init(&w, 512 + count * 256);
+  json_writer_lit(&w, "{\"total\":");
+  json_writer_int(&w, total);
+  json_writer_lit(&w, ",\"page\":");
+  json_writer_int(&w, p->page);
+  json_writer_lit(&w, ",\"limit\":");
+  json_writer_int(&w, p->limit);
+  json_writer_lit(&w, ",\"data\":[");
+  for (size_t i = 0; i < count; i++) {
+    if (i) json_writer_lit(&w, ",");
+    write_item(&w, items, i);
+  }
+  json_writer_lit(&w, "],\"next_cursor\":");
+  if (has_more && count > 0) {
+    char text[CURSOR_TEXT_SIZE];
+    size_t n = cursor_encode(next, text);
+    json_writer_string(&w, text, n);
+  } else {
+    json_writer_lit(&w, "null");
+  }
+  json_writer_lit(&w, "}");
+  respond_writer(ex, 200, &w);
 }

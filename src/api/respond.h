@@ -8,6 +8,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 
+#include "api/json_writer.h"
 #include "http/http.h"
 #include "store/store.h"
 
@@ -35,8 +36,16 @@ static inline bool validation_failed(const validation_errors *v) {
 void validation_respond(validation_errors *v, http_exchange *ex);
 void validation_free(validation_errors *v);
 
-/* JSON forms of the domain values. */
-json_t *message_json(const message *m);
-json_t *conversation_json(const conversation *c);
+/* 201/200 with one message or conversation. */
+void respond_message(http_exchange *ex, unsigned status, const message *m);
+void respond_conversation(http_exchange *ex, const conversation *c);
+
+/* 200 with a page: {"total", "page", "limit", "data": [...], "next_cursor"}. write_item
+ * renders items[i]; next_cursor is `next` when has_more, else null. */
+typedef void (*page_item_writer)(json_writer *w, const void *items, size_t i);
+void respond_page(http_exchange *ex, int64_t total, const page_request *p, const void *items, size_t count,
+                  page_item_writer write_item, bool has_more, const cursor *next);
+void write_message_item(json_writer *w, const void *items, size_t i);
+void write_conversation_item(json_writer *w, const void *items, size_t i);
 
 #endif

@@ -101,7 +101,8 @@ cql_str cql_arena_str(cql_arena *a, cql_reader *r, cql_str view) {
 }
 
 cql_value cql_arena_value(cql_arena *a, cql_reader *r, cql_value view) {
-  if (r->err || view.len <= 0) return view;
+  if (r->err || view.len < 0) return (cql_value){NULL, view.len < 0 ? view.len : CQL_LEN_NULL};
+  if (view.len == 0) return cql_value_of("", 0); /* never point into the input */
   const uint8_t *p = cql_arena_memdup(a, view.ptr, (size_t)view.len);
   if (!p) {
     r->err = true;
@@ -284,7 +285,7 @@ void cql_writer_free(cql_writer *w) {
 
 void cql_writer_reset(cql_writer *w) {
   w->len = 0;
-  w->err = false;
+  w->err = w->nomem = false;
 }
 
 uint8_t *cql_writer_steal(cql_writer *w, size_t *len) {
@@ -302,7 +303,7 @@ uint8_t *cql_writer_steal(cql_writer *w, size_t *len) {
 uint8_t *cql_writer_reserve(cql_writer *w, size_t n) {
   if (w->err) return NULL;
   if (n > SIZE_MAX / 2 - w->len) {
-    w->err = true;
+    w->err = w->nomem = true;
     return NULL;
   }
   if (w->cap - w->len < n) {
@@ -310,7 +311,7 @@ uint8_t *cql_writer_reserve(cql_writer *w, size_t n) {
     while (cap - w->len < n) cap *= 2;
     uint8_t *d = realloc(w->data, cap);
     if (!d) {
-      w->err = true;
+      w->err = w->nomem = true;
       return NULL;
     }
     w->data = d;

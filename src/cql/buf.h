@@ -135,12 +135,13 @@ typedef struct cql_writer {
   uint8_t *data;
   size_t len;
   size_t cap;
-  bool err;
+  bool err;   /* sticky: something could not be written */
+  bool nomem; /* ... because an allocation failed (else: a field was not encodable) */
 } cql_writer;
 
 void cql_writer_init(cql_writer *w);
 void cql_writer_free(cql_writer *w);
-void cql_writer_reset(cql_writer *w); /* len = 0, err = false, keeps capacity */
+void cql_writer_reset(cql_writer *w); /* len = 0, errors cleared, keeps capacity */
 static inline bool cql_writer_ok(const cql_writer *w) { return !w->err; }
 /* Hands the buffer to the caller (free() it); the writer is left empty. NULL if in error. */
 uint8_t *cql_writer_steal(cql_writer *w, size_t *len);

@@ -110,7 +110,6 @@ struct cql_client {
   cql_tsgen tsgen;
   cql_control *control;
   uint64_t rng; /* backoff seeds */
-  size_t live_requests;
 };
 
 /* ---- statement.c ---- */

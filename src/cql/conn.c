@@ -126,9 +126,7 @@ static void on_timer(uv_timer_t *t) {
     c->state = CONN_RETIRING;
     if (!c->owner_gone) {
       c->owner_gone = true;
-      cql_error down;
-      cql_client_error_set(&down, CQL_ERR_CONNECTION_CLOSED, "too many orphaned streams");
-      c->handlers.on_down(c, &down, c->ud);
+      c->handlers.on_down(c, NULL, c->ud); /* retiring: healthy, replace it now */
     }
   }
   maybe_finish_retiring(c);

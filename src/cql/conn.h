@@ -53,6 +53,7 @@ typedef struct cql_conn_settings {
 
 typedef struct cql_conn_handlers {
   void (*on_ready)(cql_conn *c, void *ud);
+  /* err NULL: retiring (too many orphans) but healthy, replace it now; else why it failed. */
   void (*on_down)(cql_conn *c, const cql_error *err, void *ud);
   void (*on_event)(cql_conn *c, const cql_message *event, void *ud); /* may be NULL */
 } cql_conn_handlers;

@@ -310,8 +310,8 @@ static void write_body(cql_writer *w, int version, const cql_message *m) {
 int cql_message_encode_body(cql_writer *w, int version, const cql_message *m, uint8_t *prefix_flags) {
   if (version < 3 || version > 5) return CQL_RC_UNSUPPORTED;
   if (!cql_opcode_is_request(m->opcode) && !cql_opcode_is_response(m->opcode)) return CQL_RC_UNSUPPORTED;
+  if (!cql_writer_ok(w)) return w->nomem ? CQL_RC_NOMEM : CQL_RC_MALFORMED;
   size_t start = w->len;
-  bool was_ok = cql_writer_ok(w);
   uint8_t flags = 0;
   if (cql_opcode_is_response(m->opcode)) {
     if (m->has_tracing_id) {
@@ -329,12 +329,11 @@ int cql_message_encode_body(cql_writer *w, int version, const cql_message *m, ui
   }
   write_body(w, version, m);
   if (prefix_flags) *prefix_flags = flags;
-  if (!cql_writer_ok(w)) {
-    /* Distinguish allocation failure from an unencodable message: roll back either way. */
-    bool oom = was_ok && w->cap - start < 1;
+  if (!cql_writer_ok(w)) { /* roll back; the writer stays usable */
+    int rc = w->nomem ? CQL_RC_NOMEM : CQL_RC_MALFORMED;
     w->len = start;
-    w->err = !was_ok;
-    return oom ? CQL_RC_NOMEM : CQL_RC_MALFORMED;
+    w->err = w->nomem = false;
+    return rc;
   }
   return CQL_OK;
 }
@@ -399,7 +398,7 @@ static void read_query_params(cql_reader *r, cql_arena *a, int version, cql_quer
     if (f & CQL_QUERY_FLAG_PAGE_SIZE) p->page_size = cql_read_int(r);
     if (f & CQL_QUERY_FLAG_PAGING_STATE) {
       p->paging_state = cql_arena_value(a, r, cql_read_bytes(r));
-      if (!p->paging_state.ptr) p->paging_state.ptr = (const uint8_t *)""; /* present, even if empty/NULL */
+      if (!p->paging_state.ptr) p->paging_state.ptr = (const uint8_t *)""; /* present even when NULL */
     }
   }
   if (f & CQL_QUERY_FLAG_SERIAL_CONSISTENCY) {
@@ -621,7 +620,6 @@ int cql_message_decode(cql_message *out, const cql_frame_header *h, const uint8_
   if (version < 3 || version > 5) return CQL_RC_UNSUPPORTED;
   if (response ? !cql_opcode_is_response(h->opcode) : !cql_opcode_is_request(h->opcode))
     return CQL_RC_UNSUPPORTED;
-  if (h->flags & CQL_FLAG_COMPRESSION && version < 5) return CQL_RC_UNSUPPORTED; /* decompress first */
 
   cql_reader r;
   cql_reader_init(&r, body, len);

@@ -307,8 +307,9 @@ int cql_message_encode_body(cql_writer *w, int version, const cql_message *m, ui
  * for response opcodes); `flags` are ORed with the prefix flags. */
 int cql_message_encode_frame(cql_writer *w, int version, uint8_t flags, int16_t stream, const cql_message *m);
 
-/* Decodes an uncompressed body described by h (version, direction, flags, opcode; h->length
- * must equal len). On failure *out is left freed. Trailing bytes are ignored (v4 §1). */
+/* Decodes a body described by h (version, direction, flags, opcode); the body must already
+ * be decompressed (the COMPRESSION flag is ignored). On failure *out is left freed (no need
+ * to call cql_message_free). Trailing bytes are ignored (v4 §1). */
 int cql_message_decode(cql_message *out, const cql_frame_header *h, const uint8_t *body, size_t len);
 
 /* SASL PLAIN initial token "\0user\0pass" appended to w (for AUTH_RESPONSE). */

@@ -408,7 +408,7 @@ http_server *http_server_start(const http_server_config *cfg, const http_routes 
   }
   /* Headers larger than our limit must still reach on_request to get a JSON 431, so the
    * per-connection pool is larger than max_header_bytes. */
-  size_t pool = cfg->max_header_bytes * 8 > 128 * 1024 ? cfg->max_header_bytes * 8 : 128 * 1024;
+  size_t pool = cfg->max_header_bytes * 2 > 32 * 1024 ? cfg->max_header_bytes * 2 : 32 * 1024;
   unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC |
                    MHD_USE_ERROR_LOG;
   srv->daemon = MHD_start_daemon(

@@ -31,9 +31,9 @@ typedef struct mock_rows {
 } mock_rows;
 
 /* Parses a CQL type name ("int", "map<text, bigint>", "frozen<set<uuid>>") into the arena. */
-int mock_type_parse(cql_arena *a, const char *text, cql_type *out, char *err);
+int mock_type_parse(cql_arena *a, const char *text, cql_datatype *out, char *err);
 /* Appends the serialized value of `text` for type t (no length prefix). */
-int mock_value_encode(cql_writer *w, const cql_type *t, const char *text, char *err);
+int mock_value_encode(cql_writer *w, const cql_datatype *t, const char *text, char *err);
 int mock_rows_set_columns(mock_rows *r, cql_arena *a, const char *keyspace, const char *table, size_t n,
                           const char *const names[], const char *const types[], char *err);
 int mock_rows_add_row(mock_rows *r, cql_arena *a, const char *const cells[], char *err);

@@ -58,7 +58,7 @@ static bool expect(type_parser *p, char c) {
   return true;
 }
 
-static int parse_type(type_parser *p, cql_type *out, int depth) {
+static int parse_type(type_parser *p, cql_datatype *out, int depth) {
   if (depth > CQL_TYPE_MAX_DEPTH) return fail(p->err, "type nested too deeply");
   skip_spaces(p);
   char name[32];
@@ -66,7 +66,7 @@ static int parse_type(type_parser *p, cql_type *out, int depth) {
   while ((isalnum((unsigned char)*p->s) || *p->s == '_') && n < sizeof name - 1)
     name[n++] = (char)tolower((unsigned char)*p->s++);
   name[n] = '\0';
-  *out = (cql_type){0};
+  *out = (cql_datatype){0};
   for (size_t i = 0; i < sizeof simple_types / sizeof simple_types[0]; i++)
     if (strcmp(name, simple_types[i].name) == 0) {
       out->id = simple_types[i].id;
@@ -84,7 +84,7 @@ static int parse_type(type_parser *p, cql_type *out, int depth) {
   else if (strcmp(name, "map") == 0) id = CQL_TYPE_MAP, want = 2;
   else if (strcmp(name, "tuple") == 0) id = CQL_TYPE_TUPLE, want = 0;
   else return fail(p->err, "unknown or unsupported CQL type '%s'", name);
-  cql_type params[16];
+  cql_datatype params[16];
   size_t count = 0;
   if (!expect(p, '<')) return fail(p->err, "%s needs <...>", name);
   do {
@@ -92,7 +92,7 @@ static int parse_type(type_parser *p, cql_type *out, int depth) {
     if (parse_type(p, &params[count++], depth + 1) < 0) return -1;
   } while (expect(p, ','));
   if (!expect(p, '>') || (want != 0 && count != want)) return fail(p->err, "bad parameters for %s<>", name);
-  cql_type *copy = cql_arena_calloc(p->a, count, sizeof *copy);
+  cql_datatype *copy = cql_arena_calloc(p->a, count, sizeof *copy);
   if (!copy) return fail(p->err, "out of memory");
   memcpy(copy, params, count * sizeof *copy);
   out->id = id;
@@ -101,7 +101,7 @@ static int parse_type(type_parser *p, cql_type *out, int depth) {
   return 0;
 }
 
-int mock_type_parse(cql_arena *a, const char *text, cql_type *out, char *err) {
+int mock_type_parse(cql_arena *a, const char *text, cql_datatype *out, char *err) {
   if (!text) return fail(err, "missing type");
   type_parser p = {text, a, err};
   if (parse_type(&p, out, 0) < 0) return -1;
@@ -210,7 +210,7 @@ static const char *json_text(json_t *v, char buf[64], char **owned) {
 }
 
 /* Writes one element of a collection or tuple as [bytes]. */
-static int encode_element(cql_writer *w, const cql_type *t, json_t *v, bool null_ok, char *err) {
+static int encode_element(cql_writer *w, const cql_datatype *t, json_t *v, bool null_ok, char *err) {
   char buf[64], *owned;
   const char *text = json_text(v, buf, &owned);
   if (!text) {
@@ -227,7 +227,7 @@ static int encode_element(cql_writer *w, const cql_type *t, json_t *v, bool null
   return 0;
 }
 
-static int encode_collection(cql_writer *w, const cql_type *t, const char *text, char *err) {
+static int encode_collection(cql_writer *w, const cql_datatype *t, const char *text, char *err) {
   json_error_t jerr;
   json_t *doc = json_loads(text, JSON_DECODE_ANY, &jerr);
   if (!doc) return fail(err, "collection value is not JSON: %s", jerr.text);
@@ -265,7 +265,7 @@ static int encode_collection(cql_writer *w, const cql_type *t, const char *text,
   return rc;
 }
 
-int mock_value_encode(cql_writer *w, const cql_type *t, const char *text, char *err) {
+int mock_value_encode(cql_writer *w, const cql_datatype *t, const char *text, char *err) {
   int64_t v;
   switch (t->id) {
   case CQL_TYPE_ASCII:
@@ -438,7 +438,7 @@ void mock_rows_free(mock_rows *r) {
 
 static bool failed(const cqlmock_prime *p) { return p->failure[0] != '\0'; }
 
-static const char *dup(cqlmock_prime *p, const char *s) {
+static const char *prime_strdup(cqlmock_prime *p, const char *s) {
   if (!s) return NULL;
   const char *copy = cql_arena_strndup(&p->arena, s, strlen(s));
   if (!copy && !failed(p)) fail(p->failure, "out of memory");
@@ -455,7 +455,7 @@ cqlmock_prime *cqlmock_prime_new(cqlmock_match match, const char *query) {
   p->remaining = -1;
   p->action = MOCK_ACT_VOID;
   if (match != CQLMOCK_MATCH_ANY && !query) fail(p->failure, "a prime needs a query text");
-  p->query = dup(p, query);
+  p->query = prime_strdup(p, query);
   return p;
 }
 
@@ -512,24 +512,24 @@ void cqlmock_prime_void(cqlmock_prime *p) { p->action = MOCK_ACT_VOID; }
 
 void cqlmock_prime_set_keyspace(cqlmock_prime *p, const char *keyspace) {
   p->action = MOCK_ACT_SET_KEYSPACE;
-  p->keyspace = dup(p, keyspace ? keyspace : "");
+  p->keyspace = prime_strdup(p, keyspace ? keyspace : "");
 }
 
 void cqlmock_prime_schema_change(cqlmock_prime *p, const char *change, const char *target, const char *keyspace,
                                  const char *name) {
   p->action = MOCK_ACT_SCHEMA_CHANGE;
   p->schema = (cql_schema_change){
-      .change_type = cql_str_of(dup(p, change)),
-      .target = cql_str_of(dup(p, target)),
-      .keyspace = cql_str_of(dup(p, keyspace ? keyspace : "")),
-      .name = cql_str_of(dup(p, name ? name : "")),
+      .change_type = cql_str_of(prime_strdup(p, change)),
+      .target = cql_str_of(prime_strdup(p, target)),
+      .keyspace = cql_str_of(prime_strdup(p, keyspace ? keyspace : "")),
+      .name = cql_str_of(prime_strdup(p, name ? name : "")),
   };
   if (!change || !target) fail(p->failure, "schema change needs change and target");
 }
 
 static void set_error(cqlmock_prime *p, int32_t code, const char *message) {
   p->action = MOCK_ACT_ERROR;
-  p->error = (cql_error){.code = code, .message = cql_str_of(dup(p, message ? message : cql_error_code_name(code)))};
+  p->error = (cql_error){.code = code, .message = cql_str_of(prime_strdup(p, message ? message : cql_error_code_name(code)))};
 }
 
 void cqlmock_prime_error(cqlmock_prime *p, int32_t code, const char *message) {
@@ -567,13 +567,13 @@ void cqlmock_prime_write_timeout(cqlmock_prime *p, uint16_t consistency, int32_t
   p->error.consistency = consistency;
   p->error.received = received;
   p->error.block_for = blockfor;
-  p->error.write_type = cql_str_of(dup(p, write_type ? write_type : "SIMPLE"));
+  p->error.write_type = cql_str_of(prime_strdup(p, write_type ? write_type : "SIMPLE"));
 }
 
 void cqlmock_prime_already_exists(cqlmock_prime *p, const char *keyspace, const char *table) {
   set_error(p, CQL_ERROR_ALREADY_EXISTS, "Cannot add already existing table or keyspace");
-  p->error.keyspace = cql_str_of(dup(p, keyspace ? keyspace : ""));
-  p->error.table = cql_str_of(dup(p, table ? table : ""));
+  p->error.keyspace = cql_str_of(prime_strdup(p, keyspace ? keyspace : ""));
+  p->error.table = cql_str_of(prime_strdup(p, table ? table : ""));
 }
 
 void cqlmock_prime_unprepared(cqlmock_prime *p) { p->action = MOCK_ACT_UNPREPARED; }

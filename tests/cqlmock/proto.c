@@ -43,7 +43,7 @@ static void encode_simple(cql_writer *w, int version, int16_t stream, uint8_t op
   encode(w, version, stream, &msg);
 }
 
-static void encode_result(cql_writer *w, int version, int16_t stream, const cql_result *r) {
+static void encode_result(cql_writer *w, int version, int16_t stream, const cql_result_msg *r) {
   cql_message msg;
   cql_message_init(&msg, CQL_OP_RESULT);
   msg.u.result = *r;
@@ -89,7 +89,7 @@ int mock_encode_rows(cql_writer *w, int version, int16_t stream, const mock_rows
   }
   size_t count = rows->n_rows - offset;
   uint8_t state[PAGING_STATE_SIZE];
-  cql_result r = {.kind = CQL_RESULT_ROWS};
+  cql_result_msg r = {.kind = CQL_RESULT_ROWS};
   r.rows.meta.column_count = (int32_t)rows->n_cols;
   if (params && params->page_size > 0 && count > (size_t)params->page_size) {
     count = (size_t)params->page_size;
@@ -141,7 +141,7 @@ static void answer_with_prime(request_ctx *rq, cqlmock_prime *p) {
   rq->reply->action = p->action;
   switch (p->action) {
   case MOCK_ACT_VOID:
-    encode_result(w, rq->version, rq->stream, &(cql_result){.kind = CQL_RESULT_VOID});
+    encode_result(w, rq->version, rq->stream, &(cql_result_msg){.kind = CQL_RESULT_VOID});
     break;
   case MOCK_ACT_ROWS:
     if (mock_encode_rows(w, rq->version, rq->stream, &p->rows, rq->params, rq->text ? rq->text : "") < 0)
@@ -149,10 +149,10 @@ static void answer_with_prime(request_ctx *rq, cqlmock_prime *p) {
     break;
   case MOCK_ACT_SET_KEYSPACE:
     encode_result(w, rq->version, rq->stream,
-                  &(cql_result){.kind = CQL_RESULT_SET_KEYSPACE, .keyspace = cql_str_of(p->keyspace)});
+                  &(cql_result_msg){.kind = CQL_RESULT_SET_KEYSPACE, .keyspace = cql_str_of(p->keyspace)});
     break;
   case MOCK_ACT_SCHEMA_CHANGE:
-    encode_result(w, rq->version, rq->stream, &(cql_result){.kind = CQL_RESULT_SCHEMA_CHANGE, .schema_change = p->schema});
+    encode_result(w, rq->version, rq->stream, &(cql_result_msg){.kind = CQL_RESULT_SCHEMA_CHANGE, .schema_change = p->schema});
     break;
   case MOCK_ACT_ERROR:
     encode_cql_error(w, rq->version, rq->stream, &p->error);
@@ -195,9 +195,9 @@ static void answer_builtin(request_ctx *rq) {
     const char *ks = text + strspn(text, " \t\r\n") + 3;
     ks += strspn(ks, " \t\r\n\"");
     size_t len = strcspn(ks, " \t\r\n\";");
-    encode_result(w, rq->version, rq->stream, &(cql_result){.kind = CQL_RESULT_SET_KEYSPACE, .keyspace = {ks, len}});
+    encode_result(w, rq->version, rq->stream, &(cql_result_msg){.kind = CQL_RESULT_SET_KEYSPACE, .keyspace = {ks, len}});
   } else {
-    encode_result(w, rq->version, rq->stream, &(cql_result){.kind = CQL_RESULT_VOID});
+    encode_result(w, rq->version, rq->stream, &(cql_result_msg){.kind = CQL_RESULT_VOID});
   }
 }
 
@@ -285,7 +285,7 @@ static void answer_prepare(request_ctx *rq) {
     mock_encode_error(w, rq->version, rq->stream, CQL_ERROR_SERVER, "cqlmock: out of memory");
   } else {
     const mock_rows *params = primed ? &p->params : &markers;
-    cql_result r = {.kind = CQL_RESULT_PREPARED};
+    cql_result_msg r = {.kind = CQL_RESULT_PREPARED};
     r.prepared.id = cql_value_of(id, 16);
     r.prepared.meta.column_count = (int32_t)params->n_cols;
     r.prepared.meta.columns = params->cols;
@@ -309,7 +309,7 @@ static void answer_unprepared(request_ctx *rq, cql_value id) {
   char hex[33] = "";
   for (int i = 0; i < id.len && i < 16; i++) snprintf(hex + 2 * i, 3, "%02x", id.ptr[i]);
   cql_error e = {.code = CQL_ERROR_UNPREPARED, .unprepared_id = id};
-  char text[200];
+  char text[320];
   snprintf(text, sizeof text,
            "Prepared query with ID %s not found (either the query was not prepared on this host (maybe the host "
            "has been restarted?) or you have prepared too many queries and it has been evicted from the internal "
@@ -321,14 +321,14 @@ static void answer_unprepared(request_ctx *rq, cql_value id) {
 
 /* BATCH: unknown prepared children -> UNPREPARED; a prime ON_BATCH matching any child's text
  * answers; otherwise Void. */
-static void answer_batch(request_ctx *rq, const cql_batch *b) {
+static void answer_batch(request_ctx *rq, const cql_batch_msg *b) {
   for (uint16_t i = 0; i < b->n_statements; i++)
     if (b->statements[i].is_prepared && !find_prepared(rq->n, b->statements[i].id)) {
       answer_unprepared(rq, b->statements[i].id);
       return;
     }
   for (uint16_t i = 0; i < b->n_statements; i++) {
-    const cql_batch_statement *st = &b->statements[i];
+    const cql_batch_entry *st = &b->statements[i];
     const mock_prepared *prep = st->is_prepared ? find_prepared(rq->n, st->id) : NULL;
     const char *text = prep ? prep->query : st->query.ptr;
     cqlmock_prime *p = find_prime(rq->n->m, CQLMOCK_ON_BATCH, rq->n->index, text);
@@ -339,7 +339,7 @@ static void answer_batch(request_ctx *rq, const cql_batch *b) {
       return;
     }
   }
-  encode_result(&rq->reply->frame, rq->version, rq->stream, &(cql_result){.kind = CQL_RESULT_VOID});
+  encode_result(&rq->reply->frame, rq->version, rq->stream, &(cql_result_msg){.kind = CQL_RESULT_VOID});
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -358,11 +358,11 @@ static void answer_options(request_ctx *rq) {
   };
   cql_message msg;
   cql_message_init(&msg, CQL_OP_SUPPORTED);
-  msg.u.supported = (cql_supported){entries, sizeof entries / sizeof entries[0]};
+  msg.u.supported = (cql_supported_msg){entries, sizeof entries / sizeof entries[0]};
   encode(&rq->reply->frame, rq->version, rq->stream, &msg);
 }
 
-static void answer_startup(request_ctx *rq, mock_session *s, const cql_startup *st) {
+static void answer_startup(request_ctx *rq, mock_session *s, const cql_startup_msg *st) {
   cql_writer *w = &rq->reply->frame;
   bool has_cql_version = false;
   for (size_t i = 0; i < st->n_options; i++) {
@@ -417,7 +417,7 @@ static void answer_auth(request_ctx *rq, mock_session *s, cql_value token) {
   }
 }
 
-static unsigned event_bits(const cql_register *reg) {
+static unsigned event_bits(const cql_register_msg *reg) {
   unsigned bits = 0;
   for (size_t i = 0; i < reg->n_events; i++) {
     if (cql_str_eq(reg->events[i], "TOPOLOGY_CHANGE")) bits |= 1u << CQL_EVENT_TOPOLOGY_CHANGE;
@@ -462,7 +462,7 @@ static const char *describe(mock_node *n, const cql_message *req, cqlmock_reques
     return prep ? prep->query : NULL;
   }
   case CQL_OP_BATCH: {
-    const cql_batch *b = &req->u.batch;
+    const cql_batch_msg *b = &req->u.batch;
     log_params(log, &b->params);
     log->values = 0;
     log->batch_type = b->type;
@@ -501,7 +501,7 @@ void mock_handle(mock_node *n, mock_session *s, uint64_t conn_id, const cql_fram
   cql_writer *w = &reply->frame;
 
   cql_message req;
-  int rc = CQL_ERR_UNSUPPORTED;
+  int rc = CQL_RC_UNSUPPORTED;
   bool decoded = false;
   if (version < m->cfg.min_protocol_version || version > m->cfg.max_protocol_version) {
     mock_encode_version_error(m, w, version, h->stream);

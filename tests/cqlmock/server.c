@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,7 +56,7 @@ typedef enum cmd_kind {
 typedef struct mock_cmd {
   cmd_kind kind;
   int node;
-  const cql_event *event; /* CMD_EVENT: borrowed from the waiting caller */
+  const cql_event_msg *event; /* CMD_EVENT: borrowed from the waiting caller */
   int result;
   bool done;
   struct mock_cmd *next;
@@ -222,7 +223,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     pthread_mutex_unlock(&m->lock);
     conn_reply(c, &r);
   }
-  if (rc == CQL_ERR_UNSUPPORTED && !c->closing) reject_header(c);
+  if (rc == CQL_RC_UNSUPPORTED && !c->closing) reject_header(c);
   else if (rc < 0 && !c->closing) conn_close(c);
 }
 
@@ -280,7 +281,7 @@ static void node_stop(mock_node *n) {
   while (n->conns) conn_close(n->conns);
 }
 
-static int send_event(mock_node *n, const cql_event *ev) {
+static int send_event(mock_node *n, const cql_event_msg *ev) {
   int sent = 0;
   cql_message msg;
   cql_message_init(&msg, CQL_OP_EVENT);
@@ -356,6 +357,11 @@ static int run_cmd(cqlmock *m, mock_cmd *cmd) {
 
 static void *loop_main(void *arg) {
   cqlmock *m = arg;
+  /* Writing to a socket the client closed must fail with EPIPE, not kill the test process. */
+  sigset_t pipe;
+  sigemptyset(&pipe);
+  sigaddset(&pipe, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe, NULL);
   uv_run(&m->loop, UV_RUN_DEFAULT);
   return NULL;
 }
@@ -570,7 +576,7 @@ void cqlmock_node_set_delay(cqlmock *m, int node, unsigned delay_ms) {
 /* ------------------------------------------------------------------------------------------ */
 /* Events                                                                                      */
 
-static int push_event(cqlmock *m, int to_node, const cql_event *ev) {
+static int push_event(cqlmock *m, int to_node, const cql_event_msg *ev) {
   if (to_node >= m->n_nodes || to_node < -1) return -1;
   mock_cmd cmd = {.kind = CMD_EVENT, .node = to_node, .event = ev};
   return run_cmd(m, &cmd);
@@ -578,7 +584,7 @@ static int push_event(cqlmock *m, int to_node, const cql_event *ev) {
 
 static int push_node_event(cqlmock *m, int to_node, int type, const char *change, int about_node) {
   if (!valid_node(m, about_node) || !change) return -1;
-  cql_event ev = {.type = type, .change = cql_str_of(change)};
+  cql_event_msg ev = {.type = type, .change = cql_str_of(change)};
   ev.address.len = 4;
   inet_pton(AF_INET, m->nodes[about_node].host, ev.address.addr);
   ev.address.port = m->nodes[about_node].port;
@@ -596,7 +602,7 @@ int cqlmock_push_status_change(cqlmock *m, int to_node, const char *change, int 
 int cqlmock_push_schema_change(cqlmock *m, int to_node, const char *change, const char *target,
                                const char *keyspace, const char *name) {
   if (!change || !target || !keyspace) return -1;
-  cql_event ev = {.type = CQL_EVENT_SCHEMA_CHANGE,
+  cql_event_msg ev = {.type = CQL_EVENT_SCHEMA_CHANGE,
                   .schema_change = {.change_type = cql_str_of(change),
                                     .target = cql_str_of(target),
                                     .keyspace = cql_str_of(keyspace),

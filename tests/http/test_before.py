@@ -7,7 +7,7 @@ import time
 import pytest
 
 from helpers import ID_MAX, check_422, check_detail, check_message, check_newest_first, check_page, cursor_walk, \
-    fmt_us, new_pair, page_walk, parse_ts, unix_decimal
+    fmt_us, new_pair, parse_ts, unix_decimal
 
 
 @pytest.fixture(scope="module")
@@ -162,13 +162,6 @@ def test_default_page_and_limit(api, conv):
     check_page(r.json, check_message, page=1, limit=20)
     assert [m["id"] for m in r.json["data"]] == [m["id"] for m in reversed(sent)][:20]
     assert r.json["next_cursor"] is None
-
-
-def test_page_walk_with_before_matches_filter(api, conv):
-    cid, sent, boundary = conv
-    items, total = page_walk(lambda **q: api.before(cid, before_timestamp=str(boundary), **q), 3, check_message)
-    assert total == len(sent)
-    assert [m["id"] for m in items] == _expected(sent, boundary * 1_000_000)
 
 
 # --- errors -----------------------------------------------------------------------------------

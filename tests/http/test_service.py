@@ -105,7 +105,7 @@ def test_docs_assets_referenced_by_the_page_are_served(api):
 
 
 @pytest.mark.parametrize("path", ["/nope", "/api", "/api/messages/conversation", "/api/messages/conversation/",
-                                  "/api/conversations/user/", "/api/conversations/1/extra", "/health/x",
+                                  "/api/conversations/user/1/x", "/api/conversations/1/extra", "/health/x",
                                   "/api/messages/conversation/1/after", "/API/messages/"])
 def test_unknown_path_404(api, path):
     check_detail(api.get(path), 404, "Not Found")

@@ -134,7 +134,7 @@ static int upsert_conversation(sqlite_writer *w, int64_t low, int64_t high, int6
     *last_id = sqlite3_column_int64(st, 2);
   }
   sqlite_db_reset(st);
-  if (rc == SQLITE_ROW) return SQLITE_OK;
+  if (rc == SQLITE_ROW) rc = SQLITE_DONE;
   if (rc != SQLITE_DONE) return rc;
 
   st = w->st[W_CONV_INSERT];
