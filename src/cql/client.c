@@ -266,7 +266,6 @@ void cql_client_on_pool_state(cql_client *c, cql_host *h) {
 cql_host *cql_client_find_host(cql_client *c, const struct sockaddr *addr) {
   for (cql_host *h = c->all_hosts; h; h = h->next_all) {
     if (h->addr.ss_family != addr->sa_family) continue;
-    size_t len = addr->sa_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
     if (addr->sa_family == AF_INET) {
       const struct sockaddr_in *a = (const struct sockaddr_in *)addr, *b = (const struct sockaddr_in *)&h->addr;
       if (a->sin_port == b->sin_port && a->sin_addr.s_addr == b->sin_addr.s_addr) return h;
@@ -274,7 +273,6 @@ cql_host *cql_client_find_host(cql_client *c, const struct sockaddr *addr) {
       const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)addr, *b = (const struct sockaddr_in6 *)&h->addr;
       if (a->sin6_port == b->sin6_port && memcmp(&a->sin6_addr, &b->sin6_addr, 16) == 0) return h;
     }
-    (void)len;
   }
   return NULL;
 }
