@@ -132,7 +132,8 @@ def main():
     if s:
         bad = s["errors"]["status"]
         p(f"- durable sends: {s['rps']:,.0f}/s acknowledged with 201 after fsync "
-          f"({bad} non-2xx; target >= 10,000/s), p99 {ms(s['p99_us'])}")
+          f"({bad} non-2xx; target >= 10,000/s), p99 {ms(s['p99_us'])}; {s['requests']} "
+          f"answered, {env['sends_stored']} rows added to the messages table meanwhile")
     p(f"- RSS: {int(env['rss_idle_kb']) / 1024:.1f} MiB idle after start and a few requests "
       f"(target < 20 MB), {int(env['rss_load_kb']) / 1024:.1f} MiB after the load, "
       f"peak {int(env['hwm_kb']) / 1024:.1f} MiB")

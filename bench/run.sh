@@ -12,7 +12,8 @@
 #   BENCH_SERVER_THREADS= (empty: the server's default) BENCH_SCENARIOS="msgs ... mix"
 #   BENCH_RESEED=1 (ignore the cached database) BENCH_STORE=sqlite (cassandra: not yet)
 # The seeded database is cached in build/bench/cache/, keyed by the seed parameters and the
-# sources of the schema and of the seed command; each run works on a fresh copy of it.
+# sources of the schema and of the seed command (a new key replaces the old database); each
+# run works on a fresh copy of it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -82,7 +83,7 @@ rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 schema=$(cat src/store/sqlite/sqlite_schema.c src/app/seed.c | sha256sum | cut -c1-12)
 cache="$dir/cache/u$users-c$conversations-m$messages-l$long-s$seed-$schema.db"
 if [ -n "${BENCH_RESEED:-}" ] || [ ! -f "$cache" ]; then
-  rm -f "$cache" "$cache".* "$cache"-*
+  rm -f "$dir"/cache/*.db "$dir"/cache/*.db.* # one cached database at a time (~100 MB)
   tmp="$cache.tmp"
   rm -f "$tmp" "$tmp"-*
   per_max=$((2 * messages / conversations - 1))
@@ -119,7 +120,7 @@ note command "$bin ${serve_args[*]}"
 "$bin" "${serve_args[@]}" 2>"$dir/logs/server.log" &
 server=$!
 pids+=("$server")
-server_pids=$server
+server_pids=("$server")
 wait_http "http://127.0.0.1:$port/health" "$server"
 for i in 1 2 3 4 5; do curl -sf -o /dev/null "http://127.0.0.1:$port/api/messages/conversation/$i?limit=20" || true; done
 note rss_idle_kb "$(rss_kb "$server")"
@@ -130,11 +131,15 @@ log "preparing scenarios (walking the long conversation for real cursors)"
 
 # CPU accounting around each measured run, so that the report can show the server's CPU
 # time per request and how much of the machine other processes took meanwhile.
-ticks() { awk '{ t += $14 + $15 } END { print t + 0 }' "${@/#//proc/}"; } # pids -> /proc/PID/stat
+ticks() { # CPU ticks of the processes with these pids
+  local pid files=()
+  for pid in "$@"; do files+=("/proc/$pid/stat"); done
+  awk '{ t += $14 + $15 } END { print t }' "${files[@]}"
+}
 busy_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
 uptime_s() { cut -d' ' -f1 /proc/uptime; }
 
-run_wrk() { # target(app|static) scenario port duration result-file; server pids in $server_pids
+run_wrk() { # target(app|static) scenario port duration result-file; server pids in server_pids
   local target=$1 scenario=$2 url="http://127.0.0.1:$3" gets posts="" pct=0
   local p="$dir/paths" log="$dir/logs/$1-$2.txt"
   case "$scenario" in
@@ -143,7 +148,7 @@ run_wrk() { # target(app|static) scenario port duration result-file; server pids
     *) gets="$p/$scenario.$target" ;;
   esac
   local s0 b0 t0 wrk_cpu TIMEFORMAT='%U %S'
-  s0=$(ticks $server_pids) b0=$(busy_ticks) t0=$(uptime_s)
+  s0=$(ticks "${server_pids[@]}") b0=$(busy_ticks) t0=$(uptime_s)
   if ! wrk_cpu=$({ time BENCH_GET_PATHS=$gets BENCH_POST_PATHS=$posts BENCH_WRITE_PCT=$pct \
     BENCH_USERS=$users BENCH_RESULT=$5 BENCH_LABEL="$target $scenario" \
     wrk -t"$wrk_threads" -c"$connections" -d"$4" --latency -s bench/load.lua "$url" >"$log" 2>&1; } 2>&1); then
@@ -151,19 +156,26 @@ run_wrk() { # target(app|static) scenario port duration result-file; server pids
     return 1
   fi
   [ "$5" != /dev/null ] || return 0
-  awk -v label="$target $scenario" -v s="$(($(ticks $server_pids) - s0))" -v b="$(($(busy_ticks) - b0))" \
+  awk -v label="$target $scenario" -v s="$(($(ticks "${server_pids[@]}") - s0))" -v b="$(($(busy_ticks) - b0))" \
     -v t0="$t0" -v t1="$(uptime_s)" -v w="$wrk_cpu" -v hz="$(getconf CLK_TCK)" 'BEGIN {
       split(w, c, " ")
       printf "{\"label\": \"%s\", \"server_s\": %.2f, \"wrk_s\": %.2f, \"busy_s\": %.2f, \"wall_s\": %.2f}\n",
         label, s / hz, c[1] + c[2], b / hz, t1 - t0 }' >>"$dir/cpu.jsonl"
 }
 
+# Rows in the messages table, read with the sqlite3 shell beside the running server: checks
+# that the sends wrk saw acknowledged were stored.
+count_messages() { sqlite3 "$db" 'SELECT count(*) FROM messages'; }
+
 run_all() { # target port
   log "$1: warm-up $warmup"
   run_wrk "$1" msgs "$2" "$warmup" /dev/null
+  local s before
   for s in $scenarios; do
     log "$1: $s ($duration)"
+    [ "$1/$s" != app/send ] || before=$(count_messages)
     run_wrk "$1" "$s" "$2" "$duration" "$results"
+    [ "$1/$s" != app/send ] || note sends_stored "$(($(count_messages) - before))"
   done
 }
 
@@ -189,7 +201,7 @@ nginx -p "$abs" -c "$abs/nginx.conf" -e "$abs/nginx-error.log" &
 ng=$!
 pids+=("$ng")
 wait_http "http://127.0.0.1:$nport/static/msgs/0.json" "$ng"
-server_pids="$ng $(pgrep -P "$ng" | tr '\n' ' ')"
+mapfile -t server_pids < <(echo "$ng"; pgrep -P "$ng")
 note nginx_version "$(nginx -v 2>&1 | sed 's/.*: //')"
 run_all static "$nport"
 kill -TERM "$ng"

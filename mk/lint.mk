@@ -11,7 +11,7 @@
 #   yamllint      every YAML file (.yamllint)
 .PHONY: lint lint-format lint-tidy lint-cppcheck lint-shell lint-yaml manifest-check smoke-test
 
-LINT_JOBS ?= 2
+LINT_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 LINT_PRUNE := -path ./build -prune -o -path ./.git -prune -o -path '*/node_modules' -prune -o
 LINT_C_FILES = $(shell find src tests fuzz bench -name '*.[ch]' 2>/dev/null | sort)
 LINT_TIDY_FILES = $(shell find src -name '*.c' | sort)

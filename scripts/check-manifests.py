@@ -9,7 +9,8 @@ README.md and src/ (no cluster, no Docker engine needed) and asserts:
   - the server Deployment: 2+ replicas, RollingUpdate with maxUnavailable 0, readiness on
     /ready, liveness and startup on /health, a preStop drain shorter than the grace period;
   - replicas share one store: a Deployment with replicas > 1 or an HPA resolves
-    MESSENGER_STORE=cassandra and mounts no persistent volume (no per-pod SQLite file);
+    MESSENGER_STORE=cassandra, mounts no persistent volume (no per-pod SQLite file) and sets
+    no MESSENGER_NODE_ID (each pod leases its own);
   - Service, PDB, HPA, NetworkPolicy and Job match the Deployment; Cassandra is a StatefulSet
     behind a headless Service that CASSANDRA_CONTACT_POINTS names;
   - every env name that a manifest or compose file sets is documented in README.md and read
@@ -327,6 +328,9 @@ class Checker:
                                     f"{env.get('MESSENGER_STORE')!r}, want 'cassandra'")
                 if "MESSENGER_DB" in env:
                     self.err(where, "MESSENGER_DB is set: replicas must not have SQLite files")
+                if "MESSENGER_NODE_ID" in env:
+                    self.err(where, "MESSENGER_NODE_ID is set: every replica would share it; leave it unset "
+                                    "so each pod leases its own from Cassandra")
                 if "CASSANDRA_CONTACT_POINTS" not in env:
                     self.err(where, "CASSANDRA_CONTACT_POINTS is not set")
             for v in pod.get("volumes") or []:
@@ -507,8 +511,9 @@ class Checker:
             if op == "COPY" and not arg.startswith("--from") and arg.split()[0] != ".":
                 self.err("Dockerfile", f"the build stage must COPY the whole context, not {arg}")
         for src in re.findall(r"cp -R (\S+)", " ".join(runs)):
-            if not src.startswith("build/") and not os.path.exists(os.path.join(ROOT, src.rstrip("/."))):
-                self.err("Dockerfile", f"copies {src}, which is not in the repository")
+            path = os.path.join(ROOT, src.rstrip("/."))
+            if not src.startswith("build/") and not (os.path.isdir(path) and os.listdir(path)):
+                self.err("Dockerfile", f"copies {src}, which is not a non-empty directory of the repository")
         if not runtime["from"].startswith("debian:12-slim"):
             self.err("Dockerfile", f"runtime must be FROM debian:12-slim, is {runtime['from']}")
         ops = {}
@@ -643,6 +648,8 @@ def self_test():
             "targetPort", 8080), "want 8000"),
         "undocumented env": (lambda r: k8s_doc(r, "ConfigMap")["data"].__setitem__("MESSENGER_TYPO", "1"),
                              "MESSENGER_TYPO is not documented"),
+        "shared node id": (lambda r: k8s_doc(r, "ConfigMap")["data"].__setitem__("MESSENGER_NODE_ID", "1"),
+                           "MESSENGER_NODE_ID is set"),
         "hpa too big": (lambda r: k8s_doc(r, "HorizontalPodAutoscaler")["spec"].__setitem__("maxReplicas", 64),
                         "maxReplicas"),
         "unpinned action": (lambda r: r["workflows"][".github/workflows/ci.yml"]["jobs"]["lint"]["steps"].append(
@@ -672,7 +679,7 @@ def self_test():
             failures.append(f"mutation '{label}' was not reported (want {needle!r}; got {found[:3]})")
     for f in failures:
         print(f"check-manifests self-test: {f}", file=sys.stderr)
-    print(f"check-manifests self-test: {len(mutations) - len(failures)} passed, {len(failures)} failed")
+    print(f"self-test: {len(mutations) - len(failures)} passed, {len(failures)} failed")
     return 1 if failures else 0
 
 

@@ -85,7 +85,9 @@ static bool parse_contacts(cql_client *c, const char *list) {
   return ok && c->n_contacts > 0;
 }
 
-static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
+static char *dup_or_null(const char *s) {
+  return s ? strdup(s) : NULL;
+}
 
 /* ---- the I/O thread ------------------------------------------------------------------------- */
 
@@ -254,9 +256,13 @@ static void check_connect(cql_client *c) {
   }
 }
 
-void cql_client_on_discovery(cql_client *c) { check_connect(c); }
+void cql_client_on_discovery(cql_client *c) {
+  check_connect(c);
+}
 
-void cql_client_on_control_failed(cql_client *c, const cql_error *err) { connect_finished(c, err); }
+void cql_client_on_control_failed(cql_client *c, const cql_error *err) {
+  connect_finished(c, err);
+}
 
 void cql_client_on_pool_state(cql_client *c, cql_host *h) {
   h->first_attempt_done = true;
@@ -267,10 +273,12 @@ cql_host *cql_client_find_host(cql_client *c, const struct sockaddr *addr) {
   for (cql_host *h = c->all_hosts; h; h = h->next_all) {
     if (h->addr.ss_family != addr->sa_family) continue;
     if (addr->sa_family == AF_INET) {
-      const struct sockaddr_in *a = (const struct sockaddr_in *)addr, *b = (const struct sockaddr_in *)&h->addr;
+      const struct sockaddr_in *a = (const struct sockaddr_in *)addr,
+                               *b = (const struct sockaddr_in *)&h->addr;
       if (a->sin_port == b->sin_port && a->sin_addr.s_addr == b->sin_addr.s_addr) return h;
     } else {
-      const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)addr, *b = (const struct sockaddr_in6 *)&h->addr;
+      const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)addr,
+                                *b = (const struct sockaddr_in6 *)&h->addr;
       if (a->sin6_port == b->sin6_port && memcmp(&a->sin6_addr, &b->sin6_addr, 16) == 0) return h;
     }
   }
@@ -355,11 +363,15 @@ static void on_wake(uv_async_t *a) {
     cql_request *next = cql_request_next(q);
     cql_request_set_next(q, NULL);
     if (c->connect_state == CONNECT_DONE || c->connect_state == CONNECT_FAILED) {
-      if (c->connect_state == CONNECT_FAILED) cql_request_fail(q, c->connect_error.code, c->connect_errmsg);
-      else cql_request_start(q);
+      if (c->connect_state == CONNECT_FAILED)
+        cql_request_fail(q, c->connect_error.code, c->connect_errmsg);
+      else
+        cql_request_start(q);
     } else {
-      if (c->waiting_tail) cql_request_set_next(c->waiting_tail, q);
-      else c->waiting_head = q;
+      if (c->waiting_tail)
+        cql_request_set_next(c->waiting_tail, q);
+      else
+        c->waiting_head = q;
       c->waiting_tail = q;
     }
     q = next;
@@ -371,8 +383,10 @@ static bool submit(cql_client *c, cql_request *r) {
   pthread_mutex_lock(&c->lock);
   bool closing = atomic_load(&c->closing);
   if (!closing) {
-    if (c->queue_tail) cql_request_set_next(c->queue_tail, r);
-    else c->queue_head = r;
+    if (c->queue_tail)
+      cql_request_set_next(c->queue_tail, r);
+    else
+      c->queue_head = r;
     c->queue_tail = r;
   }
   pthread_mutex_unlock(&c->lock);
@@ -404,7 +418,8 @@ bool cql_client_batch(cql_client *c, const cql_batch_stmt *b, cql_result_cb cb, 
 }
 
 bool cql_client_next_page(cql_client *c, const cql_resultset *prev, cql_result_cb cb, void *ud) {
-  if (!c || !prev || !cb || !cql_resultset_has_more_pages(prev) || !cql_resultset_statement(prev)) return false;
+  if (!c || !prev || !cb || !cql_resultset_has_more_pages(prev) || !cql_resultset_statement(prev))
+    return false;
   cql_statement *st = cql_statement_copy(cql_resultset_statement(prev));
   size_t len;
   const uint8_t *state = cql_resultset_paging_state(prev, &len);
@@ -468,10 +483,16 @@ static int32_t waiter_wait(waiter *w) {
   return w->code;
 }
 
-static void on_connect_done(const cql_error *err, void *ud) { waiter_signal(ud, err, NULL); }
-static void on_execute_done(cql_resultset *rs, const cql_error *err, void *ud) { waiter_signal(ud, err, rs); }
+static void on_connect_done(const cql_error *err, void *ud) {
+  waiter_signal(ud, err, NULL);
+}
+static void on_execute_done(cql_resultset *rs, const cql_error *err, void *ud) {
+  waiter_signal(ud, err, rs);
+}
 
-static bool on_io_thread(const cql_client *c) { return pthread_equal(pthread_self(), c->thread); }
+static bool on_io_thread(const cql_client *c) {
+  return pthread_equal(pthread_self(), c->thread);
+}
 
 static int32_t usage_error(char *errbuf, size_t size, const char *msg) {
   if (errbuf && size) snprintf(errbuf, size, "%s: %s", cql_client_error_name(CQL_ERR_BAD_USAGE), msg);
@@ -498,7 +519,9 @@ int32_t cql_client_execute_wait(cql_client *c, const cql_statement *st, cql_resu
     return usage_error(errbuf, errbuf_size, "client closing or invalid statement");
   }
   int32_t code = waiter_wait(&w);
-  if (out) *out = w.rs;
-  else cql_resultset_free(w.rs);
+  if (out)
+    *out = w.rs;
+  else
+    cql_resultset_free(w.rs);
   return code;
 }

@@ -172,7 +172,6 @@ int32_t cql_client_execute_wait(cql_client *c, const cql_statement *st, cql_resu
  * cql/message.h. Column types: cql_type_id (CQL_TYPE_INT, _BIGINT, _VARCHAR, ...) from cql/types.h;
  * every type can be read as raw bytes. */
 
-
 /* Getter outcome. */
 typedef enum cql_get {
   CQL_GET_OK = 0,

@@ -97,11 +97,11 @@ struct cql_client {
 
   /* I/O thread state */
   connect_state connect_state;
-  cql_error connect_error;   /* CONNECT_FAILED */
+  cql_error connect_error; /* CONNECT_FAILED */
   char connect_errmsg[256];
   cql_request *waiting_head, *waiting_tail; /* submitted before connect completed */
-  cql_host *all_hosts;       /* every host ever known (owned) */
-  cql_host **hosts;          /* live hosts: token-map node i == hosts[i] */
+  cql_host *all_hosts;                      /* every host ever known (owned) */
+  cql_host **hosts;                         /* live hosts: token-map node i == hosts[i] */
   size_t n_hosts;
   cql_token_map *token_map;
   char *local_dc; /* owned: config or discovered */
@@ -140,8 +140,8 @@ cql_pool *cql_pool_new(cql_client *c, cql_host *h);
 /* Closes the connections (in-flight requests fail with err_code) and frees the pool later. */
 void cql_pool_close(cql_pool *p, int32_t err_code);
 struct cql_conn *cql_pool_pick(cql_pool *p); /* least-loaded ready connection, or NULL */
-bool cql_pool_is_up(const cql_pool *p);       /* at least one ready connection */
-void cql_pool_reconnect_now(cql_pool *p);     /* UP event: retry now, backoff reset */
+bool cql_pool_is_up(const cql_pool *p);      /* at least one ready connection */
+void cql_pool_reconnect_now(cql_pool *p);    /* UP event: retry now, backoff reset */
 
 /* ---- control.c ---- */
 cql_control *cql_control_new(cql_client *c);

@@ -9,11 +9,11 @@
 #include "cql/streams.h"
 
 typedef enum conn_state {
-  CONN_CONNECTING,  /* TCP connect */
-  CONN_HANDSHAKE,   /* STARTUP / AUTH in flight */
-  CONN_READY,       /* takes requests */
-  CONN_RETIRING,    /* too many orphans: finishing what is in flight */
-  CONN_CLOSED,      /* handles closing; freed when the last one is closed */
+  CONN_CONNECTING, /* TCP connect */
+  CONN_HANDSHAKE,  /* STARTUP / AUTH in flight */
+  CONN_READY,      /* takes requests */
+  CONN_RETIRING,   /* too many orphans: finishing what is in flight */
+  CONN_CLOSED,     /* handles closing; freed when the last one is closed */
 } conn_state;
 
 struct cql_conn {
@@ -31,13 +31,13 @@ struct cql_conn {
   char address[64];
 
   cql_streams streams;
-  cql_conn_req **pending; /* by stream id */
+  cql_conn_req **pending;      /* by stream id */
   cql_conn_req *thead, *ttail; /* deadline-ordered */
 
   cql_frame_reader reader;
-  bool framed; /* v5 segments in both directions */
-  cql_writer out;       /* envelopes queued, not yet written */
-  cql_writer wbuf;      /* bytes of the write in progress */
+  bool framed;     /* v5 segments in both directions */
+  cql_writer out;  /* envelopes queued, not yet written */
+  cql_writer wbuf; /* bytes of the write in progress */
   uv_write_t write_req;
   bool writing;
   uint8_t rbuf[65536];
@@ -74,10 +74,14 @@ static void timer_rearm(cql_conn *c);
 
 static void deadline_remove(cql_conn *c, cql_conn_req *r) {
   if (r->deadline == 0) return;
-  if (r->tprev) r->tprev->tnext = r->tnext;
-  else c->thead = r->tnext;
-  if (r->tnext) r->tnext->tprev = r->tprev;
-  else c->ttail = r->tprev;
+  if (r->tprev)
+    r->tprev->tnext = r->tnext;
+  else
+    c->thead = r->tnext;
+  if (r->tnext)
+    r->tnext->tprev = r->tprev;
+  else
+    c->ttail = r->tprev;
   r->tprev = r->tnext = NULL;
 }
 
@@ -87,10 +91,14 @@ static void deadline_insert(cql_conn *c, cql_conn_req *r) {
   while (after && after->deadline > r->deadline) after = after->tprev;
   r->tprev = after;
   r->tnext = after ? after->tnext : c->thead;
-  if (r->tnext) r->tnext->tprev = r;
-  else c->ttail = r;
-  if (after) after->tnext = r;
-  else c->thead = r;
+  if (r->tnext)
+    r->tnext->tprev = r;
+  else
+    c->ttail = r;
+  if (after)
+    after->tnext = r;
+  else
+    c->thead = r;
 }
 
 static void maybe_finish_retiring(cql_conn *c) {
@@ -298,7 +306,8 @@ static void on_handshake_response(cql_conn_req *r, cql_message *resp, const cql_
   }
   case CQL_OP_ERROR: {
     char msg[256];
-    snprintf(msg, sizeof(msg), "handshake refused: %s", resp->u.error.message.ptr ? resp->u.error.message.ptr : "");
+    snprintf(msg, sizeof(msg), "handshake refused: %s",
+             resp->u.error.message.ptr ? resp->u.error.message.ptr : "");
     int32_t code = resp->u.error.code == CQL_ERROR_BAD_CREDENTIALS ? CQL_ERR_AUTH : CQL_ERR_CONNECT_FAILED;
     conn_fail(c, code, msg, &resp->u.error);
     break;
@@ -497,7 +506,15 @@ void cql_conn_close(cql_conn *c, int32_t err_code) {
   conn_fail(c, err_code, "connection closed by the client", NULL);
 }
 
-bool cql_conn_is_ready(const cql_conn *c) { return c->state == CONN_READY; }
-unsigned cql_conn_in_flight(const cql_conn *c) { return c->streams.in_flight; }
-int cql_conn_protocol_version(const cql_conn *c) { return c->settings.protocol_version; }
-const char *cql_conn_address(const cql_conn *c) { return c->address; }
+bool cql_conn_is_ready(const cql_conn *c) {
+  return c->state == CONN_READY;
+}
+unsigned cql_conn_in_flight(const cql_conn *c) {
+  return c->streams.in_flight;
+}
+int cql_conn_protocol_version(const cql_conn *c) {
+  return c->settings.protocol_version;
+}
+const char *cql_conn_address(const cql_conn *c) {
+  return c->address;
+}

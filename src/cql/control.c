@@ -14,8 +14,8 @@ struct cql_control {
   cql_client *client;
   cql_conn *conn;
   bool conn_ready;
-  int version;       /* version being tried / in use */
-  bool negotiating;  /* may still downgrade */
+  int version;      /* version being tried / in use */
+  bool negotiating; /* may still downgrade */
   struct sockaddr_storage *candidates;
   size_t n_candidates, next;
   char last_error[256];
@@ -213,7 +213,8 @@ static bool add_keyspaces(cql_token_map *tm, const cql_rows_result *rows) {
       got++;
     }
     cql_replication repl;
-    bool ok = cql_replication_parse(keys, vals, (size_t)got, &repl) && cql_token_map_add_keyspace(tm, name, &repl);
+    bool ok =
+        cql_replication_parse(keys, vals, (size_t)got, &repl) && cql_token_map_add_keyspace(tm, name, &repl);
     cql_replication_clear(&repl);
     for (size_t i = 0; i < n_owned; i++) free(owned[i]);
     free(name);
@@ -235,7 +236,8 @@ static bool apply_discovery(cql_control *ctl, const cql_rows_result *keyspaces) 
   for (int32_t r = -1; ok && r < (peers ? peers->row_count : 0); r++) {
     host_row row;
     bool is_peer = r >= 0;
-    if (!read_host_row(ctl, is_peer ? peers : local, is_peer ? r : 0, is_peer, ctl->peers_are_v2, &row)) continue;
+    if (!read_host_row(ctl, is_peer ? peers : local, is_peer ? r : 0, is_peer, ctl->peers_are_v2, &row))
+      continue;
     cql_host *h = adopt_row(c, &row);
     host_row_clear(&row);
     if (!h) {
@@ -442,7 +444,8 @@ static void on_conn_down(cql_conn *conn, const cql_error *err, void *ud) {
   cql_message_free(&ctl->local_msg);
   cql_message_free(&ctl->peers_msg);
   if (ctl->closing) return;
-  if (err) snprintf(ctl->last_error, sizeof(ctl->last_error), "%.*s", (int)err->message.len, err->message.ptr);
+  if (err)
+    snprintf(ctl->last_error, sizeof(ctl->last_error), "%.*s", (int)err->message.len, err->message.ptr);
   if (was_ready || !err) {
     connect_round(ctl);
     return;
@@ -482,7 +485,9 @@ static void try_next(cql_control *ctl) {
     uv_timer_start(&ctl->reconnect_timer, on_reconnect_timer, cql_backoff_next(&ctl->backoff), 0);
 }
 
-static void on_reconnect_timer(uv_timer_t *t) { connect_round(t->data); }
+static void on_reconnect_timer(uv_timer_t *t) {
+  connect_round(t->data);
+}
 
 /* Candidates: live hosts that are up, then the other live hosts, then the contact points. */
 static void connect_round(cql_control *ctl) {
@@ -499,7 +504,8 @@ static void connect_round(cql_control *ctl) {
   }
   for (int pass = 0; pass < 2; pass++)
     for (size_t i = 0; i < c->n_hosts; i++)
-      if (cql_pool_is_up(c->hosts[i]->pool) == (pass == 0)) ctl->candidates[ctl->n_candidates++] = c->hosts[i]->addr;
+      if (cql_pool_is_up(c->hosts[i]->pool) == (pass == 0))
+        ctl->candidates[ctl->n_candidates++] = c->hosts[i]->addr;
   for (size_t i = 0; i < c->n_contacts; i++) ctl->candidates[ctl->n_candidates++] = c->contacts[i];
   if (!c->protocol_version) {
     ctl->negotiating = c->cfg.protocol_version == 0;
@@ -525,7 +531,9 @@ cql_control *cql_control_new(cql_client *c) {
   return ctl;
 }
 
-void cql_control_start(cql_control *ctl) { connect_round(ctl); }
+void cql_control_start(cql_control *ctl) {
+  connect_round(ctl);
+}
 
 static void on_handle_closed(uv_handle_t *h) {
   cql_control *ctl = h->data;

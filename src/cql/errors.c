@@ -5,15 +5,24 @@
 
 const char *cql_client_error_name(int32_t code) {
   switch (code) {
-  case CQL_ERR_CLIENT_TIMEOUT: return "Client timeout";
-  case CQL_ERR_NO_HOSTS: return "No hosts available";
-  case CQL_ERR_CONNECTION_CLOSED: return "Connection closed";
-  case CQL_ERR_CONNECT_FAILED: return "Connect failed";
-  case CQL_ERR_CLIENT_CLOSED: return "Client closed";
-  case CQL_ERR_BAD_USAGE: return "Bad usage";
-  case CQL_ERR_PROTOCOL_VIOLATION: return "Protocol violation";
-  case CQL_ERR_AUTH: return "Authentication failed";
-  default: return cql_error_code_name(code);
+  case CQL_ERR_CLIENT_TIMEOUT:
+    return "Client timeout";
+  case CQL_ERR_NO_HOSTS:
+    return "No hosts available";
+  case CQL_ERR_CONNECTION_CLOSED:
+    return "Connection closed";
+  case CQL_ERR_CONNECT_FAILED:
+    return "Connect failed";
+  case CQL_ERR_CLIENT_CLOSED:
+    return "Client closed";
+  case CQL_ERR_BAD_USAGE:
+    return "Bad usage";
+  case CQL_ERR_PROTOCOL_VIOLATION:
+    return "Protocol violation";
+  case CQL_ERR_AUTH:
+    return "Authentication failed";
+  default:
+    return cql_error_code_name(code);
   }
 }
 

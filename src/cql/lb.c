@@ -40,8 +40,8 @@ static size_t add_others(const cql_lb *lb, const cql_lb_host *hosts, size_t n_ho
   return len;
 }
 
-size_t cql_lb_plan(cql_lb *lb, const cql_lb_host *hosts, size_t n_hosts, const int *replicas, size_t n_replicas,
-                   int *plan) {
+size_t cql_lb_plan(cql_lb *lb, const cql_lb_host *hosts, size_t n_hosts, const int *replicas,
+                   size_t n_replicas, int *plan) {
   uint64_t rot = lb->rr++;
   size_t len = 0;
   len = add_replicas(lb, hosts, n_hosts, replicas, n_replicas, true, rot, plan, len);

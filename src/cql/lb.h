@@ -28,8 +28,8 @@ void cql_lb_init(cql_lb *lb, const char *local_dc, bool allow_remote);
 
 /* Writes the plan (host indexes) into plan[0..n_hosts) and returns its length. `replicas`
  * (n_replicas, may be 0) are host indexes for the statement's token, primary first. */
-size_t cql_lb_plan(cql_lb *lb, const cql_lb_host *hosts, size_t n_hosts, const int *replicas, size_t n_replicas,
-                   int *plan);
+size_t cql_lb_plan(cql_lb *lb, const cql_lb_host *hosts, size_t n_hosts, const int *replicas,
+                   size_t n_replicas, int *plan);
 
 /* true when `host` is in the local DC (or no local DC is set). */
 bool cql_lb_is_local(const cql_lb *lb, const cql_lb_host *host);

@@ -73,7 +73,6 @@ void cql_sasl_plain_token(cql_writer *w, const char *user, const char *password)
 
 static void write_flags(cql_writer *w, int version, uint32_t flags) {
   if (version >= 5) cql_write_int(w, (int32_t)flags);
-  else if (flags > 0xFF) w->err = true; /* v5-only flag on v4: caller bug */
   else cql_write_byte(w, (uint8_t)flags);
 }
 
@@ -94,6 +93,10 @@ static uint32_t query_flags(const cql_query_params *p, bool batch) {
 /* Query parameters of QUERY/EXECUTE, or the trailing parameters of BATCH (batch = true). */
 static void write_query_params(cql_writer *w, int version, const cql_query_params *p, bool batch) {
   uint32_t f = query_flags(p, batch);
+  if (version < 5 && (f & (CQL_QUERY_FLAG_KEYSPACE | CQL_QUERY_FLAG_NOW_IN_SECONDS))) {
+    w->err = true; /* v5-only parameters: refuse rather than silently drop them */
+    return;
+  }
   cql_write_consistency(w, p->consistency);
   write_flags(w, version, f);
   if (f & CQL_QUERY_FLAG_VALUES) {

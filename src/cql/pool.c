@@ -19,7 +19,9 @@ struct cql_pool {
 
 static void open_slot(cql_pool *p, size_t i);
 
-static void notify(cql_pool *p) { cql_client_on_pool_state(p->client, p->host); }
+static void notify(cql_pool *p) {
+  cql_client_on_pool_state(p->client, p->host);
+}
 
 static size_t slot_of(const cql_pool *p, const cql_conn *c) {
   for (size_t i = 0; i < p->n; i++)
@@ -67,8 +69,10 @@ static void on_conn_down(cql_conn *c, const cql_error *err, void *ud) {
   bool changed = (was_ready && p->n_ready == 0) || (!p->first_done && all_empty(p));
   if (!p->first_done && all_empty(p)) p->first_done = true;
   /* a connection retiring because of orphans is replaced at once; failures wait */
-  if (!err) open_slot(p, i);
-  else schedule_reconnect(p);
+  if (!err)
+    open_slot(p, i);
+  else
+    schedule_reconnect(p);
   if (changed) notify(p);
 }
 
@@ -77,7 +81,8 @@ static const cql_conn_handlers pool_handlers = {on_conn_ready, on_conn_down, NUL
 static void open_slot(cql_pool *p, size_t i) {
   cql_conn_settings s;
   cql_client_conn_settings(p->client, &s);
-  p->conns[i] = cql_conn_open(&p->client->loop, (const struct sockaddr *)&p->host->addr, &s, &pool_handlers, p);
+  p->conns[i] =
+      cql_conn_open(&p->client->loop, (const struct sockaddr *)&p->host->addr, &s, &pool_handlers, p);
   if (!p->conns[i]) schedule_reconnect(p);
 }
 
@@ -128,13 +133,16 @@ cql_conn *cql_pool_pick(cql_pool *p) {
   cql_conn *best = NULL;
   for (size_t i = 0; i < p->n; i++) {
     cql_conn *c = p->conns[i];
-    if (c && p->ready[i] && cql_conn_is_ready(c) && (!best || cql_conn_in_flight(c) < cql_conn_in_flight(best)))
+    if (c && p->ready[i] && cql_conn_is_ready(c) &&
+        (!best || cql_conn_in_flight(c) < cql_conn_in_flight(best)))
       best = c;
   }
   return best;
 }
 
-bool cql_pool_is_up(const cql_pool *p) { return p && p->n_ready > 0; }
+bool cql_pool_is_up(const cql_pool *p) {
+  return p && p->n_ready > 0;
+}
 
 void cql_pool_reconnect_now(cql_pool *p) {
   if (p->closing) return;

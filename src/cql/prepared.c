@@ -119,8 +119,8 @@ static void unlink_entry(cql_prepared_cache *c, cql_prepared_entry *e) {
   }
 }
 
-void cql_prepared_complete(cql_prepared_cache *c, cql_prepared_entry *e, const void *host, cql_message *result,
-                           const cql_error *err) {
+void cql_prepared_complete(cql_prepared_cache *c, cql_prepared_entry *e, const void *host,
+                           cql_message *result, const cql_error *err) {
   cql_prep_op **p = find_op(e, host);
   cql_prep_op *op = *p;
   if (op) *p = op->next;
@@ -131,7 +131,8 @@ void cql_prepared_complete(cql_prepared_cache *c, cql_prepared_entry *e, const v
     memset(result, 0, sizeof(*result));
     e->prep = &e->msg.u.result.prepared;
     const cql_prepared_metadata *m = &e->prep->meta;
-    e->keyspace = m->column_count > 0 && m->columns && m->columns[0].keyspace.len ? m->columns[0].keyspace.ptr : NULL;
+    e->keyspace =
+        m->column_count > 0 && m->columns && m->columns[0].keyspace.len ? m->columns[0].keyspace.ptr : NULL;
     e->state = CQL_PREP_READY;
   } else if (e->state == CQL_PREP_PENDING) {
     drop = true;

@@ -70,8 +70,8 @@ bool cql_prepared_wait(cql_prepared_entry *e, const void *host, cql_prep_waiter 
 /* The PREPARE of `e` on `host` finished: `result` (a decoded RESULT Prepared, moved into the
  * entry on success; may be NULL when err is set) or `err`. Wakes that PREPARE's waiters. When
  * the first PREPARE fails, the entry is removed and freed after the waiters were woken. */
-void cql_prepared_complete(cql_prepared_cache *c, cql_prepared_entry *e, const void *host, cql_message *result,
-                           const cql_error *err);
+void cql_prepared_complete(cql_prepared_cache *c, cql_prepared_entry *e, const void *host,
+                           cql_message *result, const cql_error *err);
 
 /* Entry whose current prepared id equals `id` among READY entries, or NULL (BATCH UNPREPARED). */
 cql_prepared_entry *cql_prepared_find_by_id(const cql_prepared_cache *c, cql_value id);

@@ -10,8 +10,8 @@
 
 struct cql_request {
   cql_client *client;
-  cql_request *next; /* queue link */
-  cql_statement *st;    /* owned (statement requests) */
+  cql_request *next;     /* queue link */
+  cql_statement *st;     /* owned (statement requests) */
   cql_batch_stmt *batch; /* owned (batch requests) */
   cql_result_cb cb;
   void *ud;
@@ -66,8 +66,8 @@ void cql_request_fail(cql_request *r, int32_t code, const char *message) {
 
 static void remember(cql_request *r, const cql_error *e) {
   r->last_code = e->code;
-  snprintf(r->last_msg, sizeof(r->last_msg), "%.*s (%s)", (int)e->message.len, e->message.ptr ? e->message.ptr : "",
-           r->host ? r->host->name : "?");
+  snprintf(r->last_msg, sizeof(r->last_msg), "%.*s (%s)", (int)e->message.len,
+           e->message.ptr ? e->message.ptr : "", r->host ? r->host->name : "?");
 }
 
 static void fail_exhausted(cql_request *r) {
@@ -220,8 +220,10 @@ static void retry_with(cql_request *r, cql_retry_decision d, const cql_error *e)
 static void on_prepared_wake(cql_prep_waiter *w, const cql_error *err) {
   cql_request *r = (cql_request *)((char *)w - offsetof(cql_request, waiter));
   if (err) {
-    if (r->client->shut_down) cql_request_fail(r, CQL_ERR_CLIENT_CLOSED, "client closed");
-    else finish(r, NULL, err);
+    if (r->client->shut_down)
+      cql_request_fail(r, CQL_ERR_CLIENT_CLOSED, "client closed");
+    else
+      finish(r, NULL, err);
     return;
   }
   if (r->replay_after_prepare) {
@@ -282,8 +284,10 @@ static void on_prepare_response(cql_request *r, cql_message *resp, const cql_err
 static void await_prepare(cql_request *r, cql_prepared_entry *e, cql_host *host) {
   bool oom;
   r->waiter.wake = on_prepared_wake;
-  if (cql_prepared_wait(e, host, &r->waiter, &oom)) send_prepare(r, e, host);
-  else if (oom) cql_request_fail(r, CQL_ERR_NO_HOSTS, "out of memory");
+  if (cql_prepared_wait(e, host, &r->waiter, &oom))
+    send_prepare(r, e, host);
+  else if (oom)
+    cql_request_fail(r, CQL_ERR_NO_HOSTS, "out of memory");
 }
 
 static cql_prepared_entry *entry_for(cql_request *r, const cql_statement *st) {
@@ -333,7 +337,9 @@ static void on_unprepared(cql_request *r, const cql_error *e) {
 
 /* ---- responses ------------------------------------------------------------------------------ */
 
-static bool is_idempotent(const cql_request *r) { return r->st ? r->st->idempotent : r->batch->idempotent; }
+static bool is_idempotent(const cql_request *r) {
+  return r->st ? r->st->idempotent : r->batch->idempotent;
+}
 
 static void on_server_error(cql_request *r, cql_message *resp) {
   const cql_error *e = &resp->u.error;
@@ -343,11 +349,15 @@ static void on_server_error(cql_request *r, cql_message *resp) {
     retry_with(r, CQL_RETRY_NEXT_HOST, e);
   } else {
     char write_type[32];
-    snprintf(write_type, sizeof(write_type), "%.*s", (int)e->write_type.len, e->write_type.ptr ? e->write_type.ptr : "");
-    cql_failure f = {CQL_FAIL_SERVER_ERROR_RESPONSE, e->code, e->received, e->block_for, e->data_present, write_type};
+    snprintf(write_type, sizeof(write_type), "%.*s", (int)e->write_type.len,
+             e->write_type.ptr ? e->write_type.ptr : "");
+    cql_failure f = {
+        CQL_FAIL_SERVER_ERROR_RESPONSE, e->code, e->received, e->block_for, e->data_present, write_type};
     cql_retry_decision d = cql_retry_decide(&f, is_idempotent(r), r->retries);
-    if (d == CQL_RETRY_RETHROW) finish(r, NULL, e);
-    else retry_with(r, d, e);
+    if (d == CQL_RETRY_RETHROW)
+      finish(r, NULL, e);
+    else
+      retry_with(r, d, e);
   }
   cql_message_free(resp);
 }
@@ -364,8 +374,13 @@ static void on_response(cql_conn_req *creq, cql_message *resp, const cql_error *
     return;
   }
   if (err) {
-    cql_failure f = {err->code == CQL_ERR_CLIENT_TIMEOUT ? CQL_FAIL_CLIENT_TIMEOUT : CQL_FAIL_CONNECTION_CLOSED, 0, 0,
-                     0, false, NULL};
+    cql_failure f = {err->code == CQL_ERR_CLIENT_TIMEOUT ? CQL_FAIL_CLIENT_TIMEOUT
+                                                         : CQL_FAIL_CONNECTION_CLOSED,
+                     0,
+                     0,
+                     0,
+                     false,
+                     NULL};
     cql_retry_decision d = cql_retry_decide(&f, is_idempotent(r), r->retries);
     if (d == CQL_RETRY_RETHROW) {
       remember(r, err);
@@ -437,7 +452,9 @@ cql_request *cql_request_new_batch(cql_client *c, const cql_batch_stmt *b, cql_r
   return r;
 }
 
-void cql_request_free_unstarted(cql_request *r) { request_free(r); }
+void cql_request_free_unstarted(cql_request *r) {
+  request_free(r);
+}
 
 void cql_request_start(cql_request *r) {
   cql_client *c = r->client;
@@ -456,5 +473,9 @@ void cql_request_start(cql_request *r) {
   ensure_prepared(r);
 }
 
-cql_request *cql_request_next(cql_request *r) { return r->next; }
-void cql_request_set_next(cql_request *r, cql_request *next) { r->next = next; }
+cql_request *cql_request_next(cql_request *r) {
+  return r->next;
+}
+void cql_request_set_next(cql_request *r, cql_request *next) {
+  r->next = next;
+}

@@ -13,9 +13,9 @@ struct cql_row {
 };
 
 struct cql_resultset {
-  cql_message msg;       /* owned RESULT */
-  cql_statement *st;     /* owned; for the next page (NULL if none) */
-  cql_row *rows;         /* row views */
+  cql_message msg;   /* owned RESULT */
+  cql_statement *st; /* owned; for the next page (NULL if none) */
+  cql_row *rows;     /* row views */
   char host[64];
 };
 
@@ -51,7 +51,9 @@ static const cql_rows_result *rows_of(const cql_resultset *r) {
   return r->msg.u.result.kind == CQL_RESULT_ROWS ? &r->msg.u.result.rows : NULL;
 }
 
-int cql_resultset_get_kind(const cql_resultset *r) { return r->msg.u.result.kind; }
+int cql_resultset_get_kind(const cql_resultset *r) {
+  return r->msg.u.result.kind;
+}
 
 size_t cql_resultset_row_count(const cql_resultset *r) {
   const cql_rows_result *rows = rows_of(r);
@@ -102,10 +104,13 @@ const uint8_t *cql_resultset_paging_state(const cql_resultset *r, size_t *len) {
   return rows_of(r)->meta.paging_state.ptr;
 }
 
-const char *cql_resultset_host(const cql_resultset *r) { return r->host; }
+const char *cql_resultset_host(const cql_resultset *r) {
+  return r->host;
+}
 
-
-const cql_statement *cql_resultset_statement(const cql_resultset *r) { return r->st; }
+const cql_statement *cql_resultset_statement(const cql_resultset *r) {
+  return r->st;
+}
 
 const cql_row *cql_resultset_row(const cql_resultset *r, size_t index) {
   return index < cql_resultset_row_count(r) ? &r->rows[index] : NULL;
@@ -125,7 +130,9 @@ static cql_get cell(const cql_row *row, size_t col, const uint16_t *ok, size_t n
   return out->len < 0 ? CQL_GET_NULL : CQL_GET_OK;
 }
 
-static cql_get from_rc(int rc) { return rc == CQL_OK ? CQL_GET_OK : rc == CQL_RC_NULL ? CQL_GET_NULL : CQL_GET_MALFORMED; }
+static cql_get from_rc(int rc) {
+  return rc == CQL_OK ? CQL_GET_OK : rc == CQL_RC_NULL ? CQL_GET_NULL : CQL_GET_MALFORMED;
+}
 
 bool cql_row_is_null(const cql_row *row, size_t col) {
   cql_value v;

@@ -66,7 +66,9 @@ bool cql_statement_bind_bool(cql_statement *st, size_t i, bool v) {
   return bind_bytes(st, i, &b, 1);
 }
 
-bool cql_statement_bind_timestamp(cql_statement *st, size_t i, int64_t ms) { return cql_statement_bind_int64(st, i, ms); }
+bool cql_statement_bind_timestamp(cql_statement *st, size_t i, int64_t ms) {
+  return cql_statement_bind_int64(st, i, ms);
+}
 
 bool cql_statement_bind_text(cql_statement *st, size_t i, const char *s, size_t len) {
   return bind_bytes(st, i, s, len);
@@ -90,7 +92,9 @@ void cql_statement_set_serial_consistency(cql_statement *st, cql_consistency ser
   st->has_serial_consistency = true;
 }
 
-void cql_statement_set_idempotent(cql_statement *st, bool idempotent) { st->idempotent = idempotent; }
+void cql_statement_set_idempotent(cql_statement *st, bool idempotent) {
+  st->idempotent = idempotent;
+}
 
 void cql_statement_set_page_size(cql_statement *st, int32_t page_size) {
   st->page_size = page_size;
@@ -102,7 +106,9 @@ void cql_statement_set_timestamp(cql_statement *st, int64_t usec) {
   st->has_timestamp = true;
 }
 
-void cql_statement_set_timeout(cql_statement *st, unsigned timeout_ms) { st->timeout_ms = timeout_ms; }
+void cql_statement_set_timeout(cql_statement *st, unsigned timeout_ms) {
+  st->timeout_ms = timeout_ms;
+}
 
 bool cql_statement_set_paging_state(cql_statement *st, const void *state, size_t len) {
   if (!state || len == 0 || len > INT32_MAX) {
@@ -178,14 +184,18 @@ void cql_batch_stmt_set_serial_consistency(cql_batch_stmt *b, cql_consistency se
   b->has_serial_consistency = true;
 }
 
-void cql_batch_stmt_set_idempotent(cql_batch_stmt *b, bool idempotent) { b->idempotent = idempotent; }
+void cql_batch_stmt_set_idempotent(cql_batch_stmt *b, bool idempotent) {
+  b->idempotent = idempotent;
+}
 
 void cql_batch_stmt_set_timestamp(cql_batch_stmt *b, int64_t usec) {
   b->timestamp = usec;
   b->has_timestamp = true;
 }
 
-void cql_batch_stmt_set_timeout(cql_batch_stmt *b, unsigned timeout_ms) { b->timeout_ms = timeout_ms; }
+void cql_batch_stmt_set_timeout(cql_batch_stmt *b, unsigned timeout_ms) {
+  b->timeout_ms = timeout_ms;
+}
 
 cql_batch_stmt *cql_batch_stmt_copy(const cql_batch_stmt *src) {
   cql_batch_stmt *b = cql_batch_stmt_new((cql_batch_type)src->type);

@@ -49,7 +49,8 @@ void cql_replication_clear(cql_replication *r) {
   memset(r, 0, sizeof(*r));
 }
 
-bool cql_replication_parse(const char *const *keys, const char *const *values, size_t n, cql_replication *out) {
+bool cql_replication_parse(const char *const *keys, const char *const *values, size_t n,
+                           cql_replication *out) {
   memset(out, 0, sizeof(*out));
   const char *cls = NULL;
   for (size_t i = 0; i < n; i++)
@@ -161,7 +162,9 @@ void cql_token_map_free(cql_token_map *tm) {
   free(tm);
 }
 
-size_t cql_token_map_ring_size(const cql_token_map *tm) { return tm->ring_len; }
+size_t cql_token_map_ring_size(const cql_token_map *tm) {
+  return tm->ring_len;
+}
 
 /* ---- replica placement -------------------------------------------------------------------- */
 
@@ -316,7 +319,8 @@ bool cql_token_map_add_keyspace(cql_token_map *tm, const char *keyspace, const c
   return true;
 }
 
-const int *cql_token_map_replicas(const cql_token_map *tm, const char *keyspace, int64_t token, size_t *count) {
+const int *cql_token_map_replicas(const cql_token_map *tm, const char *keyspace, int64_t token,
+                                  size_t *count) {
   *count = 0;
   if (!tm || !keyspace || tm->ring_len == 0) return NULL;
   const tm_keyspace *ks = NULL;
@@ -327,8 +331,10 @@ const int *cql_token_map_replicas(const cql_token_map *tm, const char *keyspace,
   size_t lo = 0, hi = tm->ring_len;
   while (lo < hi) {
     size_t mid = lo + (hi - lo) / 2;
-    if (tm->ring[mid].token < token) lo = mid + 1;
-    else hi = mid;
+    if (tm->ring[mid].token < token)
+      lo = mid + 1;
+    else
+      hi = mid;
   }
   if (lo == tm->ring_len) lo = 0;
   *count = ks->per_pos;

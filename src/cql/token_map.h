@@ -45,7 +45,8 @@ typedef struct cql_replication {
 /* Parses system_schema.keyspaces.replication (map<text,text>): 'class' (short or qualified
  * name), 'replication_factor' for SimpleStrategy, '<dc>': '<rf>' for NTS ("3/1" transient
  * notation reads as 3). Returns false on OOM only; unknown classes give CQL_REPL_OTHER. */
-bool cql_replication_parse(const char *const *keys, const char *const *values, size_t n, cql_replication *out);
+bool cql_replication_parse(const char *const *keys, const char *const *values, size_t n,
+                           cql_replication *out);
 void cql_replication_clear(cql_replication *r);
 
 typedef struct cql_token_map cql_token_map;
@@ -60,7 +61,8 @@ bool cql_token_map_add_keyspace(cql_token_map *tm, const char *keyspace, const c
 
 /* Replicas (node indexes, primary first) of `token` in `keyspace`; NULL/0 if unknown. The
  * array is borrowed from the map. */
-const int *cql_token_map_replicas(const cql_token_map *tm, const char *keyspace, int64_t token, size_t *count);
+const int *cql_token_map_replicas(const cql_token_map *tm, const char *keyspace, int64_t token,
+                                  size_t *count);
 
 /* Number of ring entries (tokens). */
 size_t cql_token_map_ring_size(const cql_token_map *tm);

@@ -152,10 +152,10 @@ void mock_log_append(cqlmock *m, cqlmock_request *r);
 void mock_encode_error(cql_writer *w, int version, int16_t stream, int32_t code, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
-/* systables.c: if `query` reads a system table this mock serves, encodes the Rows result
- * into w and returns true. */
-bool mock_systable(mock_node *n, const char *query, int version, int16_t stream,
-                   const cql_query_params *params, cql_writer *w);
+/* systables.c: answers an unprimed SELECT: rows of the system tables this mock serves, an
+ * empty result for anything else. */
+void mock_select_builtin(mock_node *n, const char *query, int version, int16_t stream,
+                         const cql_query_params *params, cql_writer *w);
 /* Encodes a Rows result page (honouring page_size / paging_state / skip_metadata of params,
  * which may be NULL). -1 if the paging state is not one this mock issued for `query`. */
 int mock_encode_rows(cql_writer *w, int version, int16_t stream, const mock_rows *rows,

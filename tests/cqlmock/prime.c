@@ -337,10 +337,13 @@ int mock_value_encode(cql_writer *w, const cql_datatype *t, const char *text, ch
     }
     return 0;
   }
-  case CQL_TYPE_TIMESTAMP:
-    if (parse_int64(text, INT64_MIN, INT64_MAX, &v, err) < 0 && parse_datetime(text, false, &v, err) < 0) return -1;
+  case CQL_TYPE_TIMESTAMP: {
+    char not_a_number[MOCK_ERR_SIZE]; /* only the date parser's error is reported */
+    if (parse_int64(text, INT64_MIN, INT64_MAX, &v, not_a_number) < 0 && parse_datetime(text, false, &v, err) < 0)
+      return -1;
     cql_write_long(w, v);
     return 0;
+  }
   case CQL_TYPE_DATE:
     if (parse_datetime(text, true, &v, err) < 0) return -1;
     cql_write_int(w, (int32_t)(uint32_t)((v / 86400000) + (INT64_C(1) << 31)));

@@ -188,9 +188,7 @@ static void answer_builtin(request_ctx *rq) {
   char word[16];
   first_word(text, word, sizeof word);
   if (strcmp(word, "select") == 0) {
-    if (mock_systable(rq->n, text, rq->version, rq->stream, rq->params, w)) return;
-    mock_rows empty = {0};
-    mock_encode_rows(w, rq->version, rq->stream, &empty, NULL, text);
+    mock_select_builtin(rq->n, text, rq->version, rq->stream, rq->params, w);
   } else if (strcmp(word, "use") == 0) {
     const char *ks = text + strspn(text, " \t\r\n") + 3;
     ks += strspn(ks, " \t\r\n\"");

@@ -291,8 +291,9 @@ static int send_event(mock_node *n, const cql_event_msg *ev) {
     cql_writer w;
     cql_writer_init(&w);
     if (cql_message_encode_frame(&w, c->session.version, 0, -1, &msg) == 0 && cql_writer_ok(&w)) {
-      size_t len;
-      conn_send(c, cql_writer_steal(&w, &len), len, false);
+      size_t len = 0;
+      uint8_t *frame = cql_writer_steal(&w, &len);
+      conn_send(c, frame, len, false);
       sent++;
     }
     cql_writer_free(&w);

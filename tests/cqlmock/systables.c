@@ -3,7 +3,8 @@
  * Rows are generated from the cluster config as text cells, then encoded with the same
  * text-to-value code primes use. `SELECT a, b FROM t` returns the named columns in that order
  * (unknown names -> Invalid); WHERE is only honoured for system_schema.keyspaces'
- * keyspace_name. A user prime on the same text always wins over these. */
+ * keyspace_name. Any other unprimed SELECT gets an empty result whose columns are the selected
+ * names (type blob). A user prime on the same text always wins over these. */
 #include <ctype.h>
 #include <inttypes.h>
 #include <jansson.h>
@@ -242,39 +243,82 @@ static bool where_value(const char *where, const char *column, char *out, size_t
   return true;
 }
 
-bool mock_systable(mock_node *n, const char *query, int version, int16_t stream, const cql_query_params *params,
-                   cql_writer *w) {
+/* Splits the select list into column names (lowercased unless quoted); "*" gives 0 names. */
+static int select_list(const char *query, const char *from, char names[][64], size_t *n) {
+  const char *sel = find_word(query, "select");
+  char list[1024];
+  snprintf(list, sizeof list, "%.*s", sel && sel < from ? (int)(from - sel - 6) : 0, sel ? sel + 6 : "");
+  *n = 0;
+  if (strchr(list, '*')) return 0;
+  char *save = NULL;
+  for (char *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+    tok += strspn(tok, " \t\r\n");
+    bool quoted = *tok == '"';
+    tok += quoted;
+    tok[strcspn(tok, quoted ? "\"" : " \t\r\n")] = '\0';
+    if (*n == MAX_COLS) return -1;
+    snprintf(names[*n], 64, "%s", tok);
+    for (char *c = names[*n]; !quoted && *c; c++) *c = (char)tolower((unsigned char)*c);
+    (*n)++;
+  }
+  return 0;
+}
+
+/* Empty Rows for an unprimed SELECT: one blob column per selected name ("key" for "*"). */
+static void empty_select(const char *name, size_t name_len, char names[][64], size_t n, int version, int16_t stream,
+                         const char *query, cql_writer *w) {
+  char ks[128] = "ks", table[128] = "t";
+  const char *dot = memchr(name, '.', name_len);
+  if (dot) {
+    snprintf(ks, sizeof ks, "%.*s", (int)(dot - name), name);
+    snprintf(table, sizeof table, "%.*s", (int)(name + name_len - dot - 1), dot + 1);
+  } else if (name_len) {
+    snprintf(table, sizeof table, "%.*s", (int)name_len, name);
+  }
+  const char *cols[MAX_COLS], *types[MAX_COLS];
+  if (n == 0) snprintf(names[n++], 64, "key");
+  for (size_t i = 0; i < n; i++) cols[i] = names[i], types[i] = "blob";
+  cql_arena arena;
+  cql_arena_init(&arena);
+  mock_rows rows = {0};
+  char err[MOCK_ERR_SIZE];
+  if (mock_rows_set_columns(&rows, &arena, ks, table, n, cols, types, err) < 0)
+    mock_encode_error(w, version, stream, CQL_ERROR_SERVER, "cqlmock: %s", err);
+  else mock_encode_rows(w, version, stream, &rows, NULL, query);
+  mock_rows_free(&rows);
+  cql_arena_free(&arena);
+}
+
+void mock_select_builtin(mock_node *n, const char *query, int version, int16_t stream,
+                         const cql_query_params *params, cql_writer *w) {
   const char *from = find_word(query, "from");
-  if (!from) return false;
-  const char *name = from + 4 + strspn(from + 4, " \t\r\n");
+  const char *name = from ? from + 4 + strspn(from + 4, " \t\r\n") : "";
   size_t name_len = strcspn(name, " \t\r\n;");
+  char selected[MAX_COLS][64];
+  size_t n_selected;
+  if (select_list(query, from ? from : query + strlen(query), selected, &n_selected) < 0) {
+    mock_encode_error(w, version, stream, CQL_ERROR_INVALID, "cqlmock: too many selected columns");
+    return;
+  }
   int table = -1;
   for (int i = 0; i < (int)(sizeof tables / sizeof tables[0]); i++)
     if (strlen(tables[i].name) == name_len && strncasecmp(name, tables[i].name, name_len) == 0) table = i;
-  if (table < 0) return false;
-
-  /* Requested columns. */
-  const char *sel = find_word(query, "select") + 6;
+  if (table < 0) {
+    empty_select(name, name_len, selected, n_selected, version, stream, query, w);
+    return;
+  }
   size_t idx[MAX_COLS], n_idx = 0;
-  char list[1024];
-  snprintf(list, sizeof list, "%.*s", (int)(from - sel), sel);
-  bool star = strspn(list, " \t\r\n*") == strlen(list) && strchr(list, '*');
-  if (star) {
+  if (n_selected == 0)
     for (size_t i = 0; i < tables[table].n_cols; i++) idx[n_idx++] = i;
-  } else {
-    char *save = NULL;
-    for (char *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-      tok += strspn(tok, " \t\r\n\"");
-      tok[strcspn(tok, " \t\r\n\"")] = '\0';
-      size_t i = 0;
-      while (i < tables[table].n_cols && strcasecmp(tables[table].cols[i].name, tok) != 0) i++;
-      if (i == tables[table].n_cols || n_idx == MAX_COLS) {
-        mock_encode_error(w, version, stream, CQL_ERROR_INVALID, "Undefined column name %s in table %s", tok,
-                          tables[table].name);
-        return true;
-      }
-      idx[n_idx++] = i;
+  for (size_t s = 0; s < n_selected; s++) {
+    size_t i = 0;
+    while (i < tables[table].n_cols && strcmp(tables[table].cols[i].name, selected[s]) != 0) i++;
+    if (i == tables[table].n_cols) {
+      mock_encode_error(w, version, stream, CQL_ERROR_INVALID, "Undefined column name %s in table %s", selected[s],
+                        tables[table].name);
+      return;
     }
+    idx[n_idx++] = i;
   }
 
   cql_arena arena;
@@ -315,5 +359,4 @@ bool mock_systable(mock_node *n, const char *query, int version, int16_t stream,
   mock_rows_free(&rows);
   free(t.cells);
   cql_arena_free(&arena);
-  return true;
 }

@@ -93,12 +93,35 @@ void cass_id_source_init(cass_id_source *s, int node);
 void cass_id_source_destroy(cass_id_source *s);
 int64_t cass_id_source_next(cass_id_source *s, int64_t unix_ms);
 
+/* ---- the pair -> conversation cache ------------------------------------------------------- */
+
+/* A direct-mapped cache of (user1_id, user2_id) -> conversation_id: the mapping never changes
+ * once claimed, so entries never go stale; a colliding pair simply replaces the older entry.
+ * Fixed size, thread-safe. */
+typedef struct cass_pair_slot {
+  int64_t low, high, conversation_id;
+} cass_pair_slot;
+
+typedef struct cass_pair_cache {
+  pthread_mutex_t mu;
+  size_t size; /* slots, a power of two */
+  cass_pair_slot *slots;
+} cass_pair_cache;
+
+bool cass_pair_cache_init(cass_pair_cache *c, size_t size_pow2);
+void cass_pair_cache_destroy(cass_pair_cache *c);
+/* The conversation id of the pair, or 0 when it is not cached. */
+int64_t cass_pair_cache_get(cass_pair_cache *c, int64_t low, int64_t high);
+void cass_pair_cache_put(cass_pair_cache *c, int64_t low, int64_t high, int64_t conversation_id);
+
 /* ---- errors and names --------------------------------------------------------------------- */
 
 /* Client-safe detail of a CQL error code (server or client code of cql/client.h). */
 const char *cass_error_detail(int32_t code);
 
-/* Keyspace names the store accepts: [A-Za-z][A-Za-z0-9_]{0,47} (used unquoted). */
-bool cass_keyspace_valid(const char *name);
+/* Keyspace names the store accepts are [A-Za-z][A-Za-z0-9_]{0,47}, used unquoted, so Cassandra
+ * stores them lowercased: writes that form into out, or returns false for any other name. */
+#define CASS_KEYSPACE_SIZE 49
+bool cass_keyspace_normalize(const char *name, char out[CASS_KEYSPACE_SIZE]);
 
 #endif

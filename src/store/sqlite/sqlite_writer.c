@@ -134,7 +134,7 @@ static int upsert_conversation(sqlite_writer *w, int64_t low, int64_t high, int6
     *last_id = sqlite3_column_int64(st, 2);
   }
   sqlite_db_reset(st);
-  if (rc == SQLITE_ROW) rc = SQLITE_DONE;
+  if (rc == SQLITE_ROW) return SQLITE_OK;
   if (rc != SQLITE_DONE) return rc;
 
   st = w->st[W_CONV_INSERT];
@@ -158,8 +158,7 @@ static int write_send(sqlite_writer *w, send_job *job) {
   int rc;
   if (req->idempotency_key) {
     rc = find_replay(w, job);
-    if (rc == SQLITE_ROW) return SQLITE_OK;
-    if (rc != SQLITE_DONE) return rc;
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) return rc;
   }
   int64_t low = 0, high = 0, conv_id = 0, count = 0, last_id = 0;
   conversation_pair(req->sender_id, req->receiver_id, &low, &high); /* distinct: checked on submit */

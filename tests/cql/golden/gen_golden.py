@@ -183,9 +183,10 @@ def gen_requests():
     params = [cqltypes.LongType.serialize(1234567890123, 4), cqltypes.DateType.serialize(1700000000123, 4),
               cqltypes.UUIDType.serialize(UUID4, 4), cqltypes.TimeUUIDType.serialize(UUID1, 4),
               cqltypes.BooleanType.serialize(True, 4), cqltypes.BytesType.serialize(b"\xde\xad", 4)]
-    e = ExecuteMessage(QID, params, CL.QUORUM, fetch_size=100, timestamp=1700000000000001, skip_meta=True)
+    # The driver never sends the skip_metadata flag (0x02); the C test checks that bit on its own.
+    e = ExecuteMessage(QID, params, CL.QUORUM, fetch_size=100, timestamp=1700000000000001)
     emit_bytes("GOLDEN_EXECUTE_V4", frame(e, 4, 12),
-               "EXECUTE QUORUM (bigint, timestamp, uuid, timeuuid, true, blob) skip_metadata page 100 ts")
+               "EXECUTE QUORUM (bigint, timestamp, uuid, timeuuid, true, blob) page 100 ts")
     e = ExecuteMessage(QID, [cqltypes.Int32Type.serialize(1, 5)], CL.LOCAL_ONE, result_metadata_id=RMID)
     emit_bytes("GOLDEN_EXECUTE_V5", frame(e, 5, 13), "EXECUTE v5 with result_metadata_id")
 
@@ -465,7 +466,7 @@ def gen_segments():
     plain = segment.SegmentCodec()
     lz4c = driver_connection.segment_codec_lz4
     assert lz4c is not None
-    opts = frame(OptionsMessage(), 5, 1)
+    opts = frame(OptionsMessage(), 5, 32767)  # = GOLDEN_OPTIONS_V5
     buf = io.BytesIO()
     plain.encode(buf, opts)
     emit_bytes("GOLDEN_SEGMENT_OPTIONS", buf.getvalue(), "uncompressed self-contained segment of OPTIONS v5")
