@@ -62,9 +62,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   data++;
   size--;
   switch (mode) {
-  case 0: run_reader(data, size, CQL_FRAMING_NONE); break;
-  case 1: run_reader(data, size, CQL_FRAMING_V5); break;
-  case 2: run_reader(data, size, CQL_FRAMING_V5_LZ4); break;
+  case 0:
+    run_reader(data, size, CQL_FRAMING_NONE);
+    break;
+  case 1:
+    run_reader(data, size, CQL_FRAMING_V5);
+    break;
+  case 2:
+    run_reader(data, size, CQL_FRAMING_V5_LZ4);
+    break;
   default: {
     cql_arena a;
     cql_arena_init(&a);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "app/config.h"
+#include "store/cassandra/cassandra_store.h"
 #include "store/store.h"
 
 int cmd_serve(int argc, char **argv);
@@ -15,6 +16,9 @@ int cmd_healthcheck(int argc, char **argv);
 
 /* Opens the store the settings select. Returns NULL and prints why on failure. */
 store *open_store(const store_settings *s);
+
+/* The Cassandra store's settings (node_id -1 when none was given: the store leases one). */
+cassandra_store_config cassandra_settings(const store_settings *s);
 
 /* Handles the store flags shared by every subcommand (--db, --store, --node-id); returns
  * false if `opt` is not one of them. */

@@ -40,6 +40,8 @@ void store_settings_from_env(store_settings *s) {
       .replication = env_or("CASSANDRA_REPLICATION", NULL),
       .request_timeout_ms = (unsigned)env_unsigned("CASSANDRA_REQUEST_TIMEOUT_MS", 100, 600000, 12000),
   };
+  uint64_t node;
+  s->node_id_set = parse_unsigned(getenv("MESSENGER_NODE_ID"), 0, 31, &node);
 }
 
 void serve_settings_from_env(serve_settings *s) {

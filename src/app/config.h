@@ -12,6 +12,7 @@ typedef struct store_settings {
   const char *backend; /* "sqlite" | "cassandra" */
   const char *db_path;
   int node_id;
+  bool node_id_set; /* MESSENGER_NODE_ID / --node-id given (else the Cassandra store leases one) */
   /* Cassandra */
   const char *contact_points;
   int cassandra_port;

@@ -1,5 +1,6 @@
 /* `messenger migrate`: creates or upgrades the selected store's schema. Idempotent. */
 #include <getopt.h>
+#include <string.h>
 
 #include "app/commands.h"
 
@@ -16,7 +17,17 @@ int cmd_migrate(int argc, char **argv) {
       return opt == 'h' ? 0 : 2;
     }
   }
-  /* Opening a store creates its schema when missing. */
+  if (strcmp(st_cfg.backend, "cassandra") == 0) {
+    cassandra_store_config cfg = cassandra_settings(&st_cfg);
+    char err[512];
+    if (cassandra_migrate(&cfg, st_cfg.replication, err, sizeof err) != 0) {
+      fprintf(stderr, "messenger migrate: %s\n", err);
+      return 1;
+    }
+    fprintf(stderr, "messenger migrate: cassandra keyspace %s is up to date\n", cfg.keyspace);
+    return 0;
+  }
+  /* Opening the SQLite store creates its schema when missing. */
   store *st = open_store(&st_cfg);
   if (!st) return 1;
   store_close(st);

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "app/commands.h"
+#include "store/cassandra/cassandra_store.h"
 #include "store/sqlite/sqlite_store.h"
 
 bool store_option(store_settings *s, int opt, const char *arg, const char *prog) {
@@ -19,11 +20,26 @@ bool store_option(store_settings *s, int opt, const char *arg, const char *prog)
       s->node_id = -1;
     } else {
       s->node_id = (int)v;
+      s->node_id_set = true;
     }
     return true;
   default:
     return false;
   }
+}
+
+cassandra_store_config cassandra_settings(const store_settings *s) {
+  return (cassandra_store_config){
+      .contact_points = s->contact_points,
+      .port = s->cassandra_port,
+      .keyspace = s->keyspace,
+      .local_dc = s->local_dc,
+      .username = s->username,
+      .password = s->password,
+      .consistency = s->consistency,
+      .request_timeout_ms = s->request_timeout_ms,
+      .node_id = s->node_id_set ? s->node_id : -1,
+  };
 }
 
 store *open_store(const store_settings *s) {
@@ -32,6 +48,9 @@ store *open_store(const store_settings *s) {
   if (strcmp(s->backend, "sqlite") == 0) {
     sqlite_store_config cfg = {.path = s->db_path};
     if (sqlite_store_open(&cfg, &st, err, sizeof err) == 0) return st;
+  } else if (strcmp(s->backend, "cassandra") == 0) {
+    cassandra_store_config cfg = cassandra_settings(s);
+    if (cassandra_store_open(&cfg, &st, err, sizeof err) == 0) return st;
   } else {
     snprintf(err, sizeof err, "unknown store '%s' (expected sqlite or cassandra)", s->backend);
   }

@@ -5,16 +5,26 @@
 
 const char *cql_rc_str(int rc) {
   switch (rc) {
-  case CQL_OK: return "ok";
-  case CQL_RC_TRUNCATED: return "truncated input";
-  case CQL_RC_MALFORMED: return "malformed protocol data";
-  case CQL_RC_NOMEM: return "out of memory";
-  case CQL_RC_TOO_LARGE: return "length above limit";
-  case CQL_RC_CHECKSUM: return "checksum mismatch";
-  case CQL_RC_UNSUPPORTED: return "unsupported";
-  case CQL_RC_COMPRESSION: return "compression failure";
-  case CQL_RC_NULL: return "null or unset value";
-  default: return "unknown error";
+  case CQL_OK:
+    return "ok";
+  case CQL_RC_TRUNCATED:
+    return "truncated input";
+  case CQL_RC_MALFORMED:
+    return "malformed protocol data";
+  case CQL_RC_NOMEM:
+    return "out of memory";
+  case CQL_RC_TOO_LARGE:
+    return "length above limit";
+  case CQL_RC_CHECKSUM:
+    return "checksum mismatch";
+  case CQL_RC_UNSUPPORTED:
+    return "unsupported";
+  case CQL_RC_COMPRESSION:
+    return "compression failure";
+  case CQL_RC_NULL:
+    return "null or unset value";
+  default:
+    return "unknown error";
   }
 }
 

@@ -55,7 +55,9 @@ typedef struct cql_value {
 
 static inline cql_value cql_value_null(void) { return (cql_value){NULL, CQL_LEN_NULL}; }
 static inline cql_value cql_value_unset(void) { return (cql_value){NULL, CQL_LEN_UNSET}; }
-static inline cql_value cql_value_of(const void *p, int32_t len) { return (cql_value){(const uint8_t *)p, len}; }
+static inline cql_value cql_value_of(const void *p, int32_t len) {
+  return (cql_value){(const uint8_t *)p, len};
+}
 
 /* [inet]: address of 4 or 16 bytes plus port. [inetaddr] (no port) uses port = 0. */
 typedef struct cql_inet {
@@ -86,8 +88,8 @@ typedef struct cql_arena {
 
 void cql_arena_init(cql_arena *a);
 void cql_arena_free(cql_arena *a);
-void *cql_arena_alloc(cql_arena *a, size_t size);             /* zeroed, 16-aligned; NULL on OOM */
-void *cql_arena_calloc(cql_arena *a, size_t n, size_t size);   /* NULL on OOM or overflow */
+void *cql_arena_alloc(cql_arena *a, size_t size);                       /* zeroed, 16-aligned; NULL on OOM */
+void *cql_arena_calloc(cql_arena *a, size_t n, size_t size);            /* NULL on OOM or overflow */
 const char *cql_arena_strndup(cql_arena *a, const char *s, size_t len); /* NUL-terminated */
 const uint8_t *cql_arena_memdup(cql_arena *a, const void *p, size_t len);
 
@@ -175,7 +177,9 @@ static inline uint16_t cql_load_u16(const uint8_t *p) { return (uint16_t)((unsig
 static inline uint32_t cql_load_u32(const uint8_t *p) {
   return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
-static inline uint64_t cql_load_u64(const uint8_t *p) { return (uint64_t)cql_load_u32(p) << 32 | cql_load_u32(p + 4); }
+static inline uint64_t cql_load_u64(const uint8_t *p) {
+  return (uint64_t)cql_load_u32(p) << 32 | cql_load_u32(p + 4);
+}
 static inline void cql_store_u16(uint8_t *p, uint16_t v) {
   p[0] = (uint8_t)(v >> 8);
   p[1] = (uint8_t)v;

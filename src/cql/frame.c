@@ -7,23 +7,40 @@
 
 const char *cql_opcode_name(int opcode) {
   switch (opcode) {
-  case CQL_OP_ERROR: return "ERROR";
-  case CQL_OP_STARTUP: return "STARTUP";
-  case CQL_OP_READY: return "READY";
-  case CQL_OP_AUTHENTICATE: return "AUTHENTICATE";
-  case CQL_OP_OPTIONS: return "OPTIONS";
-  case CQL_OP_SUPPORTED: return "SUPPORTED";
-  case CQL_OP_QUERY: return "QUERY";
-  case CQL_OP_RESULT: return "RESULT";
-  case CQL_OP_PREPARE: return "PREPARE";
-  case CQL_OP_EXECUTE: return "EXECUTE";
-  case CQL_OP_REGISTER: return "REGISTER";
-  case CQL_OP_EVENT: return "EVENT";
-  case CQL_OP_BATCH: return "BATCH";
-  case CQL_OP_AUTH_CHALLENGE: return "AUTH_CHALLENGE";
-  case CQL_OP_AUTH_RESPONSE: return "AUTH_RESPONSE";
-  case CQL_OP_AUTH_SUCCESS: return "AUTH_SUCCESS";
-  default: return "UNKNOWN";
+  case CQL_OP_ERROR:
+    return "ERROR";
+  case CQL_OP_STARTUP:
+    return "STARTUP";
+  case CQL_OP_READY:
+    return "READY";
+  case CQL_OP_AUTHENTICATE:
+    return "AUTHENTICATE";
+  case CQL_OP_OPTIONS:
+    return "OPTIONS";
+  case CQL_OP_SUPPORTED:
+    return "SUPPORTED";
+  case CQL_OP_QUERY:
+    return "QUERY";
+  case CQL_OP_RESULT:
+    return "RESULT";
+  case CQL_OP_PREPARE:
+    return "PREPARE";
+  case CQL_OP_EXECUTE:
+    return "EXECUTE";
+  case CQL_OP_REGISTER:
+    return "REGISTER";
+  case CQL_OP_EVENT:
+    return "EVENT";
+  case CQL_OP_BATCH:
+    return "BATCH";
+  case CQL_OP_AUTH_CHALLENGE:
+    return "AUTH_CHALLENGE";
+  case CQL_OP_AUTH_RESPONSE:
+    return "AUTH_RESPONSE";
+  case CQL_OP_AUTH_SUCCESS:
+    return "AUTH_SUCCESS";
+  default:
+    return "UNKNOWN";
   }
 }
 
@@ -36,8 +53,10 @@ bool cql_opcode_is_request(int opcode) {
   case CQL_OP_EXECUTE:
   case CQL_OP_REGISTER:
   case CQL_OP_BATCH:
-  case CQL_OP_AUTH_RESPONSE: return true;
-  default: return false;
+  case CQL_OP_AUTH_RESPONSE:
+    return true;
+  default:
+    return false;
   }
 }
 
@@ -50,8 +69,10 @@ bool cql_opcode_is_response(int opcode) {
   case CQL_OP_RESULT:
   case CQL_OP_EVENT:
   case CQL_OP_AUTH_CHALLENGE:
-  case CQL_OP_AUTH_SUCCESS: return true;
-  default: return false;
+  case CQL_OP_AUTH_SUCCESS:
+    return true;
+  default:
+    return false;
   }
 }
 
@@ -204,8 +225,10 @@ int cql_segment_write(cql_writer *w, const uint8_t *payload, size_t len, bool se
   store_le(crc, cql_crc32(w->data + payload_pos, (size_t)wire_len), 4);
 
   uint64_t v = wire_len;
-  if (lz4) v |= uncompressed << SEG_LEN_BITS | (uint64_t)self_contained << (2 * SEG_LEN_BITS);
-  else v |= (uint64_t)self_contained << SEG_LEN_BITS;
+  if (lz4)
+    v |= uncompressed << SEG_LEN_BITS | (uint64_t)self_contained << (2 * SEG_LEN_BITS);
+  else
+    v |= (uint64_t)self_contained << SEG_LEN_BITS;
   uint8_t *hdr = w->data + start;
   store_le(hdr, v, n);
   store_le(hdr + n, cql_crc24(hdr, n), 3);
@@ -230,7 +253,8 @@ int cql_segment_decode(const uint8_t *p, size_t avail, bool lz4, cql_writer *out
   size_t total = h.header_size + h.payload_len + 4;
   if (avail < total) return CQL_RC_TRUNCATED;
   const uint8_t *payload = p + h.header_size;
-  if (cql_crc32(payload, h.payload_len) != (uint32_t)load_le(payload + h.payload_len, 4)) return CQL_RC_CHECKSUM;
+  if (cql_crc32(payload, h.payload_len) != (uint32_t)load_le(payload + h.payload_len, 4))
+    return CQL_RC_CHECKSUM;
   if (h.uncompressed_len > 0) {
     rc = lz4_expand(out, payload, h.payload_len, h.uncompressed_len);
     if (rc != CQL_OK) return rc;
@@ -309,8 +333,8 @@ int cql_frame_reader_next(cql_frame_reader *fr, cql_frame_header *h, const uint8
     if (fr->in.len == fr->in_off) return 0;
     size_t consumed = 0;
     bool self_contained = false;
-    int rc = cql_segment_decode(fr->in.data + fr->in_off, fr->in.len - fr->in_off, lz4, &fr->payload, &consumed,
-                                &self_contained);
+    int rc = cql_segment_decode(fr->in.data + fr->in_off, fr->in.len - fr->in_off, lz4, &fr->payload,
+                                &consumed, &self_contained);
     if (rc == CQL_RC_TRUNCATED) return 0;
     if (rc != CQL_OK) return rc;
     fr->in_off += consumed;

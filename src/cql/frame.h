@@ -17,11 +17,11 @@
 
 #include "cql/buf.h"
 
-#define CQL_FRAME_HEADER_SIZE     9
-#define CQL_MAX_BODY_DEFAULT      (256u * 1024u * 1024u) /* spec limit: 256 MB */
-#define CQL_VERSION_RESPONSE_BIT  0x80
-#define CQL_SEGMENT_MAX_PAYLOAD   (128 * 1024 - 1)
-#define CQL_SEGMENT_OVERHEAD_MAX  (8 + 4) /* LZ4 header with CRC24 + CRC32 trailer */
+#define CQL_FRAME_HEADER_SIZE    9
+#define CQL_MAX_BODY_DEFAULT     (256u * 1024u * 1024u) /* spec limit: 256 MB */
+#define CQL_VERSION_RESPONSE_BIT 0x80
+#define CQL_SEGMENT_MAX_PAYLOAD  (128 * 1024 - 1)
+#define CQL_SEGMENT_OVERHEAD_MAX (8 + 4) /* LZ4 header with CRC24 + CRC32 trailer */
 
 /* Header flags. */
 enum {
@@ -121,11 +121,11 @@ typedef enum cql_framing {
 typedef struct cql_frame_reader {
   cql_framing framing;
   uint32_t max_body;
-  cql_writer in;      /* raw bytes received, not yet consumed from in_off */
+  cql_writer in; /* raw bytes received, not yet consumed from in_off */
   size_t in_off;
   cql_writer payload; /* v5: segment payload bytes not yet consumed from payload_off */
   size_t payload_off;
-  bool partial;       /* v5: collecting a large envelope over non-self-contained segments */
+  bool partial; /* v5: collecting a large envelope over non-self-contained segments */
 } cql_frame_reader;
 
 void cql_frame_reader_init(cql_frame_reader *fr, cql_framing framing, uint32_t max_body);

@@ -5,7 +5,8 @@
 #include <strings.h>
 
 static const char *const consistency_names[] = {
-    "ANY", "ONE", "TWO", "THREE", "QUORUM", "ALL", "LOCAL_QUORUM", "EACH_QUORUM", "SERIAL", "LOCAL_SERIAL", "LOCAL_ONE",
+    "ANY",          "ONE",         "TWO",    "THREE",        "QUORUM",    "ALL",
+    "LOCAL_QUORUM", "EACH_QUORUM", "SERIAL", "LOCAL_SERIAL", "LOCAL_ONE",
 };
 #define N_CONSISTENCY (sizeof(consistency_names) / sizeof(consistency_names[0]))
 
@@ -25,27 +26,48 @@ bool cql_consistency_parse(const char *name, cql_consistency *out) {
 
 const char *cql_error_code_name(int32_t code) {
   switch (code) {
-  case CQL_ERROR_SERVER: return "Server error";
-  case CQL_ERROR_PROTOCOL: return "Protocol error";
-  case CQL_ERROR_BAD_CREDENTIALS: return "Bad credentials";
-  case CQL_ERROR_UNAVAILABLE: return "Unavailable";
-  case CQL_ERROR_OVERLOADED: return "Overloaded";
-  case CQL_ERROR_IS_BOOTSTRAPPING: return "Is bootstrapping";
-  case CQL_ERROR_TRUNCATE: return "Truncate error";
-  case CQL_ERROR_WRITE_TIMEOUT: return "Write timeout";
-  case CQL_ERROR_READ_TIMEOUT: return "Read timeout";
-  case CQL_ERROR_READ_FAILURE: return "Read failure";
-  case CQL_ERROR_FUNCTION_FAILURE: return "Function failure";
-  case CQL_ERROR_WRITE_FAILURE: return "Write failure";
-  case CQL_ERROR_CDC_WRITE_FAILURE: return "CDC write failure";
-  case CQL_ERROR_CAS_WRITE_UNKNOWN: return "CAS write unknown";
-  case CQL_ERROR_SYNTAX: return "Syntax error";
-  case CQL_ERROR_UNAUTHORIZED: return "Unauthorized";
-  case CQL_ERROR_INVALID: return "Invalid";
-  case CQL_ERROR_CONFIG: return "Config error";
-  case CQL_ERROR_ALREADY_EXISTS: return "Already exists";
-  case CQL_ERROR_UNPREPARED: return "Unprepared";
-  default: return "Unknown error";
+  case CQL_ERROR_SERVER:
+    return "Server error";
+  case CQL_ERROR_PROTOCOL:
+    return "Protocol error";
+  case CQL_ERROR_BAD_CREDENTIALS:
+    return "Bad credentials";
+  case CQL_ERROR_UNAVAILABLE:
+    return "Unavailable";
+  case CQL_ERROR_OVERLOADED:
+    return "Overloaded";
+  case CQL_ERROR_IS_BOOTSTRAPPING:
+    return "Is bootstrapping";
+  case CQL_ERROR_TRUNCATE:
+    return "Truncate error";
+  case CQL_ERROR_WRITE_TIMEOUT:
+    return "Write timeout";
+  case CQL_ERROR_READ_TIMEOUT:
+    return "Read timeout";
+  case CQL_ERROR_READ_FAILURE:
+    return "Read failure";
+  case CQL_ERROR_FUNCTION_FAILURE:
+    return "Function failure";
+  case CQL_ERROR_WRITE_FAILURE:
+    return "Write failure";
+  case CQL_ERROR_CDC_WRITE_FAILURE:
+    return "CDC write failure";
+  case CQL_ERROR_CAS_WRITE_UNKNOWN:
+    return "CAS write unknown";
+  case CQL_ERROR_SYNTAX:
+    return "Syntax error";
+  case CQL_ERROR_UNAUTHORIZED:
+    return "Unauthorized";
+  case CQL_ERROR_INVALID:
+    return "Invalid";
+  case CQL_ERROR_CONFIG:
+    return "Config error";
+  case CQL_ERROR_ALREADY_EXISTS:
+    return "Already exists";
+  case CQL_ERROR_UNPREPARED:
+    return "Unprepared";
+  default:
+    return "Unknown error";
   }
 }
 
@@ -72,8 +94,10 @@ void cql_sasl_plain_token(cql_writer *w, const char *user, const char *password)
  * ====================================================================================== */
 
 static void write_flags(cql_writer *w, int version, uint32_t flags) {
-  if (version >= 5) cql_write_int(w, (int32_t)flags);
-  else cql_write_byte(w, (uint8_t)flags);
+  if (version >= 5)
+    cql_write_int(w, (int32_t)flags);
+  else
+    cql_write_byte(w, (uint8_t)flags);
 }
 
 static uint32_t query_flags(const cql_query_params *p, bool batch) {
@@ -120,8 +144,10 @@ static void write_batch(cql_writer *w, int version, const cql_batch_msg *b) {
   for (size_t i = 0; i < b->n_statements; i++) {
     const cql_batch_entry *s = &b->statements[i];
     cql_write_byte(w, s->is_prepared ? 1 : 0);
-    if (s->is_prepared) cql_write_short_bytes(w, s->id);
-    else cql_write_long_string(w, s->query);
+    if (s->is_prepared)
+      cql_write_short_bytes(w, s->id);
+    else
+      cql_write_long_string(w, s->query);
     cql_write_short(w, s->n_values);
     for (size_t j = 0; j < s->n_values; j++) cql_write_value(w, s->values[j]);
   }
@@ -168,7 +194,8 @@ static void write_schema_change(cql_writer *w, const cql_schema_change *s) {
 static void write_result(cql_writer *w, int version, const cql_result_msg *r) {
   cql_write_int(w, r->kind);
   switch (r->kind) {
-  case CQL_RESULT_VOID: break;
+  case CQL_RESULT_VOID:
+    break;
   case CQL_RESULT_ROWS: {
     const cql_rows_result *rows = &r->rows;
     write_result_metadata(w, &rows->meta);
@@ -179,7 +206,9 @@ static void write_result(cql_writer *w, int version, const cql_result_msg *r) {
     for (size_t i = 0; i < cells && !w->err; i++) cql_write_bytes(w, rows->cells[i]);
     break;
   }
-  case CQL_RESULT_SET_KEYSPACE: cql_write_string(w, r->keyspace); break;
+  case CQL_RESULT_SET_KEYSPACE:
+    cql_write_string(w, r->keyspace);
+    break;
   case CQL_RESULT_PREPARED: {
     const cql_prepared_result *p = &r->prepared;
     cql_write_short_bytes(w, p->id);
@@ -192,17 +221,24 @@ static void write_result(cql_writer *w, int version, const cql_result_msg *r) {
     write_result_metadata(w, &p->result_meta);
     break;
   }
-  case CQL_RESULT_SCHEMA_CHANGE: write_schema_change(w, &r->schema_change); break;
-  default: w->err = true;
+  case CQL_RESULT_SCHEMA_CHANGE:
+    write_schema_change(w, &r->schema_change);
+    break;
+  default:
+    w->err = true;
   }
 }
 
 static const char *event_type_name(int type) {
   switch (type) {
-  case CQL_EVENT_TOPOLOGY_CHANGE: return "TOPOLOGY_CHANGE";
-  case CQL_EVENT_STATUS_CHANGE: return "STATUS_CHANGE";
-  case CQL_EVENT_SCHEMA_CHANGE: return "SCHEMA_CHANGE";
-  default: return NULL;
+  case CQL_EVENT_TOPOLOGY_CHANGE:
+    return "TOPOLOGY_CHANGE";
+  case CQL_EVENT_STATUS_CHANGE:
+    return "STATUS_CHANGE";
+  case CQL_EVENT_SCHEMA_CHANGE:
+    return "SCHEMA_CHANGE";
+  default:
+    return NULL;
   }
 }
 
@@ -251,10 +287,12 @@ static void write_error(cql_writer *w, int version, const cql_error *e) {
     cql_write_consistency(w, e->consistency);
     cql_write_int(w, e->received);
     cql_write_int(w, e->block_for);
-    if (e->code == CQL_ERROR_READ_FAILURE || e->code == CQL_ERROR_WRITE_FAILURE) write_failures(w, version, e);
+    if (e->code == CQL_ERROR_READ_FAILURE || e->code == CQL_ERROR_WRITE_FAILURE)
+      write_failures(w, version, e);
     if (e->code == CQL_ERROR_READ_TIMEOUT || e->code == CQL_ERROR_READ_FAILURE)
       cql_write_byte(w, e->data_present ? 1 : 0);
-    if (e->code == CQL_ERROR_WRITE_TIMEOUT || e->code == CQL_ERROR_WRITE_FAILURE) cql_write_string(w, e->write_type);
+    if (e->code == CQL_ERROR_WRITE_TIMEOUT || e->code == CQL_ERROR_WRITE_FAILURE)
+      cql_write_string(w, e->write_type);
     if (e->code == CQL_ERROR_WRITE_TIMEOUT && version >= 5 && cql_str_eq(e->write_type, "CAS"))
       cql_write_short(w, e->contentions);
     break;
@@ -267,22 +305,34 @@ static void write_error(cql_writer *w, int version, const cql_error *e) {
     cql_write_string(w, e->keyspace);
     cql_write_string(w, e->table);
     break;
-  case CQL_ERROR_UNPREPARED: cql_write_short_bytes(w, e->unprepared_id); break;
-  default: break;
+  case CQL_ERROR_UNPREPARED:
+    cql_write_short_bytes(w, e->unprepared_id);
+    break;
+  default:
+    break;
   }
 }
 
 static void write_body(cql_writer *w, int version, const cql_message *m) {
   const bool v5 = version >= 5;
   switch (m->opcode) {
-  case CQL_OP_STARTUP: cql_write_string_map(w, m->u.startup.options, m->u.startup.n_options); break;
+  case CQL_OP_STARTUP:
+    cql_write_string_map(w, m->u.startup.options, m->u.startup.n_options);
+    break;
   case CQL_OP_OPTIONS:
-  case CQL_OP_READY: break;
-  case CQL_OP_AUTHENTICATE: cql_write_string(w, m->u.authenticator); break;
+  case CQL_OP_READY:
+    break;
+  case CQL_OP_AUTHENTICATE:
+    cql_write_string(w, m->u.authenticator);
+    break;
   case CQL_OP_AUTH_RESPONSE:
   case CQL_OP_AUTH_CHALLENGE:
-  case CQL_OP_AUTH_SUCCESS: cql_write_bytes(w, m->u.auth_token); break;
-  case CQL_OP_SUPPORTED: cql_write_string_multimap(w, m->u.supported.entries, m->u.supported.n_entries); break;
+  case CQL_OP_AUTH_SUCCESS:
+    cql_write_bytes(w, m->u.auth_token);
+    break;
+  case CQL_OP_SUPPORTED:
+    cql_write_string_multimap(w, m->u.supported.entries, m->u.supported.n_entries);
+    break;
   case CQL_OP_QUERY:
     cql_write_long_string(w, m->u.query.query);
     write_query_params(w, version, &m->u.query.params, false);
@@ -301,12 +351,23 @@ static void write_body(cql_writer *w, int version, const cql_message *m) {
     if (v5) cql_write_short_bytes(w, m->u.execute.result_metadata_id);
     write_query_params(w, version, &m->u.execute.params, false);
     break;
-  case CQL_OP_BATCH: write_batch(w, version, &m->u.batch); break;
-  case CQL_OP_REGISTER: cql_write_string_list(w, m->u.reg.events, m->u.reg.n_events); break;
-  case CQL_OP_RESULT: write_result(w, version, &m->u.result); break;
-  case CQL_OP_EVENT: write_event(w, &m->u.event); break;
-  case CQL_OP_ERROR: write_error(w, version, &m->u.error); break;
-  default: w->err = true;
+  case CQL_OP_BATCH:
+    write_batch(w, version, &m->u.batch);
+    break;
+  case CQL_OP_REGISTER:
+    cql_write_string_list(w, m->u.reg.events, m->u.reg.n_events);
+    break;
+  case CQL_OP_RESULT:
+    write_result(w, version, &m->u.result);
+    break;
+  case CQL_OP_EVENT:
+    write_event(w, &m->u.event);
+    break;
+  case CQL_OP_ERROR:
+    write_error(w, version, &m->u.error);
+    break;
+  default:
+    w->err = true;
   }
 }
 
@@ -341,7 +402,8 @@ int cql_message_encode_body(cql_writer *w, int version, const cql_message *m, ui
   return CQL_OK;
 }
 
-int cql_message_encode_frame(cql_writer *w, int version, uint8_t flags, int16_t stream, const cql_message *m) {
+int cql_message_encode_frame(cql_writer *w, int version, uint8_t flags, int16_t stream,
+                             const cql_message *m) {
   if (version < 3 || version > 5) return CQL_RC_UNSUPPORTED;
   uint8_t vbyte = (uint8_t)version | (cql_opcode_is_response(m->opcode) ? CQL_VERSION_RESPONSE_BIT : 0);
   size_t pos = cql_frame_begin(w, vbyte, flags, stream, m->opcode);
@@ -427,8 +489,10 @@ static void read_batch(cql_reader *r, cql_arena *a, int version, cql_batch_msg *
     uint8_t kind = cql_read_byte(r);
     if (kind > 1) cql_reader_fail(r);
     st[i].is_prepared = kind == 1;
-    if (st[i].is_prepared) st[i].id = cql_arena_value(a, r, cql_read_short_bytes(r));
-    else st[i].query = cql_arena_str(a, r, cql_read_long_string(r));
+    if (st[i].is_prepared)
+      st[i].id = cql_arena_value(a, r, cql_read_short_bytes(r));
+    else
+      st[i].query = cql_arena_str(a, r, cql_read_long_string(r));
     st[i].n_values = cql_read_short(r);
     read_values(r, a, st[i].n_values, false, &st[i].values, NULL);
   }
@@ -460,7 +524,8 @@ static void read_result_metadata(cql_reader *r, cql_arena *a, cql_result_metadat
   if (m->flags & CQL_ROWS_FLAG_HAS_MORE_PAGES) m->paging_state = cql_arena_value(a, r, cql_read_bytes(r));
   if (m->flags & CQL_ROWS_FLAG_METADATA_CHANGED)
     m->new_metadata_id = cql_arena_value(a, r, cql_read_short_bytes(r));
-  if (!(m->flags & CQL_ROWS_FLAG_NO_METADATA)) m->columns = read_column_specs(r, a, m->flags, m->column_count);
+  if (!(m->flags & CQL_ROWS_FLAG_NO_METADATA))
+    m->columns = read_column_specs(r, a, m->flags, m->column_count);
 }
 
 static void read_schema_change(cql_reader *r, cql_arena *a, cql_schema_change *s) {
@@ -480,7 +545,8 @@ static void read_schema_change(cql_reader *r, cql_arena *a, cql_schema_change *s
 static void read_result(cql_reader *r, cql_arena *a, int version, cql_result_msg *res) {
   res->kind = cql_read_int(r);
   switch (res->kind) {
-  case CQL_RESULT_VOID: break;
+  case CQL_RESULT_VOID:
+    break;
   case CQL_RESULT_ROWS: {
     cql_rows_result *rows = &res->rows;
     read_result_metadata(r, a, &rows->meta);
@@ -491,11 +557,14 @@ static void read_result(cql_reader *r, cql_arena *a, int version, cql_result_msg
     }
     int64_t cells = (int64_t)rows->row_count * rows->meta.column_count; /* both < 2^31 */
     cql_value *cv = alloc_counted(r, a, cells, 4, sizeof(*cv));
-    for (int64_t i = 0; cv && i < cells && cql_reader_ok(r); i++) cv[i] = cql_arena_value(a, r, cql_read_bytes(r));
+    for (int64_t i = 0; cv && i < cells && cql_reader_ok(r); i++)
+      cv[i] = cql_arena_value(a, r, cql_read_bytes(r));
     rows->cells = cv;
     break;
   }
-  case CQL_RESULT_SET_KEYSPACE: res->keyspace = STR(r, a); break;
+  case CQL_RESULT_SET_KEYSPACE:
+    res->keyspace = STR(r, a);
+    break;
   case CQL_RESULT_PREPARED: {
     cql_prepared_result *p = &res->prepared;
     p->id = cql_arena_value(a, r, cql_read_short_bytes(r));
@@ -510,8 +579,11 @@ static void read_result(cql_reader *r, cql_arena *a, int version, cql_result_msg
     read_result_metadata(r, a, &p->result_meta);
     break;
   }
-  case CQL_RESULT_SCHEMA_CHANGE: read_schema_change(r, a, &res->schema_change); break;
-  default: cql_reader_fail(r);
+  case CQL_RESULT_SCHEMA_CHANGE:
+    read_schema_change(r, a, &res->schema_change);
+    break;
+  default:
+    cql_reader_fail(r);
   }
 }
 
@@ -522,9 +594,12 @@ static void read_event(cql_reader *r, cql_arena *a, cql_event_msg *e) {
     read_schema_change(r, a, &e->schema_change);
     return;
   }
-  if (cql_str_eq(type, "TOPOLOGY_CHANGE")) e->type = CQL_EVENT_TOPOLOGY_CHANGE;
-  else if (cql_str_eq(type, "STATUS_CHANGE")) e->type = CQL_EVENT_STATUS_CHANGE;
-  else cql_reader_fail(r);
+  if (cql_str_eq(type, "TOPOLOGY_CHANGE"))
+    e->type = CQL_EVENT_TOPOLOGY_CHANGE;
+  else if (cql_str_eq(type, "STATUS_CHANGE"))
+    e->type = CQL_EVENT_STATUS_CHANGE;
+  else
+    cql_reader_fail(r);
   e->change = STR(r, a);
   cql_read_inet(r, &e->address);
 }
@@ -559,8 +634,10 @@ static void read_error(cql_reader *r, cql_arena *a, int version, cql_error *e) {
     e->consistency = cql_read_consistency(r);
     e->received = cql_read_int(r);
     e->block_for = cql_read_int(r);
-    if (e->code == CQL_ERROR_READ_FAILURE || e->code == CQL_ERROR_WRITE_FAILURE) read_failures(r, a, version, e);
-    if (e->code == CQL_ERROR_READ_TIMEOUT || e->code == CQL_ERROR_READ_FAILURE) e->data_present = cql_read_byte(r);
+    if (e->code == CQL_ERROR_READ_FAILURE || e->code == CQL_ERROR_WRITE_FAILURE)
+      read_failures(r, a, version, e);
+    if (e->code == CQL_ERROR_READ_TIMEOUT || e->code == CQL_ERROR_READ_FAILURE)
+      e->data_present = cql_read_byte(r);
     if (e->code == CQL_ERROR_WRITE_TIMEOUT || e->code == CQL_ERROR_WRITE_FAILURE) e->write_type = STR(r, a);
     if (e->code == CQL_ERROR_WRITE_TIMEOUT && version >= 5 && cql_str_eq(e->write_type, "CAS")) {
       e->has_contentions = true;
@@ -576,21 +653,31 @@ static void read_error(cql_reader *r, cql_arena *a, int version, cql_error *e) {
     e->keyspace = STR(r, a);
     e->table = STR(r, a);
     break;
-  case CQL_ERROR_UNPREPARED: e->unprepared_id = cql_arena_value(a, r, cql_read_short_bytes(r)); break;
-  default: break;
+  case CQL_ERROR_UNPREPARED:
+    e->unprepared_id = cql_arena_value(a, r, cql_read_short_bytes(r));
+    break;
+  default:
+    break;
   }
 }
 
 static void read_body(cql_reader *r, cql_message *m, int version) {
   cql_arena *a = &m->arena;
   switch (m->opcode) {
-  case CQL_OP_STARTUP: cql_read_string_map(r, a, &m->u.startup.options, &m->u.startup.n_options); break;
+  case CQL_OP_STARTUP:
+    cql_read_string_map(r, a, &m->u.startup.options, &m->u.startup.n_options);
+    break;
   case CQL_OP_OPTIONS:
-  case CQL_OP_READY: break;
-  case CQL_OP_AUTHENTICATE: m->u.authenticator = STR(r, a); break;
+  case CQL_OP_READY:
+    break;
+  case CQL_OP_AUTHENTICATE:
+    m->u.authenticator = STR(r, a);
+    break;
   case CQL_OP_AUTH_RESPONSE:
   case CQL_OP_AUTH_CHALLENGE:
-  case CQL_OP_AUTH_SUCCESS: m->u.auth_token = cql_arena_value(a, r, cql_read_bytes(r)); break;
+  case CQL_OP_AUTH_SUCCESS:
+    m->u.auth_token = cql_arena_value(a, r, cql_read_bytes(r));
+    break;
   case CQL_OP_SUPPORTED:
     cql_read_string_multimap(r, a, &m->u.supported.entries, &m->u.supported.n_entries);
     break;
@@ -607,12 +694,23 @@ static void read_body(cql_reader *r, cql_message *m, int version) {
     if (version >= 5) m->u.execute.result_metadata_id = cql_arena_value(a, r, cql_read_short_bytes(r));
     read_query_params(r, a, version, &m->u.execute.params, false);
     break;
-  case CQL_OP_BATCH: read_batch(r, a, version, &m->u.batch); break;
-  case CQL_OP_REGISTER: cql_read_string_list(r, a, &m->u.reg.events, &m->u.reg.n_events); break;
-  case CQL_OP_RESULT: read_result(r, a, version, &m->u.result); break;
-  case CQL_OP_EVENT: read_event(r, a, &m->u.event); break;
-  case CQL_OP_ERROR: read_error(r, a, version, &m->u.error); break;
-  default: cql_reader_fail(r);
+  case CQL_OP_BATCH:
+    read_batch(r, a, version, &m->u.batch);
+    break;
+  case CQL_OP_REGISTER:
+    cql_read_string_list(r, a, &m->u.reg.events, &m->u.reg.n_events);
+    break;
+  case CQL_OP_RESULT:
+    read_result(r, a, version, &m->u.result);
+    break;
+  case CQL_OP_EVENT:
+    read_event(r, a, &m->u.event);
+    break;
+  case CQL_OP_ERROR:
+    read_error(r, a, version, &m->u.error);
+    break;
+  default:
+    cql_reader_fail(r);
   }
 }
 
@@ -653,19 +751,21 @@ char *cql_error_format(const cql_error *e, char *buf, size_t size) {
     break;
   case CQL_ERROR_WRITE_TIMEOUT:
   case CQL_ERROR_WRITE_FAILURE:
-    snprintf(buf + used, size - used, " [cl=%s received=%d block_for=%d write_type=%.*s]", cl, (int)e->received,
-             (int)e->block_for, (int)(e->write_type.len > 64 ? 64 : e->write_type.len),
+    snprintf(buf + used, size - used, " [cl=%s received=%d block_for=%d write_type=%.*s]", cl,
+             (int)e->received, (int)e->block_for, (int)(e->write_type.len > 64 ? 64 : e->write_type.len),
              e->write_type.ptr ? e->write_type.ptr : "");
     break;
   case CQL_ERROR_READ_TIMEOUT:
   case CQL_ERROR_READ_FAILURE:
-    snprintf(buf + used, size - used, " [cl=%s received=%d block_for=%d data_present=%d]", cl, (int)e->received,
-             (int)e->block_for, e->data_present ? 1 : 0);
+    snprintf(buf + used, size - used, " [cl=%s received=%d block_for=%d data_present=%d]", cl,
+             (int)e->received, (int)e->block_for, e->data_present ? 1 : 0);
     break;
   case CQL_ERROR_CAS_WRITE_UNKNOWN:
-    snprintf(buf + used, size - used, " [cl=%s received=%d block_for=%d]", cl, (int)e->received, (int)e->block_for);
+    snprintf(buf + used, size - used, " [cl=%s received=%d block_for=%d]", cl, (int)e->received,
+             (int)e->block_for);
     break;
-  default: break;
+  default:
+    break;
   }
   return buf;
 }

@@ -47,8 +47,8 @@ enum {
   CQL_QUERY_FLAG_SERIAL_CONSISTENCY = 0x10,
   CQL_QUERY_FLAG_DEFAULT_TIMESTAMP = 0x20,
   CQL_QUERY_FLAG_NAMES_FOR_VALUES = 0x40,
-  CQL_QUERY_FLAG_KEYSPACE = 0x80,         /* v5 */
-  CQL_QUERY_FLAG_NOW_IN_SECONDS = 0x100,  /* v5 */
+  CQL_QUERY_FLAG_KEYSPACE = 0x80,        /* v5 */
+  CQL_QUERY_FLAG_NOW_IN_SECONDS = 0x100, /* v5 */
 };
 
 typedef struct cql_query_params {
@@ -62,9 +62,9 @@ typedef struct cql_query_params {
   bool has_serial_consistency;
   uint16_t serial_consistency;
   bool has_timestamp;
-  int64_t timestamp;        /* microseconds since the epoch */
-  cql_str keyspace;         /* v5 only; sent when .ptr != NULL */
-  bool has_now_in_seconds;  /* v5 only */
+  int64_t timestamp;       /* microseconds since the epoch */
+  cql_str keyspace;        /* v5 only; sent when .ptr != NULL */
+  bool has_now_in_seconds; /* v5 only */
   int32_t now_in_seconds;
   uint32_t flags; /* decode: the flags as received; ignored by the encoder */
 } cql_query_params;
@@ -151,7 +151,7 @@ typedef enum cql_error_code {
 const char *cql_error_code_name(int32_t code); /* "Unavailable", ...; "Unknown error" */
 
 typedef struct cql_failure_reason { /* v5 <reasonmap> entry */
-  cql_inet endpoint; /* [inetaddr], port 0 */
+  cql_inet endpoint;                /* [inetaddr], port 0 */
   uint16_t code;
 } cql_failure_reason;
 
@@ -160,21 +160,21 @@ typedef struct cql_error {
   int32_t code;
   const char *name; /* static string from cql_error_code_name */
   cql_str message;
-  uint16_t consistency; /* Unavailable, *_timeout, *_failure, CAS_write_unknown */
-  int32_t required;     /* Unavailable */
-  int32_t alive;        /* Unavailable */
-  int32_t received;     /* *_timeout, *_failure, CAS_write_unknown */
-  int32_t block_for;    /* *_timeout, *_failure, CAS_write_unknown */
-  bool data_present;    /* Read_timeout, Read_failure */
-  cql_str write_type;   /* Write_timeout, Write_failure: "SIMPLE", "BATCH_LOG", ... */
-  int32_t num_failures; /* *_failure (v4; in v5 = n_reasons) */
+  uint16_t consistency;              /* Unavailable, *_timeout, *_failure, CAS_write_unknown */
+  int32_t required;                  /* Unavailable */
+  int32_t alive;                     /* Unavailable */
+  int32_t received;                  /* *_timeout, *_failure, CAS_write_unknown */
+  int32_t block_for;                 /* *_timeout, *_failure, CAS_write_unknown */
+  bool data_present;                 /* Read_timeout, Read_failure */
+  cql_str write_type;                /* Write_timeout, Write_failure: "SIMPLE", "BATCH_LOG", ... */
+  int32_t num_failures;              /* *_failure (v4; in v5 = n_reasons) */
   const cql_failure_reason *reasons; /* *_failure, v5 */
   size_t n_reasons;
   bool has_contentions; /* Write_timeout with write type CAS, v5 */
   uint16_t contentions;
-  cql_str keyspace;     /* Function_failure, Already_exists */
-  cql_str table;        /* Already_exists (empty for a keyspace) */
-  cql_str function;     /* Function_failure */
+  cql_str keyspace;         /* Function_failure, Already_exists */
+  cql_str table;            /* Already_exists (empty for a keyspace) */
+  cql_str function;         /* Function_failure */
   const cql_str *arg_types; /* Function_failure */
   size_t n_arg_types;
   cql_value unprepared_id; /* Unprepared */
@@ -202,7 +202,7 @@ typedef struct cql_result_metadata {
   int32_t flags;
   int32_t column_count;
   cql_value paging_state;
-  cql_value new_metadata_id; /* v5 */
+  cql_value new_metadata_id;      /* v5 */
   const cql_column_spec *columns; /* column_count entries, NULL with NO_METADATA */
 } cql_result_metadata;
 
@@ -241,8 +241,8 @@ typedef struct cql_schema_change {
   cql_str change_type; /* CREATED, UPDATED, DROPPED */
   cql_str target;      /* KEYSPACE, TABLE, TYPE, FUNCTION, AGGREGATE */
   cql_str keyspace;
-  cql_str name;              /* not for KEYSPACE */
-  const cql_str *arg_types;  /* FUNCTION/AGGREGATE */
+  cql_str name;             /* not for KEYSPACE */
+  const cql_str *arg_types; /* FUNCTION/AGGREGATE */
   size_t n_arg_types;
 } cql_schema_change;
 

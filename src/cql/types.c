@@ -8,33 +8,60 @@
 
 const char *cql_type_name(int id) {
   switch (id) {
-  case CQL_TYPE_CUSTOM: return "custom";
-  case CQL_TYPE_ASCII: return "ascii";
-  case CQL_TYPE_BIGINT: return "bigint";
-  case CQL_TYPE_BLOB: return "blob";
-  case CQL_TYPE_BOOLEAN: return "boolean";
-  case CQL_TYPE_COUNTER: return "counter";
-  case CQL_TYPE_DECIMAL: return "decimal";
-  case CQL_TYPE_DOUBLE: return "double";
-  case CQL_TYPE_FLOAT: return "float";
-  case CQL_TYPE_INT: return "int";
-  case CQL_TYPE_TIMESTAMP: return "timestamp";
-  case CQL_TYPE_UUID: return "uuid";
-  case CQL_TYPE_VARCHAR: return "varchar";
-  case CQL_TYPE_VARINT: return "varint";
-  case CQL_TYPE_TIMEUUID: return "timeuuid";
-  case CQL_TYPE_INET: return "inet";
-  case CQL_TYPE_DATE: return "date";
-  case CQL_TYPE_TIME: return "time";
-  case CQL_TYPE_SMALLINT: return "smallint";
-  case CQL_TYPE_TINYINT: return "tinyint";
-  case CQL_TYPE_DURATION: return "duration";
-  case CQL_TYPE_LIST: return "list";
-  case CQL_TYPE_MAP: return "map";
-  case CQL_TYPE_SET: return "set";
-  case CQL_TYPE_UDT: return "udt";
-  case CQL_TYPE_TUPLE: return "tuple";
-  default: return "unknown";
+  case CQL_TYPE_CUSTOM:
+    return "custom";
+  case CQL_TYPE_ASCII:
+    return "ascii";
+  case CQL_TYPE_BIGINT:
+    return "bigint";
+  case CQL_TYPE_BLOB:
+    return "blob";
+  case CQL_TYPE_BOOLEAN:
+    return "boolean";
+  case CQL_TYPE_COUNTER:
+    return "counter";
+  case CQL_TYPE_DECIMAL:
+    return "decimal";
+  case CQL_TYPE_DOUBLE:
+    return "double";
+  case CQL_TYPE_FLOAT:
+    return "float";
+  case CQL_TYPE_INT:
+    return "int";
+  case CQL_TYPE_TIMESTAMP:
+    return "timestamp";
+  case CQL_TYPE_UUID:
+    return "uuid";
+  case CQL_TYPE_VARCHAR:
+    return "varchar";
+  case CQL_TYPE_VARINT:
+    return "varint";
+  case CQL_TYPE_TIMEUUID:
+    return "timeuuid";
+  case CQL_TYPE_INET:
+    return "inet";
+  case CQL_TYPE_DATE:
+    return "date";
+  case CQL_TYPE_TIME:
+    return "time";
+  case CQL_TYPE_SMALLINT:
+    return "smallint";
+  case CQL_TYPE_TINYINT:
+    return "tinyint";
+  case CQL_TYPE_DURATION:
+    return "duration";
+  case CQL_TYPE_LIST:
+    return "list";
+  case CQL_TYPE_MAP:
+    return "map";
+  case CQL_TYPE_SET:
+    return "set";
+  case CQL_TYPE_UDT:
+    return "udt";
+  case CQL_TYPE_TUPLE:
+    return "tuple";
+  default:
+    return "unknown";
   }
 }
 
@@ -77,13 +104,16 @@ static bool read_type(cql_reader *r, cql_arena *a, cql_datatype *out, int depth)
     out->custom = cql_arena_str(a, r, cql_read_string(r));
     return cql_reader_ok(r);
   case CQL_TYPE_LIST:
-  case CQL_TYPE_SET: return read_params(r, a, out, 1, false, depth);
-  case CQL_TYPE_MAP: return read_params(r, a, out, 2, false, depth);
+  case CQL_TYPE_SET:
+    return read_params(r, a, out, 1, false, depth);
+  case CQL_TYPE_MAP:
+    return read_params(r, a, out, 2, false, depth);
   case CQL_TYPE_UDT:
     out->udt_keyspace = cql_arena_str(a, r, cql_read_string(r));
     out->udt_name = cql_arena_str(a, r, cql_read_string(r));
     return read_params(r, a, out, cql_read_short(r), true, depth);
-  case CQL_TYPE_TUPLE: return read_params(r, a, out, cql_read_short(r), false, depth);
+  case CQL_TYPE_TUPLE:
+    return read_params(r, a, out, cql_read_short(r), false, depth);
   default:
     if (out->id >= CQL_TYPE_ASCII && out->id <= CQL_TYPE_DURATION && out->id != 0x000A) return true;
     cql_reader_fail(r); /* unknown id: its option length is unknown, so nothing after it can be read */
@@ -96,7 +126,9 @@ bool cql_datatype_read(cql_reader *r, cql_arena *a, cql_datatype *out) { return 
 void cql_datatype_write(cql_writer *w, const cql_datatype *t) {
   cql_write_short(w, t->id);
   switch (t->id) {
-  case CQL_TYPE_CUSTOM: cql_write_string(w, t->custom); return;
+  case CQL_TYPE_CUSTOM:
+    cql_write_string(w, t->custom);
+    return;
   case CQL_TYPE_LIST:
   case CQL_TYPE_SET:
   case CQL_TYPE_MAP:
@@ -110,8 +142,11 @@ void cql_datatype_write(cql_writer *w, const cql_datatype *t) {
     cql_write_string(w, t->udt_name);
     cql_write_short(w, t->n_params);
     break;
-  case CQL_TYPE_TUPLE: cql_write_short(w, t->n_params); break;
-  default: return;
+  case CQL_TYPE_TUPLE:
+    cql_write_short(w, t->n_params);
+    break;
+  default:
+    return;
   }
   for (size_t i = 0; i < t->n_params; i++) {
     if (t->id == CQL_TYPE_UDT) cql_write_string(w, t->field_names[i]);
@@ -119,7 +154,9 @@ void cql_datatype_write(cql_writer *w, const cql_datatype *t) {
   }
 }
 
-static bool str_equal(cql_str a, cql_str b) { return a.len == b.len && (a.len == 0 || !memcmp(a.ptr, b.ptr, a.len)); }
+static bool str_equal(cql_str a, cql_str b) {
+  return a.len == b.len && (a.len == 0 || !memcmp(a.ptr, b.ptr, a.len));
+}
 
 bool cql_datatype_equal(const cql_datatype *a, const cql_datatype *b) {
   if (a->id != b->id || a->n_params != b->n_params) return false;
@@ -250,8 +287,10 @@ void cql_values_add_uuid(cql_values *v, const uint8_t uuid[16]) { values_push_co
 void cql_values_add_blob(cql_values *v, const void *p, size_t len) { values_push_copy(v, p, len); }
 
 void cql_values_add_raw(cql_values *v, cql_value value) {
-  if (value.len < 0) values_push(v, value.len == CQL_LEN_UNSET ? cql_value_unset() : cql_value_null());
-  else values_push_copy(v, value.ptr, (size_t)value.len);
+  if (value.len < 0)
+    values_push(v, value.len == CQL_LEN_UNSET ? cql_value_unset() : cql_value_null());
+  else
+    values_push_copy(v, value.ptr, (size_t)value.len);
 }
 
 /* ---- timeuuid ---- */

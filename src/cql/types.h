@@ -49,10 +49,10 @@ const char *cql_type_name(int id); /* "int", "varchar", "list", ...; "unknown" o
 
 typedef struct cql_datatype {
   uint16_t id;
-  cql_str custom;          /* CUSTOM: Java class name */
-  cql_str udt_keyspace;    /* UDT */
-  cql_str udt_name;        /* UDT */
-  uint16_t n_params;       /* LIST/SET: 1, MAP: 2 (key, value), UDT: fields, TUPLE: elements */
+  cql_str custom;       /* CUSTOM: Java class name */
+  cql_str udt_keyspace; /* UDT */
+  cql_str udt_name;     /* UDT */
+  uint16_t n_params;    /* LIST/SET: 1, MAP: 2 (key, value), UDT: fields, TUPLE: elements */
   const struct cql_datatype *params;
   const cql_str *field_names; /* UDT: n_params names */
 } cql_datatype;
@@ -95,7 +95,7 @@ void cql_values_add_bigint(cql_values *v, int64_t x); /* also counter */
 void cql_values_add_timestamp(cql_values *v, int64_t unix_ms);
 void cql_values_add_bool(cql_values *v, bool x);
 void cql_values_add_text(cql_values *v, const char *s, size_t len); /* text/varchar/ascii */
-void cql_values_add_uuid(cql_values *v, const uint8_t uuid[16]);     /* uuid/timeuuid */
+void cql_values_add_uuid(cql_values *v, const uint8_t uuid[16]);    /* uuid/timeuuid */
 void cql_values_add_blob(cql_values *v, const void *p, size_t len);
 void cql_values_add_raw(cql_values *v, cql_value value); /* pre-serialized (copied) */
 

@@ -54,9 +54,9 @@ typedef struct cqlmock_config {
   const char *cluster_name; /* NULL: "cqlmock" */
   const char *username;     /* non-NULL: PasswordAuthenticator with these credentials */
   const char *password;
-  const char *keyspace;     /* non-NULL: a system_schema.keyspaces row for it */
-  const char *replication;  /* its replication map, CQL or JSON syntax; NULL: SimpleStrategy RF 1 */
-  bool verbose;             /* print connections and requests on stderr */
+  const char *keyspace;    /* non-NULL: a system_schema.keyspaces row for it */
+  const char *replication; /* its replication map, CQL or JSON syntax; NULL: SimpleStrategy RF 1 */
+  bool verbose;            /* print connections and requests on stderr */
   cqlmock_node_config node[CQLMOCK_MAX_NODES];
 } cqlmock_config;
 
@@ -75,11 +75,11 @@ const char *cqlmock_contact_points(const cqlmock *m);
 /* Node control. Nodes are indexed 0..count-1. Each call takes effect before it returns. */
 int cqlmock_node_stop(cqlmock *m, int node);  /* close its listener and connections */
 int cqlmock_node_start(cqlmock *m, int node); /* reopen on the same address/port; forgets prepared ids */
-void cqlmock_node_forget_prepared(cqlmock *m, int node); /* EXECUTE of older ids -> UNPREPARED */
+void cqlmock_node_forget_prepared(cqlmock *m, int node);  /* EXECUTE of older ids -> UNPREPARED */
 int cqlmock_node_close_connections(cqlmock *m, int node); /* drop client connections, keep listening */
 void cqlmock_node_set_answering(cqlmock *m, int node, bool answering); /* false: read, log, never reply */
-void cqlmock_node_set_delay(cqlmock *m, int node, unsigned delay_ms); /* added to every reply */
-int cqlmock_node_connection_count(cqlmock *m, int node); /* open client connections */
+void cqlmock_node_set_delay(cqlmock *m, int node, unsigned delay_ms);  /* added to every reply */
+int cqlmock_node_connection_count(cqlmock *m, int node);               /* open client connections */
 
 /* EVENT frames (stream -1) to the connections of `to_node` (-1 = every node) that REGISTERed for
  * the type. `about_node` gives the event's inet (its address and port). Returns how many
@@ -147,8 +147,8 @@ void cqlmock_prime_unavailable(cqlmock_prime *p, uint16_t consistency, int32_t r
 void cqlmock_prime_read_timeout(cqlmock_prime *p, uint16_t consistency, int32_t received, int32_t blockfor,
                                 bool data_present);
 /* write_type: "SIMPLE", "BATCH", "UNLOGGED_BATCH", "COUNTER", "BATCH_LOG", "CAS", "VIEW", "CDC". */
-void cqlmock_prime_write_timeout(cqlmock_prime *p, uint16_t consistency, int32_t received,
-                                 int32_t blockfor, const char *write_type);
+void cqlmock_prime_write_timeout(cqlmock_prime *p, uint16_t consistency, int32_t received, int32_t blockfor,
+                                 const char *write_type);
 void cqlmock_prime_already_exists(cqlmock_prime *p, const char *keyspace, const char *table);
 /* UNPREPARED carrying the request's prepared id (for QUERY/PREPARE: MD5 of the text). */
 void cqlmock_prime_unprepared(cqlmock_prime *p);
@@ -163,13 +163,13 @@ void cqlmock_prime_clear(cqlmock *m); /* drop every prime */
 /* Request log                                                                                 */
 
 typedef struct cqlmock_request {
-  uint64_t connection;   /* id of the client connection on its node (1, 2, ...) */
-  int node;              /* node index */
-  uint8_t opcode;        /* CQLMOCK_OP_* */
-  uint8_t version;       /* protocol version of the frame */
+  uint64_t connection; /* id of the client connection on its node (1, 2, ...) */
+  int node;            /* node index */
+  uint8_t opcode;      /* CQLMOCK_OP_* */
+  uint8_t version;     /* protocol version of the frame */
   int16_t stream;
-  char *query;           /* QUERY/PREPARE text; EXECUTE: the prepared text (NULL if id unknown);
-                          * BATCH: the first statement's text; others NULL */
+  char *query;             /* QUERY/PREPARE text; EXECUTE: the prepared text (NULL if id unknown);
+                            * BATCH: the first statement's text; others NULL */
   uint8_t prepared_id[16]; /* EXECUTE (and BATCH first prepared child) id */
   size_t prepared_id_len;
   uint16_t consistency;
@@ -179,10 +179,10 @@ typedef struct cqlmock_request {
   int32_t page_size;           /* -1 when absent */
   bool has_paging_state;
   bool has_timestamp;
-  int64_t timestamp;           /* default timestamp (us) when has_timestamp */
-  uint8_t batch_type;          /* BATCH: 0 logged, 1 unlogged, 2 counter */
-  uint16_t batch_count;        /* BATCH: statements */
-  uint64_t received_ms;        /* monotonic clock (uv_hrtime / 1e6) */
+  int64_t timestamp;    /* default timestamp (us) when has_timestamp */
+  uint8_t batch_type;   /* BATCH: 0 logged, 1 unlogged, 2 counter */
+  uint16_t batch_count; /* BATCH: statements */
+  uint64_t received_ms; /* monotonic clock (uv_hrtime / 1e6) */
 } cqlmock_request;
 
 /* Copy of node's log (node -1: all nodes, in arrival order). *count gets its length. */

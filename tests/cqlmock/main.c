@@ -53,20 +53,28 @@ static void *stdin_loop(void *arg) {
 }
 
 static void usage(FILE *out) {
-  fprintf(out, "usage: cqlmock [--script FILE.json] [--nodes N] [--port P] [--first-host X] [--cluster-name NAME]\n"
-               "               [--username U --password P] [--keyspace KS] [--replication MAP]\n"
-               "               [--protocol MIN[:MAX]] [--verbose]\n"
-               "A scripted CQL (native protocol v4) mock cluster for client tests; see tests/cqlmock/main.c.\n");
+  fprintf(
+      out,
+      "usage: cqlmock [--script FILE.json] [--nodes N] [--port P] [--first-host X] [--cluster-name NAME]\n"
+      "               [--username U --password P] [--keyspace KS] [--replication MAP]\n"
+      "               [--protocol MIN[:MAX]] [--verbose]\n"
+      "A scripted CQL (native protocol v4) mock cluster for client tests; see tests/cqlmock/main.c.\n");
 }
 
 int main(int argc, char **argv) {
   static const struct option opts[] = {
-      {"script", required_argument, NULL, 's'},       {"nodes", required_argument, NULL, 'n'},
-      {"port", required_argument, NULL, 'p'},         {"first-host", required_argument, NULL, 'f'},
-      {"cluster-name", required_argument, NULL, 'c'}, {"username", required_argument, NULL, 'u'},
-      {"password", required_argument, NULL, 'w'},     {"keyspace", required_argument, NULL, 'k'},
-      {"replication", required_argument, NULL, 'r'},  {"protocol", required_argument, NULL, 'V'},
-      {"verbose", no_argument, NULL, 'v'},            {"help", no_argument, NULL, 'h'},
+      {"script", required_argument, NULL, 's'},
+      {"nodes", required_argument, NULL, 'n'},
+      {"port", required_argument, NULL, 'p'},
+      {"first-host", required_argument, NULL, 'f'},
+      {"cluster-name", required_argument, NULL, 'c'},
+      {"username", required_argument, NULL, 'u'},
+      {"password", required_argument, NULL, 'w'},
+      {"keyspace", required_argument, NULL, 'k'},
+      {"replication", required_argument, NULL, 'r'},
+      {"protocol", required_argument, NULL, 'V'},
+      {"verbose", no_argument, NULL, 'v'},
+      {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
   };
   cqlmock_config cfg = {0}, cli = {0};
@@ -74,24 +82,48 @@ int main(int argc, char **argv) {
   int opt;
   while ((opt = getopt_long(argc, argv, "s:n:p:f:c:u:w:k:r:V:vh", opts, NULL)) != -1) {
     switch (opt) {
-    case 's': script = optarg; break;
-    case 'n': cli.nodes = atoi(optarg); break;
-    case 'p': cli.port = (uint16_t)atoi(optarg); break;
-    case 'f': cli.first_host = atoi(optarg); break;
-    case 'c': cli.cluster_name = optarg; break;
-    case 'u': cli.username = optarg; break;
-    case 'w': cli.password = optarg; break;
-    case 'k': cli.keyspace = optarg; break;
-    case 'r': cli.replication = optarg; break;
+    case 's':
+      script = optarg;
+      break;
+    case 'n':
+      cli.nodes = atoi(optarg);
+      break;
+    case 'p':
+      cli.port = (uint16_t)atoi(optarg);
+      break;
+    case 'f':
+      cli.first_host = atoi(optarg);
+      break;
+    case 'c':
+      cli.cluster_name = optarg;
+      break;
+    case 'u':
+      cli.username = optarg;
+      break;
+    case 'w':
+      cli.password = optarg;
+      break;
+    case 'k':
+      cli.keyspace = optarg;
+      break;
+    case 'r':
+      cli.replication = optarg;
+      break;
     case 'V': {
       const char *colon = strchr(optarg, ':');
       cli.min_protocol_version = atoi(optarg);
       cli.max_protocol_version = colon ? atoi(colon + 1) : cli.min_protocol_version;
       break;
     }
-    case 'v': cli.verbose = true; break;
-    case 'h': usage(stdout); return 0;
-    default: usage(stderr); return 2;
+    case 'v':
+      cli.verbose = true;
+      break;
+    case 'h':
+      usage(stdout);
+      return 0;
+    default:
+      usage(stderr);
+      return 2;
     }
   }
   if (optind != argc) {

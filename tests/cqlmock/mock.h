@@ -27,7 +27,7 @@ typedef struct mock_rows {
   size_t n_cols;
   cql_column_spec *cols; /* arena */
   size_t n_rows, cap;
-  cql_value *cells;      /* heap array, row-major; bytes in the arena */
+  cql_value *cells; /* heap array, row-major; bytes in the arena */
 } mock_rows;
 
 /* Parses a CQL type name ("int", "map<text, bigint>", "frozen<set<uuid>>") into the arena. */
@@ -54,20 +54,20 @@ struct cqlmock_prime {
   cql_arena arena; /* every string, type and cell of the prime */
   cqlmock_match match;
   const char *query;
-  unsigned on;    /* CQLMOCK_ON_* */
-  int node;       /* -1 = all */
-  int remaining;  /* -1 = unlimited */
+  unsigned on;   /* CQLMOCK_ON_* */
+  int node;      /* -1 = all */
+  int remaining; /* -1 = unlimited */
   unsigned delay_ms;
   mock_action action;
   bool has_rows;
   mock_rows rows;
   bool has_params;
-  mock_rows params; /* columns only */
+  mock_rows params;     /* columns only */
   uint16_t *pk_indexes; /* arena */
   size_t pk_count;
-  cql_error error;            /* MOCK_ACT_ERROR; strings in the arena */
-  cql_schema_change schema;   /* MOCK_ACT_SCHEMA_CHANGE */
-  const char *keyspace;       /* MOCK_ACT_SET_KEYSPACE */
+  cql_error error;             /* MOCK_ACT_ERROR; strings in the arena */
+  cql_schema_change schema;    /* MOCK_ACT_SCHEMA_CHANGE */
+  const char *keyspace;        /* MOCK_ACT_SET_KEYSPACE */
   char failure[MOCK_ERR_SIZE]; /* first builder error, "" if none */
   struct cqlmock_prime *next;
 };
@@ -134,10 +134,10 @@ typedef struct mock_reply {
 
 /* Connection state visible to proto.c. */
 typedef struct mock_session {
-  int version;       /* protocol version of the first accepted frame, 0 before */
-  bool started;      /* STARTUP accepted */
-  bool ready;        /* READY or AUTH_SUCCESS sent */
-  unsigned events;   /* 1 << cql_event_type registered */
+  int version;     /* protocol version of the first accepted frame, 0 before */
+  bool started;    /* STARTUP accepted */
+  bool ready;      /* READY or AUTH_SUCCESS sent */
+  unsigned events; /* 1 << cql_event_type registered */
 } mock_session;
 
 /* proto.c: decodes and answers one request frame of node n (m->lock held), and appends it to
@@ -159,6 +159,6 @@ void mock_select_builtin(mock_node *n, const char *query, int version, int16_t s
 /* Encodes a Rows result page (honouring page_size / paging_state / skip_metadata of params,
  * which may be NULL). -1 if the paging state is not one this mock issued for `query`. */
 int mock_encode_rows(cql_writer *w, int version, int16_t stream, const mock_rows *rows,
-                      const cql_query_params *params, const char *query);
+                     const cql_query_params *params, const char *query);
 
 #endif

@@ -32,13 +32,13 @@ static const struct {
   const char *name;
   uint16_t id;
 } simple_types[] = {
-    {"ascii", CQL_TYPE_ASCII},       {"bigint", CQL_TYPE_BIGINT},     {"blob", CQL_TYPE_BLOB},
-    {"boolean", CQL_TYPE_BOOLEAN},   {"counter", CQL_TYPE_COUNTER},   {"decimal", CQL_TYPE_DECIMAL},
-    {"double", CQL_TYPE_DOUBLE},     {"float", CQL_TYPE_FLOAT},       {"int", CQL_TYPE_INT},
+    {"ascii", CQL_TYPE_ASCII},         {"bigint", CQL_TYPE_BIGINT},   {"blob", CQL_TYPE_BLOB},
+    {"boolean", CQL_TYPE_BOOLEAN},     {"counter", CQL_TYPE_COUNTER}, {"decimal", CQL_TYPE_DECIMAL},
+    {"double", CQL_TYPE_DOUBLE},       {"float", CQL_TYPE_FLOAT},     {"int", CQL_TYPE_INT},
     {"timestamp", CQL_TYPE_TIMESTAMP}, {"uuid", CQL_TYPE_UUID},       {"varchar", CQL_TYPE_VARCHAR},
-    {"text", CQL_TYPE_VARCHAR},      {"varint", CQL_TYPE_VARINT},     {"timeuuid", CQL_TYPE_TIMEUUID},
-    {"inet", CQL_TYPE_INET},         {"date", CQL_TYPE_DATE},         {"time", CQL_TYPE_TIME},
-    {"smallint", CQL_TYPE_SMALLINT}, {"tinyint", CQL_TYPE_TINYINT},
+    {"text", CQL_TYPE_VARCHAR},        {"varint", CQL_TYPE_VARINT},   {"timeuuid", CQL_TYPE_TIMEUUID},
+    {"inet", CQL_TYPE_INET},           {"date", CQL_TYPE_DATE},       {"time", CQL_TYPE_TIME},
+    {"smallint", CQL_TYPE_SMALLINT},   {"tinyint", CQL_TYPE_TINYINT},
 };
 
 typedef struct type_parser {
@@ -79,11 +79,16 @@ static int parse_type(type_parser *p, cql_datatype *out, int depth) {
   }
   uint16_t id;
   size_t want; /* parameters; 0 = one or more (tuple) */
-  if (strcmp(name, "list") == 0) id = CQL_TYPE_LIST, want = 1;
-  else if (strcmp(name, "set") == 0) id = CQL_TYPE_SET, want = 1;
-  else if (strcmp(name, "map") == 0) id = CQL_TYPE_MAP, want = 2;
-  else if (strcmp(name, "tuple") == 0) id = CQL_TYPE_TUPLE, want = 0;
-  else return fail(p->err, "unknown or unsupported CQL type '%s'", name);
+  if (strcmp(name, "list") == 0)
+    id = CQL_TYPE_LIST, want = 1;
+  else if (strcmp(name, "set") == 0)
+    id = CQL_TYPE_SET, want = 1;
+  else if (strcmp(name, "map") == 0)
+    id = CQL_TYPE_MAP, want = 2;
+  else if (strcmp(name, "tuple") == 0)
+    id = CQL_TYPE_TUPLE, want = 0;
+  else
+    return fail(p->err, "unknown or unsupported CQL type '%s'", name);
   cql_datatype params[16];
   size_t count = 0;
   if (!expect(p, '<')) return fail(p->err, "%s needs <...>", name);
@@ -129,7 +134,8 @@ static int parse_hex(cql_writer *w, const char *text, char *err) {
   if (n % 2) return fail(err, "odd number of hex digits in '%s'", text);
   for (size_t i = 0; i < n; i += 2) {
     unsigned byte;
-    if (!isxdigit((unsigned char)h[i]) || !isxdigit((unsigned char)h[i + 1]) || sscanf(h + i, "%2x", &byte) != 1)
+    if (!isxdigit((unsigned char)h[i]) || !isxdigit((unsigned char)h[i + 1]) ||
+        sscanf(h + i, "%2x", &byte) != 1)
       return fail(err, "bad hex in '%s'", text);
     cql_write_byte(w, (uint8_t)byte);
   }
@@ -146,7 +152,8 @@ static int parse_datetime(const char *text, bool date_only, int64_t *ms_out, cha
   long ms = 0;
   if (!date_only && (*s == 'T' || *s == ' ')) {
     used = 0;
-    if (sscanf(s + 1, "%2d:%2d%n", &tm.tm_hour, &tm.tm_min, &used) != 2) return fail(err, "bad time in '%s'", text);
+    if (sscanf(s + 1, "%2d:%2d%n", &tm.tm_hour, &tm.tm_min, &used) != 2)
+      return fail(err, "bad time in '%s'", text);
     s += 1 + used;
     if (*s == ':') {
       used = 0;
@@ -172,8 +179,8 @@ static int parse_datetime(const char *text, bool date_only, int64_t *ms_out, cha
     offset_min = sign * (hh * 60L + mm);
   }
   if (*s) return fail(err, "trailing characters in '%s'", text);
-  if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 ||
-      tm.tm_sec > 60)
+  if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 ||
+      tm.tm_min > 59 || tm.tm_sec > 60)
     return fail(err, "date out of range '%s'", text);
   tm.tm_year -= 1900;
   tm.tm_mon -= 1;
@@ -275,9 +282,12 @@ int mock_value_encode(cql_writer *w, const cql_datatype *t, const char *text, ch
   case CQL_TYPE_BLOB:
     return parse_hex(w, text, err);
   case CQL_TYPE_BOOLEAN:
-    if (strcasecmp(text, "true") == 0) cql_write_byte(w, 1);
-    else if (strcasecmp(text, "false") == 0) cql_write_byte(w, 0);
-    else return fail(err, "bad boolean '%s'", text);
+    if (strcasecmp(text, "true") == 0)
+      cql_write_byte(w, 1);
+    else if (strcasecmp(text, "false") == 0)
+      cql_write_byte(w, 0);
+    else
+      return fail(err, "bad boolean '%s'", text);
     return 0;
   case CQL_TYPE_TINYINT:
     if (parse_int64(text, INT8_MIN, INT8_MAX, &v, err) < 0) return -1;
@@ -307,7 +317,8 @@ int mock_value_encode(cql_writer *w, const cql_datatype *t, const char *text, ch
     size_t n = 0;
     int32_t scale = -1;
     for (const char *s = text; *s && n < sizeof digits - 1; s++) {
-      if (*s == '.' && scale < 0) scale = 0;
+      if (*s == '.' && scale < 0)
+        scale = 0;
       else {
         digits[n++] = *s;
         if (scale >= 0) scale++;
@@ -339,7 +350,8 @@ int mock_value_encode(cql_writer *w, const cql_datatype *t, const char *text, ch
   }
   case CQL_TYPE_TIMESTAMP: {
     char not_a_number[MOCK_ERR_SIZE]; /* only the date parser's error is reported */
-    if (parse_int64(text, INT64_MIN, INT64_MAX, &v, not_a_number) < 0 && parse_datetime(text, false, &v, err) < 0)
+    if (parse_int64(text, INT64_MIN, INT64_MAX, &v, not_a_number) < 0 &&
+        parse_datetime(text, false, &v, err) < 0)
       return -1;
     cql_write_long(w, v);
     return 0;
@@ -352,15 +364,19 @@ int mock_value_encode(cql_writer *w, const cql_datatype *t, const char *text, ch
   case CQL_TYPE_TIMEUUID: {
     uuid_t u;
     if (uuid_parse(text, u) != 0) return fail(err, "bad uuid '%s'", text);
-    if (t->id == CQL_TYPE_TIMEUUID && (u[6] >> 4) != 1) return fail(err, "'%s' is not a version 1 uuid", text);
+    if (t->id == CQL_TYPE_TIMEUUID && (u[6] >> 4) != 1)
+      return fail(err, "'%s' is not a version 1 uuid", text);
     cql_write_raw(w, u, 16);
     return 0;
   }
   case CQL_TYPE_INET: {
     uint8_t a[16];
-    if (inet_pton(AF_INET, text, a) == 1) cql_write_raw(w, a, 4);
-    else if (inet_pton(AF_INET6, text, a) == 1) cql_write_raw(w, a, 16);
-    else return fail(err, "bad inet '%s'", text);
+    if (inet_pton(AF_INET, text, a) == 1)
+      cql_write_raw(w, a, 4);
+    else if (inet_pton(AF_INET6, text, a) == 1)
+      cql_write_raw(w, a, 16);
+    else
+      return fail(err, "bad inet '%s'", text);
     return 0;
   }
   case CQL_TYPE_LIST:
@@ -492,8 +508,8 @@ void cqlmock_prime_row(cqlmock_prime *p, const char *const cells[]) {
   mock_rows_add_row(&p->rows, &p->arena, cells, p->failure);
 }
 
-void cqlmock_prime_params(cqlmock_prime *p, size_t count, const char *const names[], const char *const types[],
-                          size_t pk_count, const uint16_t pk_indexes[]) {
+void cqlmock_prime_params(cqlmock_prime *p, size_t count, const char *const names[],
+                          const char *const types[], size_t pk_count, const uint16_t pk_indexes[]) {
   if (failed(p)) return;
   p->has_params = true;
   if (mock_rows_set_columns(&p->params, &p->arena, NULL, NULL, count, names, types, p->failure) < 0) return;
@@ -518,8 +534,8 @@ void cqlmock_prime_set_keyspace(cqlmock_prime *p, const char *keyspace) {
   p->keyspace = prime_strdup(p, keyspace ? keyspace : "");
 }
 
-void cqlmock_prime_schema_change(cqlmock_prime *p, const char *change, const char *target, const char *keyspace,
-                                 const char *name) {
+void cqlmock_prime_schema_change(cqlmock_prime *p, const char *change, const char *target,
+                                 const char *keyspace, const char *name) {
   p->action = MOCK_ACT_SCHEMA_CHANGE;
   p->schema = (cql_schema_change){
       .change_type = cql_str_of(prime_strdup(p, change)),
@@ -532,13 +548,14 @@ void cqlmock_prime_schema_change(cqlmock_prime *p, const char *change, const cha
 
 static void set_error(cqlmock_prime *p, int32_t code, const char *message) {
   p->action = MOCK_ACT_ERROR;
-  p->error = (cql_error){.code = code, .message = cql_str_of(prime_strdup(p, message ? message : cql_error_code_name(code)))};
+  p->error = (cql_error){
+      .code = code, .message = cql_str_of(prime_strdup(p, message ? message : cql_error_code_name(code)))};
 }
 
 void cqlmock_prime_error(cqlmock_prime *p, int32_t code, const char *message) {
-  static const int32_t plain[] = {CQL_ERROR_SERVER,       CQL_ERROR_PROTOCOL,        CQL_ERROR_BAD_CREDENTIALS,
-                                  CQL_ERROR_OVERLOADED,   CQL_ERROR_IS_BOOTSTRAPPING, CQL_ERROR_TRUNCATE,
-                                  CQL_ERROR_SYNTAX,       CQL_ERROR_UNAUTHORIZED,    CQL_ERROR_INVALID,
+  static const int32_t plain[] = {CQL_ERROR_SERVER,     CQL_ERROR_PROTOCOL,         CQL_ERROR_BAD_CREDENTIALS,
+                                  CQL_ERROR_OVERLOADED, CQL_ERROR_IS_BOOTSTRAPPING, CQL_ERROR_TRUNCATE,
+                                  CQL_ERROR_SYNTAX,     CQL_ERROR_UNAUTHORIZED,     CQL_ERROR_INVALID,
                                   CQL_ERROR_CONFIG};
   for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++)
     if (plain[i] == code) {

@@ -11,8 +11,8 @@
 #include "mock.h"
 
 #define PASSWORD_AUTHENTICATOR "org.apache.cassandra.auth.PasswordAuthenticator"
-#define PAGING_MAGIC "cqlm"
-#define PAGING_STATE_SIZE 12 /* magic, row offset, hash of the query text */
+#define PAGING_MAGIC           "cqlm"
+#define PAGING_STATE_SIZE      12 /* magic, row offset, hash of the query text */
 
 /* ------------------------------------------------------------------------------------------ */
 /* Encoding helpers                                                                            */
@@ -54,16 +54,19 @@ static void encode_result(cql_writer *w, int version, int16_t stream, const cql_
 static void version_list(const cqlmock *m, char *buf, size_t size) {
   size_t off = 0;
   for (int v = m->cfg.min_protocol_version; v <= m->cfg.max_protocol_version && off < size; v++)
-    off += (size_t)snprintf(buf + off, size - off, "%s%d/v%d", v > m->cfg.min_protocol_version ? ", " : "", v, v);
+    off += (size_t)snprintf(buf + off, size - off, "%s%d/v%d", v > m->cfg.min_protocol_version ? ", " : "", v,
+                            v);
 }
 
 void mock_encode_version_error(cqlmock *m, cql_writer *w, int requested, int16_t stream) {
   char list[64];
   version_list(m, list, sizeof list);
   /* Answer in a version the client can parse: its own when the header layout matches (3..5). */
-  int reply = requested > m->cfg.max_protocol_version || requested < 3 ? m->cfg.max_protocol_version : requested;
+  int reply =
+      requested > m->cfg.max_protocol_version || requested < 3 ? m->cfg.max_protocol_version : requested;
   mock_encode_error(w, reply, stream, CQL_ERROR_PROTOCOL,
-                    "Invalid or unsupported protocol version (%d); supported versions are (%s)", requested, list);
+                    "Invalid or unsupported protocol version (%d); supported versions are (%s)", requested,
+                    list);
 }
 
 static void query_id(const char *query, uint8_t id[16]) {
@@ -128,9 +131,9 @@ typedef struct request_ctx {
   mock_node *n;
   int version;
   int16_t stream;
-  const char *text;              /* statement text (may be NULL for unknown ids) */
+  const char *text;               /* statement text (may be NULL for unknown ids) */
   const cql_query_params *params; /* NULL for BATCH/PREPARE */
-  const uint8_t *id;             /* prepared id of the request, if any */
+  const uint8_t *id;              /* prepared id of the request, if any */
   mock_reply *reply;
 } request_ctx;
 
@@ -152,15 +155,18 @@ static void answer_with_prime(request_ctx *rq, cqlmock_prime *p) {
                   &(cql_result_msg){.kind = CQL_RESULT_SET_KEYSPACE, .keyspace = cql_str_of(p->keyspace)});
     break;
   case MOCK_ACT_SCHEMA_CHANGE:
-    encode_result(w, rq->version, rq->stream, &(cql_result_msg){.kind = CQL_RESULT_SCHEMA_CHANGE, .schema_change = p->schema});
+    encode_result(w, rq->version, rq->stream,
+                  &(cql_result_msg){.kind = CQL_RESULT_SCHEMA_CHANGE, .schema_change = p->schema});
     break;
   case MOCK_ACT_ERROR:
     encode_cql_error(w, rq->version, rq->stream, &p->error);
     break;
   case MOCK_ACT_UNPREPARED: {
     uint8_t id[16];
-    if (rq->id) memcpy(id, rq->id, 16);
-    else query_id(rq->text ? rq->text : "", id);
+    if (rq->id)
+      memcpy(id, rq->id, 16);
+    else
+      query_id(rq->text ? rq->text : "", id);
     cql_error e = {.code = CQL_ERROR_UNPREPARED,
                    .message = CQL_STR("Prepared query not found on this host"),
                    .unprepared_id = cql_value_of(id, 16)};
@@ -193,7 +199,8 @@ static void answer_builtin(request_ctx *rq) {
     const char *ks = text + strspn(text, " \t\r\n") + 3;
     ks += strspn(ks, " \t\r\n\"");
     size_t len = strcspn(ks, " \t\r\n\";");
-    encode_result(w, rq->version, rq->stream, &(cql_result_msg){.kind = CQL_RESULT_SET_KEYSPACE, .keyspace = {ks, len}});
+    encode_result(w, rq->version, rq->stream,
+                  &(cql_result_msg){.kind = CQL_RESULT_SET_KEYSPACE, .keyspace = {ks, len}});
   } else {
     encode_result(w, rq->version, rq->stream, &(cql_result_msg){.kind = CQL_RESULT_VOID});
   }
@@ -201,8 +208,10 @@ static void answer_builtin(request_ctx *rq) {
 
 static void answer_statement(request_ctx *rq, unsigned on) {
   cqlmock_prime *p = find_prime(rq->n->m, on, rq->n->index, rq->text);
-  if (p) answer_with_prime(rq, p);
-  else answer_builtin(rq);
+  if (p)
+    answer_with_prime(rq, p);
+  else
+    answer_builtin(rq);
 }
 
 /* Bind markers: '?' outside string literals. */
@@ -210,8 +219,10 @@ static size_t count_markers(const char *q) {
   size_t n = 0;
   bool quoted = false;
   for (; *q; q++) {
-    if (*q == '\'') quoted = !quoted;
-    else if (*q == '?' && !quoted) n++;
+    if (*q == '\'')
+      quoted = !quoted;
+    else if (*q == '?' && !quoted)
+      n++;
   }
   return n;
 }
@@ -279,7 +290,8 @@ static void answer_prepare(request_ctx *rq) {
   cql_arena_init(&arena);
   mock_rows markers = {0};
   bool primed = p && p->has_params;
-  if (remember_prepared(n, id, rq->text) < 0 || (!primed && default_markers(&arena, p, rq->text, &markers) < 0)) {
+  if (remember_prepared(n, id, rq->text) < 0 ||
+      (!primed && default_markers(&arena, p, rq->text, &markers) < 0)) {
     mock_encode_error(w, rq->version, rq->stream, CQL_ERROR_SERVER, "cqlmock: out of memory");
   } else {
     const mock_rows *params = primed ? &p->params : &markers;
@@ -308,11 +320,12 @@ static void answer_unprepared(request_ctx *rq, cql_value id) {
   for (int i = 0; i < id.len && i < 16; i++) snprintf(hex + 2 * i, 3, "%02x", id.ptr[i]);
   cql_error e = {.code = CQL_ERROR_UNPREPARED, .unprepared_id = id};
   char text[320];
-  snprintf(text, sizeof text,
-           "Prepared query with ID %s not found (either the query was not prepared on this host (maybe the host "
-           "has been restarted?) or you have prepared too many queries and it has been evicted from the internal "
-           "cache)",
-           hex);
+  snprintf(
+      text, sizeof text,
+      "Prepared query with ID %s not found (either the query was not prepared on this host (maybe the host "
+      "has been restarted?) or you have prepared too many queries and it has been evicted from the internal "
+      "cache)",
+      hex);
   e.message = cql_str_of(text);
   encode_cql_error(&rq->reply->frame, rq->version, rq->stream, &e);
 }
@@ -372,7 +385,8 @@ static void answer_startup(request_ctx *rq, mock_session *s, const cql_startup_m
     }
   }
   if (!has_cql_version) {
-    mock_encode_error(w, rq->version, rq->stream, CQL_ERROR_PROTOCOL, "Missing value CQL_VERSION in STARTUP message");
+    mock_encode_error(w, rq->version, rq->stream, CQL_ERROR_PROTOCOL,
+                      "Missing value CQL_VERSION in STARTUP message");
     return;
   }
   s->started = true;
@@ -411,16 +425,20 @@ static void answer_auth(request_ctx *rq, mock_session *s, cql_value token) {
     encode(w, rq->version, rq->stream, &msg);
   } else {
     mock_encode_error(w, rq->version, rq->stream, CQL_ERROR_BAD_CREDENTIALS,
-                      "Provided username %.*s and/or password are incorrect", (int)user_len, user ? user : "");
+                      "Provided username %.*s and/or password are incorrect", (int)user_len,
+                      user ? user : "");
   }
 }
 
 static unsigned event_bits(const cql_register_msg *reg) {
   unsigned bits = 0;
   for (size_t i = 0; i < reg->n_events; i++) {
-    if (cql_str_eq(reg->events[i], "TOPOLOGY_CHANGE")) bits |= 1u << CQL_EVENT_TOPOLOGY_CHANGE;
-    else if (cql_str_eq(reg->events[i], "STATUS_CHANGE")) bits |= 1u << CQL_EVENT_STATUS_CHANGE;
-    else if (cql_str_eq(reg->events[i], "SCHEMA_CHANGE")) bits |= 1u << CQL_EVENT_SCHEMA_CHANGE;
+    if (cql_str_eq(reg->events[i], "TOPOLOGY_CHANGE"))
+      bits |= 1u << CQL_EVENT_TOPOLOGY_CHANGE;
+    else if (cql_str_eq(reg->events[i], "STATUS_CHANGE"))
+      bits |= 1u << CQL_EVENT_STATUS_CHANGE;
+    else if (cql_str_eq(reg->events[i], "SCHEMA_CHANGE"))
+      bits |= 1u << CQL_EVENT_SCHEMA_CHANGE;
   }
   return bits;
 }
@@ -478,12 +496,12 @@ static const char *describe(mock_node *n, const cql_message *req, cqlmock_reques
 }
 
 static bool is_statement(uint8_t opcode) {
-  return opcode == CQL_OP_QUERY || opcode == CQL_OP_PREPARE || opcode == CQL_OP_EXECUTE || opcode == CQL_OP_BATCH ||
-         opcode == CQL_OP_REGISTER;
+  return opcode == CQL_OP_QUERY || opcode == CQL_OP_PREPARE || opcode == CQL_OP_EXECUTE ||
+         opcode == CQL_OP_BATCH || opcode == CQL_OP_REGISTER;
 }
 
-void mock_handle(mock_node *n, mock_session *s, uint64_t conn_id, const cql_frame_header *h, const uint8_t *body,
-                 mock_reply *reply) {
+void mock_handle(mock_node *n, mock_session *s, uint64_t conn_id, const cql_frame_header *h,
+                 const uint8_t *body, mock_reply *reply) {
   cqlmock *m = n->m;
   int version = cql_header_protocol(h);
   cqlmock_request log = {.connection = conn_id,
@@ -517,7 +535,8 @@ void mock_handle(mock_node *n, mock_session *s, uint64_t conn_id, const cql_fram
   rq.text = decoded ? describe(n, &req, &log) : NULL;
   if (rq.text && !(log.query = strdup(rq.text))) rq.text = NULL;
   if (m->cfg.verbose)
-    fprintf(stderr, "cqlmock: node %d: %s %s\n", n->index, cql_opcode_name(h->opcode), rq.text ? rq.text : "");
+    fprintf(stderr, "cqlmock: node %d: %s %s\n", n->index, cql_opcode_name(h->opcode),
+            rq.text ? rq.text : "");
   mock_log_append(m, &log);
   if (!n->answering) reply->action = MOCK_ACT_NO_ANSWER;
   if (!decoded || !n->answering) {
@@ -535,13 +554,16 @@ void mock_handle(mock_node *n, mock_session *s, uint64_t conn_id, const cql_fram
       answer_options(&rq);
       break;
     case CQL_OP_STARTUP:
-      if (s->started) mock_encode_error(w, version, h->stream, CQL_ERROR_PROTOCOL, "Unexpected message STARTUP");
-      else answer_startup(&rq, s, &req.u.startup);
+      if (s->started)
+        mock_encode_error(w, version, h->stream, CQL_ERROR_PROTOCOL, "Unexpected message STARTUP");
+      else
+        answer_startup(&rq, s, &req.u.startup);
       break;
     case CQL_OP_AUTH_RESPONSE:
       if (!s->started || s->ready || !m->auth)
         mock_encode_error(w, version, h->stream, CQL_ERROR_PROTOCOL, "Unexpected message AUTH_RESPONSE");
-      else answer_auth(&rq, s, req.u.auth_token);
+      else
+        answer_auth(&rq, s, req.u.auth_token);
       break;
     case CQL_OP_REGISTER:
       s->events |= event_bits(&req.u.reg);
@@ -554,8 +576,10 @@ void mock_handle(mock_node *n, mock_session *s, uint64_t conn_id, const cql_fram
     case CQL_OP_EXECUTE:
       rq.params = &req.u.execute.params;
       rq.id = req.u.execute.id.len == 16 ? req.u.execute.id.ptr : NULL;
-      if (!rq.text) answer_unprepared(&rq, req.u.execute.id);
-      else answer_statement(&rq, CQLMOCK_ON_EXECUTE);
+      if (!rq.text)
+        answer_unprepared(&rq, req.u.execute.id);
+      else
+        answer_statement(&rq, CQLMOCK_ON_EXECUTE);
       break;
     case CQL_OP_PREPARE:
       answer_prepare(&rq);

@@ -18,7 +18,9 @@ static int fail(char *err, size_t size, const char *fmt, ...) {
   return -1;
 }
 
-static const char *get_str(json_t *obj, const char *key) { return json_string_value(json_object_get(obj, key)); }
+static const char *get_str(json_t *obj, const char *key) {
+  return json_string_value(json_object_get(obj, key));
+}
 
 static long long get_int(json_t *obj, const char *key, long long dflt) {
   json_t *v = json_object_get(obj, key);
@@ -36,8 +38,10 @@ int cqlmock_script_config(json_t *doc, cqlmock_config *cfg, char *err, size_t er
     const char *key;
     size_t offset;
   } strings[] = {
-      {"cluster_name", offsetof(cqlmock_config, cluster_name)}, {"username", offsetof(cqlmock_config, username)},
-      {"password", offsetof(cqlmock_config, password)},         {"keyspace", offsetof(cqlmock_config, keyspace)},
+      {"cluster_name", offsetof(cqlmock_config, cluster_name)},
+      {"username", offsetof(cqlmock_config, username)},
+      {"password", offsetof(cqlmock_config, password)},
+      {"keyspace", offsetof(cqlmock_config, keyspace)},
       {"replication", offsetof(cqlmock_config, replication)},
   };
   for (size_t i = 0; i < sizeof strings / sizeof strings[0]; i++) {
@@ -76,7 +80,8 @@ static const char *cell_text(json_t *v, char buf[64], char **owned) {
 }
 
 /* [["name", "type"], ...] or [{"name": .., "type": ..}, ...] into two arrays of n. */
-static int read_columns(json_t *cols, const char ***names, const char ***types, size_t *n, char *err, size_t size) {
+static int read_columns(json_t *cols, const char ***names, const char ***types, size_t *n, char *err,
+                        size_t size) {
   if (!json_is_array(cols)) return fail(err, size, "columns/params must be arrays");
   *n = json_array_size(cols);
   *names = calloc(*n + 1, sizeof **names);
@@ -154,27 +159,36 @@ static int apply_result(cqlmock_prime *p, json_t *prime, char *err, size_t size)
   if (!result) result = json_object_get(prime, "columns") ? "rows" : "void";
   const char *message = get_str(prime, "message");
   uint16_t cl = consistency_of(prime);
-  int32_t received = (int32_t)get_int(prime, "received", 0), blockfor = (int32_t)get_int(prime, "blockfor", 1);
+  int32_t received = (int32_t)get_int(prime, "received", 0),
+          blockfor = (int32_t)get_int(prime, "blockfor", 1);
   if (strcmp(result, "rows") == 0) return apply_rows(p, prime, err, size);
-  if (strcmp(result, "void") == 0) cqlmock_prime_void(p);
-  else if (strcmp(result, "set_keyspace") == 0) cqlmock_prime_set_keyspace(p, get_str(prime, "keyspace"));
+  if (strcmp(result, "void") == 0)
+    cqlmock_prime_void(p);
+  else if (strcmp(result, "set_keyspace") == 0)
+    cqlmock_prime_set_keyspace(p, get_str(prime, "keyspace"));
   else if (strcmp(result, "schema_change") == 0)
-    cqlmock_prime_schema_change(p, get_str(prime, "change"), get_str(prime, "target"), get_str(prime, "keyspace"),
-                                get_str(prime, "name"));
+    cqlmock_prime_schema_change(p, get_str(prime, "change"), get_str(prime, "target"),
+                                get_str(prime, "keyspace"), get_str(prime, "name"));
   else if (strcmp(result, "error") == 0)
     cqlmock_prime_error(p, (int32_t)get_int(prime, "code", CQL_ERROR_SERVER), message);
   else if (strcmp(result, "unavailable") == 0)
-    cqlmock_prime_unavailable(p, cl, (int32_t)get_int(prime, "required", 1), (int32_t)get_int(prime, "alive", 0));
+    cqlmock_prime_unavailable(p, cl, (int32_t)get_int(prime, "required", 1),
+                              (int32_t)get_int(prime, "alive", 0));
   else if (strcmp(result, "read_timeout") == 0)
-    cqlmock_prime_read_timeout(p, cl, received, blockfor, json_is_true(json_object_get(prime, "data_present")));
+    cqlmock_prime_read_timeout(p, cl, received, blockfor,
+                               json_is_true(json_object_get(prime, "data_present")));
   else if (strcmp(result, "write_timeout") == 0)
     cqlmock_prime_write_timeout(p, cl, received, blockfor, get_str(prime, "write_type"));
   else if (strcmp(result, "already_exists") == 0)
     cqlmock_prime_already_exists(p, get_str(prime, "keyspace"), get_str(prime, "table"));
-  else if (strcmp(result, "unprepared") == 0) cqlmock_prime_unprepared(p);
-  else if (strcmp(result, "close") == 0) cqlmock_prime_close_connection(p);
-  else if (strcmp(result, "no_answer") == 0) cqlmock_prime_no_answer(p);
-  else return fail(err, size, "unknown result '%s'", result);
+  else if (strcmp(result, "unprepared") == 0)
+    cqlmock_prime_unprepared(p);
+  else if (strcmp(result, "close") == 0)
+    cqlmock_prime_close_connection(p);
+  else if (strcmp(result, "no_answer") == 0)
+    cqlmock_prime_no_answer(p);
+  else
+    return fail(err, size, "unknown result '%s'", result);
   return 0;
 }
 
@@ -182,9 +196,12 @@ int cqlmock_script_prime(cqlmock *m, json_t *prime, char *err, size_t size) {
   if (!json_is_object(prime)) return fail(err, size, "a prime must be a JSON object");
   const char *match_name = get_str(prime, "match");
   cqlmock_match match = CQLMOCK_MATCH_EXACT;
-  if (match_name && strcmp(match_name, "prefix") == 0) match = CQLMOCK_MATCH_PREFIX;
-  else if (match_name && strcmp(match_name, "any") == 0) match = CQLMOCK_MATCH_ANY;
-  else if (match_name && strcmp(match_name, "exact") != 0) return fail(err, size, "bad match '%s'", match_name);
+  if (match_name && strcmp(match_name, "prefix") == 0)
+    match = CQLMOCK_MATCH_PREFIX;
+  else if (match_name && strcmp(match_name, "any") == 0)
+    match = CQLMOCK_MATCH_ANY;
+  else if (match_name && strcmp(match_name, "exact") != 0)
+    return fail(err, size, "bad match '%s'", match_name);
   cqlmock_prime *p = cqlmock_prime_new(match, get_str(prime, "query"));
   if (!p) return fail(err, size, "out of memory");
   int rc = 0;
@@ -194,11 +211,16 @@ int cqlmock_script_prime(cqlmock *m, json_t *prime, char *err, size_t size) {
     unsigned mask = 0;
     json_array_foreach(on, i, v) {
       const char *name = json_string_value(v);
-      if (name && strcmp(name, "query") == 0) mask |= CQLMOCK_ON_QUERY;
-      else if (name && strcmp(name, "execute") == 0) mask |= CQLMOCK_ON_EXECUTE;
-      else if (name && strcmp(name, "prepare") == 0) mask |= CQLMOCK_ON_PREPARE;
-      else if (name && strcmp(name, "batch") == 0) mask |= CQLMOCK_ON_BATCH;
-      else rc = fail(err, size, "bad 'on' entry");
+      if (name && strcmp(name, "query") == 0)
+        mask |= CQLMOCK_ON_QUERY;
+      else if (name && strcmp(name, "execute") == 0)
+        mask |= CQLMOCK_ON_EXECUTE;
+      else if (name && strcmp(name, "prepare") == 0)
+        mask |= CQLMOCK_ON_PREPARE;
+      else if (name && strcmp(name, "batch") == 0)
+        mask |= CQLMOCK_ON_BATCH;
+      else
+        rc = fail(err, size, "bad 'on' entry");
     }
     cqlmock_prime_on(p, mask);
   }
@@ -222,9 +244,15 @@ static int opcode_of(const char *name) {
   static const struct {
     const char *name;
     int op;
-  } ops[] = {{"ANY", 0},           {"STARTUP", CQL_OP_STARTUP},   {"OPTIONS", CQL_OP_OPTIONS},
-             {"QUERY", CQL_OP_QUERY}, {"PREPARE", CQL_OP_PREPARE}, {"EXECUTE", CQL_OP_EXECUTE},
-             {"REGISTER", CQL_OP_REGISTER}, {"BATCH", CQL_OP_BATCH}, {"AUTH_RESPONSE", CQL_OP_AUTH_RESPONSE}};
+  } ops[] = {{"ANY", 0},
+             {"STARTUP", CQL_OP_STARTUP},
+             {"OPTIONS", CQL_OP_OPTIONS},
+             {"QUERY", CQL_OP_QUERY},
+             {"PREPARE", CQL_OP_PREPARE},
+             {"EXECUTE", CQL_OP_EXECUTE},
+             {"REGISTER", CQL_OP_REGISTER},
+             {"BATCH", CQL_OP_BATCH},
+             {"AUTH_RESPONSE", CQL_OP_AUTH_RESPONSE}};
   for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
     if (strcasecmp(name, ops[i].name) == 0) return ops[i].op;
   return -1;
@@ -234,10 +262,10 @@ static json_t *request_json(const cqlmock_request *r) {
   char id[33] = "";
   for (size_t i = 0; i < r->prepared_id_len; i++) snprintf(id + 2 * i, 3, "%02x", r->prepared_id[i]);
   json_t *o = json_pack("{s:I, s:i, s:s, s:i, s:i, s:s?, s:s, s:i, s:i, s:i, s:i, s:b, s:i}", "connection",
-                        (json_int_t)r->connection, "node", r->node, "opcode", cql_opcode_name(r->opcode), "version",
-                        r->version, "stream", r->stream, "query", r->query, "prepared_id", id, "consistency",
-                        r->consistency, "flags", r->flags, "values", r->values, "page_size", r->page_size,
-                        "paging_state", r->has_paging_state, "batch_count", r->batch_count);
+                        (json_int_t)r->connection, "node", r->node, "opcode", cql_opcode_name(r->opcode),
+                        "version", r->version, "stream", r->stream, "query", r->query, "prepared_id", id,
+                        "consistency", r->consistency, "flags", r->flags, "values", r->values, "page_size",
+                        r->page_size, "paging_state", r->has_paging_state, "batch_count", r->batch_count);
   if (o && r->has_timestamp) json_object_set_new(o, "timestamp", json_integer(r->timestamp));
   return o;
 }
@@ -268,9 +296,12 @@ int cqlmock_script_command(cqlmock *m, const char *line, char *reply, size_t siz
     json_error_t jerr;
     json_t *doc = json_loads(line + strlen("prime"), 0, &jerr);
     char err[256] = "";
-    if (!doc) snprintf(reply, size, "error bad JSON: %s", jerr.text);
-    else if (cqlmock_script_prime(m, doc, err, sizeof err) < 0) snprintf(reply, size, "error %s", err);
-    else snprintf(reply, size, "ok");
+    if (!doc)
+      snprintf(reply, size, "error bad JSON: %s", jerr.text);
+    else if (cqlmock_script_prime(m, doc, err, sizeof err) < 0)
+      snprintf(reply, size, "error %s", err);
+    else
+      snprintf(reply, size, "ok");
     json_decref(doc);
   } else if (strcmp(cmd, "clear-primes") == 0) {
     cqlmock_prime_clear(m);

@@ -101,8 +101,10 @@ static void delayed_free(uv_handle_t *h) {
 }
 
 static void delayed_unlink(mock_delayed *d) {
-  if (d->prev) d->prev->next = d->next;
-  else d->conn->delayed = d->next;
+  if (d->prev)
+    d->prev->next = d->next;
+  else
+    d->conn->delayed = d->next;
   if (d->next) d->next->prev = d->prev;
   d->conn = NULL;
 }
@@ -133,8 +135,10 @@ static void conn_reply(mock_conn *c, mock_reply *r) {
     return;
   }
   if (r->delay_ms == 0) {
-    if (r->action == MOCK_ACT_CLOSE) conn_close(c);
-    else conn_send(c, frame, len, false);
+    if (r->action == MOCK_ACT_CLOSE)
+      conn_close(c);
+    else
+      conn_send(c, frame, len, false);
     return;
   }
   mock_delayed *d = calloc(1, sizeof *d);
@@ -169,11 +173,14 @@ static void conn_close(mock_conn *c) {
     uv_close((uv_handle_t *)&d->timer, delayed_free);
   }
   mock_node *n = c->node;
-  if (c->prev) c->prev->next = c->next;
-  else n->conns = c->next;
+  if (c->prev)
+    c->prev->next = c->next;
+  else
+    n->conns = c->next;
   if (c->next) c->next->prev = c->prev;
   n->n_conns--;
-  if (n->m->cfg.verbose) fprintf(stderr, "cqlmock: node %d: connection %" PRIu64 " closed\n", n->index, c->id);
+  if (n->m->cfg.verbose)
+    fprintf(stderr, "cqlmock: node %d: connection %" PRIu64 " closed\n", n->index, c->id);
   uv_close((uv_handle_t *)&c->tcp, conn_free);
 }
 
@@ -197,8 +204,10 @@ static void reject_header(mock_conn *c) {
   size_t len;
   uint8_t *frame = cql_writer_steal(&r.frame, &len);
   cql_writer_free(&r.frame);
-  if (frame) conn_send(c, frame, len, true);
-  else conn_close(c);
+  if (frame)
+    conn_send(c, frame, len, true);
+  else
+    conn_close(c);
 }
 
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
@@ -223,8 +232,10 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     pthread_mutex_unlock(&m->lock);
     conn_reply(c, &r);
   }
-  if (rc == CQL_RC_UNSUPPORTED && !c->closing) reject_header(c);
-  else if (rc < 0 && !c->closing) conn_close(c);
+  if (rc == CQL_RC_UNSUPPORTED && !c->closing)
+    reject_header(c);
+  else if (rc < 0 && !c->closing)
+    conn_close(c);
 }
 
 static void on_connection(uv_stream_t *server, int status) {
@@ -245,7 +256,8 @@ static void on_connection(uv_stream_t *server, int status) {
   if (n->conns) n->conns->prev = c;
   n->conns = c;
   n->n_conns++;
-  if (n->m->cfg.verbose) fprintf(stderr, "cqlmock: node %d: connection %" PRIu64 " opened\n", n->index, c->id);
+  if (n->m->cfg.verbose)
+    fprintf(stderr, "cqlmock: node %d: connection %" PRIu64 " opened\n", n->index, c->id);
   if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) < 0) conn_close(c);
 }
 
@@ -503,7 +515,7 @@ cqlmock *cqlmock_start(const cqlmock_config *cfg) {
   memcpy(m->schema_version, schema, sizeof schema);
   pthread_mutex_init(&m->lock, NULL);
   pthread_cond_init(&m->cond, NULL);
-  int rc = init_nodes(m); /* reads the caller's per-node settings from m->cfg.node */
+  int rc = init_nodes(m);                     /* reads the caller's per-node settings from m->cfg.node */
   memset(m->cfg.node, 0, sizeof m->cfg.node); /* the caller's strings are not kept */
   if (rc < 0 || uv_loop_init(&m->loop) < 0) {
     free_state(m);
@@ -604,10 +616,10 @@ int cqlmock_push_schema_change(cqlmock *m, int to_node, const char *change, cons
                                const char *keyspace, const char *name) {
   if (!change || !target || !keyspace) return -1;
   cql_event_msg ev = {.type = CQL_EVENT_SCHEMA_CHANGE,
-                  .schema_change = {.change_type = cql_str_of(change),
-                                    .target = cql_str_of(target),
-                                    .keyspace = cql_str_of(keyspace),
-                                    .name = cql_str_of(name ? name : "")}};
+                      .schema_change = {.change_type = cql_str_of(change),
+                                        .target = cql_str_of(target),
+                                        .keyspace = cql_str_of(keyspace),
+                                        .name = cql_str_of(name ? name : "")}};
   return push_event(m, to_node, &ev);
 }
 
@@ -721,8 +733,10 @@ void cqlmock_log_clear(cqlmock *m, int node) {
   pthread_mutex_lock(&m->lock);
   size_t kept = 0;
   for (size_t i = 0; i < m->n_log; i++) {
-    if (node < 0 || m->log[i].node == node) free(m->log[i].query);
-    else m->log[kept++] = m->log[i];
+    if (node < 0 || m->log[i].node == node)
+      free(m->log[i].query);
+    else
+      m->log[kept++] = m->log[i];
   }
   m->n_log = kept;
   pthread_mutex_unlock(&m->lock);

@@ -17,9 +17,9 @@
 
 #include "mock.h"
 
-#define MAX_COLS 20
+#define MAX_COLS        20
 #define RELEASE_VERSION "4.0.11"
-#define PARTITIONER "org.apache.cassandra.dht.Murmur3Partitioner"
+#define PARTITIONER     "org.apache.cassandra.dht.Murmur3Partitioner"
 
 typedef struct column_def {
   const char *name;
@@ -27,26 +27,40 @@ typedef struct column_def {
 } column_def;
 
 static const column_def local_cols[] = {
-    {"key", "text"},          {"bootstrapped", "text"},       {"broadcast_address", "inet"},
-    {"broadcast_port", "int"}, {"cluster_name", "text"},      {"cql_version", "text"},
-    {"data_center", "text"},  {"gossip_generation", "int"},   {"host_id", "uuid"},
-    {"listen_address", "inet"}, {"listen_port", "int"},       {"native_protocol_version", "text"},
-    {"partitioner", "text"},  {"rack", "text"},               {"release_version", "text"},
-    {"rpc_address", "inet"},  {"rpc_port", "int"},            {"schema_version", "uuid"},
+    {"key", "text"},
+    {"bootstrapped", "text"},
+    {"broadcast_address", "inet"},
+    {"broadcast_port", "int"},
+    {"cluster_name", "text"},
+    {"cql_version", "text"},
+    {"data_center", "text"},
+    {"gossip_generation", "int"},
+    {"host_id", "uuid"},
+    {"listen_address", "inet"},
+    {"listen_port", "int"},
+    {"native_protocol_version", "text"},
+    {"partitioner", "text"},
+    {"rack", "text"},
+    {"release_version", "text"},
+    {"rpc_address", "inet"},
+    {"rpc_port", "int"},
+    {"schema_version", "uuid"},
     {"tokens", "set<text>"},
 };
 
 static const column_def peers_cols[] = {
-    {"peer", "inet"},         {"data_center", "text"},     {"host_id", "uuid"},
-    {"preferred_ip", "inet"}, {"rack", "text"},            {"release_version", "text"},
-    {"rpc_address", "inet"},  {"schema_version", "uuid"},  {"tokens", "set<text>"},
+    {"peer", "inet"},         {"data_center", "text"},    {"host_id", "uuid"},
+    {"preferred_ip", "inet"}, {"rack", "text"},           {"release_version", "text"},
+    {"rpc_address", "inet"},  {"schema_version", "uuid"}, {"tokens", "set<text>"},
 };
 
 static const column_def peers_v2_cols[] = {
-    {"peer", "inet"},           {"peer_port", "int"},        {"data_center", "text"},
-    {"host_id", "uuid"},        {"native_address", "inet"},  {"native_port", "int"},
-    {"preferred_ip", "inet"},   {"preferred_port", "int"},   {"rack", "text"},
-    {"release_version", "text"}, {"schema_version", "uuid"}, {"tokens", "set<text>"},
+    {"peer", "inet"},           {"peer_port", "int"},
+    {"data_center", "text"},    {"host_id", "uuid"},
+    {"native_address", "inet"}, {"native_port", "int"},
+    {"preferred_ip", "inet"},   {"preferred_port", "int"},
+    {"rack", "text"},           {"release_version", "text"},
+    {"schema_version", "uuid"}, {"tokens", "set<text>"},
 };
 
 static const column_def keyspaces_cols[] = {
@@ -65,7 +79,8 @@ static const struct {
     [T_LOCAL] = {"system.local", local_cols, sizeof local_cols / sizeof local_cols[0]},
     [T_PEERS] = {"system.peers", peers_cols, sizeof peers_cols / sizeof peers_cols[0]},
     [T_PEERS_V2] = {"system.peers_v2", peers_v2_cols, sizeof peers_v2_cols / sizeof peers_v2_cols[0]},
-    [T_KEYSPACES] = {"system_schema.keyspaces", keyspaces_cols, sizeof keyspaces_cols / sizeof keyspaces_cols[0]},
+    [T_KEYSPACES] = {"system_schema.keyspaces", keyspaces_cols,
+                     sizeof keyspaces_cols / sizeof keyspaces_cols[0]},
 };
 
 /* A table's rows as text cells (all columns), strings in the arena. */
@@ -131,9 +146,25 @@ static void local_row(text_rows *t, const mock_node *n) {
   if (!row) return;
   const cqlmock *m = n->m;
   const char *values[] = {
-      "local", "COMPLETED", n->host, "7000", m->cluster_name, "3.4.5", n->datacenter, "1700000000",
-      uuid_text(t, n->host_id), n->host, "7000", str(t, "%d", m->cfg.max_protocol_version), PARTITIONER, n->rack,
-      RELEASE_VERSION, n->host, str(t, "%u", n->port), uuid_text(t, m->schema_version), tokens_json(t, n->tokens),
+      "local",
+      "COMPLETED",
+      n->host,
+      "7000",
+      m->cluster_name,
+      "3.4.5",
+      n->datacenter,
+      "1700000000",
+      uuid_text(t, n->host_id),
+      n->host,
+      "7000",
+      str(t, "%d", m->cfg.max_protocol_version),
+      PARTITIONER,
+      n->rack,
+      RELEASE_VERSION,
+      n->host,
+      str(t, "%u", n->port),
+      uuid_text(t, m->schema_version),
+      tokens_json(t, n->tokens),
   };
   memcpy(*row, values, sizeof values);
 }
@@ -148,11 +179,12 @@ static void peer_rows(text_rows *t, const mock_node *self, bool v2) {
     const char *host_id = uuid_text(t, p->host_id), *schema = uuid_text(t, m->schema_version);
     const char *tokens = tokens_json(t, p->tokens);
     if (v2) {
-      const char *values[] = {p->host,   "7000", p->datacenter,   host_id, p->host, str(t, "%u", p->port), NULL,
-                              NULL,      p->rack, RELEASE_VERSION, schema,  tokens};
+      const char *values[] = {p->host, "7000", p->datacenter, host_id,         p->host, str(t, "%u", p->port),
+                              NULL,    NULL,   p->rack,       RELEASE_VERSION, schema,  tokens};
       memcpy(*row, values, sizeof values);
     } else {
-      const char *values[] = {p->host, p->datacenter, host_id, NULL, p->rack, RELEASE_VERSION, p->host, schema, tokens};
+      const char *values[] = {p->host,         p->datacenter, host_id, NULL,  p->rack,
+                              RELEASE_VERSION, p->host,       schema,  tokens};
       memcpy(*row, values, sizeof values);
     }
   }
@@ -194,7 +226,8 @@ static void keyspace_rows(text_rows *t, const cqlmock *m, const char *only) {
   static const char *const builtin[][2] = {
       {"system", "{\"class\":\"org.apache.cassandra.locator.LocalStrategy\"}"},
       {"system_schema", "{\"class\":\"org.apache.cassandra.locator.LocalStrategy\"}"},
-      {"system_auth", "{\"class\":\"org.apache.cassandra.locator.SimpleStrategy\",\"replication_factor\":\"1\"}"},
+      {"system_auth",
+       "{\"class\":\"org.apache.cassandra.locator.SimpleStrategy\",\"replication_factor\":\"1\"}"},
   };
   for (size_t i = 0; i < sizeof builtin / sizeof builtin[0]; i++) {
     if (only && strcmp(only, builtin[i][0]) != 0) continue;
@@ -224,7 +257,8 @@ static const char *find_word(const char *s, const char *word) {
   size_t len = strlen(word);
   for (const char *p = s; *p; p++) {
     bool starts = p == s || (!isalnum((unsigned char)p[-1]) && p[-1] != '_');
-    if (starts && strncasecmp(p, word, len) == 0 && !isalnum((unsigned char)p[len]) && p[len] != '_') return p;
+    if (starts && strncasecmp(p, word, len) == 0 && !isalnum((unsigned char)p[len]) && p[len] != '_')
+      return p;
   }
   return NULL;
 }
@@ -265,8 +299,8 @@ static int select_list(const char *query, const char *from, char names[][64], si
 }
 
 /* Empty Rows for an unprimed SELECT: one blob column per selected name ("key" for "*"). */
-static void empty_select(const char *name, size_t name_len, char names[][64], size_t n, int version, int16_t stream,
-                         const char *query, cql_writer *w) {
+static void empty_select(const char *name, size_t name_len, char names[][64], size_t n, int version,
+                         int16_t stream, const char *query, cql_writer *w) {
   char ks[128] = "ks", table[128] = "t";
   const char *dot = memchr(name, '.', name_len);
   if (dot) {
@@ -284,7 +318,8 @@ static void empty_select(const char *name, size_t name_len, char names[][64], si
   char err[MOCK_ERR_SIZE];
   if (mock_rows_set_columns(&rows, &arena, ks, table, n, cols, types, err) < 0)
     mock_encode_error(w, version, stream, CQL_ERROR_SERVER, "cqlmock: %s", err);
-  else mock_encode_rows(w, version, stream, &rows, NULL, query);
+  else
+    mock_encode_rows(w, version, stream, &rows, NULL, query);
   mock_rows_free(&rows);
   cql_arena_free(&arena);
 }
@@ -314,8 +349,8 @@ void mock_select_builtin(mock_node *n, const char *query, int version, int16_t s
     size_t i = 0;
     while (i < tables[table].n_cols && strcmp(tables[table].cols[i].name, selected[s]) != 0) i++;
     if (i == tables[table].n_cols) {
-      mock_encode_error(w, version, stream, CQL_ERROR_INVALID, "Undefined column name %s in table %s", selected[s],
-                        tables[table].name);
+      mock_encode_error(w, version, stream, CQL_ERROR_INVALID, "Undefined column name %s in table %s",
+                        selected[s], tables[table].name);
       return;
     }
     idx[n_idx++] = i;
@@ -353,7 +388,8 @@ void mock_select_builtin(mock_node *n, const char *query, int version, int16_t s
     for (size_t i = 0; i < n_idx; i++) cells[i] = t.cells[r][idx[i]];
     rc = mock_rows_add_row(&rows, &arena, cells, err);
   }
-  if (rc < 0) mock_encode_error(w, version, stream, CQL_ERROR_SERVER, "cqlmock: cannot build %s", tables[table].name);
+  if (rc < 0)
+    mock_encode_error(w, version, stream, CQL_ERROR_SERVER, "cqlmock: cannot build %s", tables[table].name);
   else if (mock_encode_rows(w, version, stream, &rows, params, query) < 0)
     mock_encode_error(w, version, stream, CQL_ERROR_PROTOCOL, "Invalid value for the paging state");
   mock_rows_free(&rows);

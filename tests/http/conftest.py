@@ -125,8 +125,11 @@ class Server:
         assert self.proc.poll() is None, "server died during the tests (exit %r)\n%s" % (
             self.proc.returncode, self.stderr()[-6000:])
         self.proc.send_signal(signal.SIGTERM)
+        t0 = time.monotonic()
         try:
             rc = self.proc.wait(timeout=STOP_TIMEOUT_S)
+            self.stop_seconds = time.monotonic() - t0
+            print("DEBUGSTOP %s %.2f" % (self.name, self.stop_seconds))
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()

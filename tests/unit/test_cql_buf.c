@@ -32,9 +32,10 @@ static void test_primitives_roundtrip(void **state) {
   cql_write_consistency(&w, 6);
   assert_true(cql_writer_ok(&w));
   static const uint8_t expect[] = {
-      0xAB, 0xFF, 0xFE, 0xFF, 0xFF, 0xFF, 0xFE, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 6, 'h', 0xC3, 0xA9, 'l', 'l', 'o',
-      0, 0, 0, 4, 'l', 'o', 'n', 'g', 0, 0, 0, 2, 0, 1, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFE, 0, 0, 0,
-      0, 0, 2, 'i', 'd', 16, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0x23, 0x52, 0, 6};
+      0xAB, 0xFF, 0xFE, 0xFF, 0xFF, 0xFF, 0xFE, 0x80, 0,   0,   0,   0,   0, 0,   0,   0,    6,    'h', 0xC3,
+      0xA9, 'l',  'l',  'o',  0,    0,    0,    4,    'l', 'o', 'n', 'g', 0, 0,   0,   2,    0,    1,   0xFF,
+      0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFE, 0,    0,   0,   0,   0,   2, 'i', 'd', 16,   0,    0,   0,
+      0,    0,    0,    0,    0,    0,    0,    0,    0,   0,   0,   0,   1, 0,   0,   0x23, 0x52, 0,   6};
   assert_int_equal(w.len, sizeof(expect));
   assert_memory_equal(w.data, expect, sizeof(expect));
 

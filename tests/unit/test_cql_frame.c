@@ -87,7 +87,8 @@ static void test_v4_lz4(void **state) {
   cql_writer_free(&d);
 }
 
-static void check_segment(const uint8_t *payload, size_t len, bool lz4, const uint8_t *golden, size_t golden_len) {
+static void check_segment(const uint8_t *payload, size_t len, bool lz4, const uint8_t *golden,
+                          size_t golden_len) {
   cql_writer w, out;
   cql_writer_init(&w);
   cql_writer_init(&out);
@@ -109,14 +110,15 @@ static void check_segment(const uint8_t *payload, size_t len, bool lz4, const ui
 
 static void test_segments_golden(void **state) {
   (void)state;
-  check_segment(GOLDEN_OPTIONS_V5, GOLDEN_OPTIONS_V5_LEN, false, GOLDEN_SEGMENT_OPTIONS, GOLDEN_SEGMENT_OPTIONS_LEN);
+  check_segment(GOLDEN_OPTIONS_V5, GOLDEN_OPTIONS_V5_LEN, false, GOLDEN_SEGMENT_OPTIONS,
+                GOLDEN_SEGMENT_OPTIONS_LEN);
   check_segment(GOLDEN_SEGMENT_LZ4_INPUT, GOLDEN_SEGMENT_LZ4_INPUT_LEN, true, GOLDEN_SEGMENT_LZ4,
                 GOLDEN_SEGMENT_LZ4_LEN);
   assert_true(GOLDEN_SEGMENT_LZ4_LEN < GOLDEN_SEGMENT_LZ4_INPUT_LEN);
   /* OPTIONS v5 is an envelope; the python codec is given the same envelope bytes. */
   cql_segment_header h;
-  assert_int_equal(cql_segment_header_decode(GOLDEN_SEGMENT_LZ4_STORED, GOLDEN_SEGMENT_LZ4_STORED_LEN, true, &h),
-                   CQL_OK);
+  assert_int_equal(
+      cql_segment_header_decode(GOLDEN_SEGMENT_LZ4_STORED, GOLDEN_SEGMENT_LZ4_STORED_LEN, true, &h), CQL_OK);
   assert_int_equal(h.uncompressed_len, 0); /* stored: compression would not shrink it */
   assert_true(h.self_contained);
 }
@@ -137,7 +139,8 @@ static void test_segments_split(void **state) {
     cql_writer_init(&out);
     assert_int_equal(cql_segments_write(&w, data, n, lz4), CQL_OK);
     assert_int_equal(w.len, lz4 ? GOLDEN_SEGMENT_SPLIT_LZ4_LEN : GOLDEN_SEGMENT_SPLIT_PLAIN_LEN);
-    assert_int_equal(crc32(0, w.data, (uInt)w.len), lz4 ? GOLDEN_SEGMENT_SPLIT_LZ4_CRC32 : GOLDEN_SEGMENT_SPLIT_PLAIN_CRC32);
+    assert_int_equal(crc32(0, w.data, (uInt)w.len),
+                     lz4 ? GOLDEN_SEGMENT_SPLIT_LZ4_CRC32 : GOLDEN_SEGMENT_SPLIT_PLAIN_CRC32);
     /* Three segments, none self-contained (the last one included). */
     size_t off = 0, segs = 0;
     while (off < w.len) {
@@ -263,8 +266,10 @@ static void test_reader_v5(void **state) {
           assert_true(got < 4);
           ops[got] = h.opcode;
           lens[got++] = h.length;
-          if (h.opcode == CQL_OP_READY) cql_frame_reader_set_framing(&fr, lz4 ? CQL_FRAMING_V5_LZ4 : CQL_FRAMING_V5);
-          if (h.length == big_body) assert_int_equal(body[big_body - 1], (uint8_t)(((big_body - 1) * 31 + 7) & 0xff));
+          if (h.opcode == CQL_OP_READY)
+            cql_frame_reader_set_framing(&fr, lz4 ? CQL_FRAMING_V5_LZ4 : CQL_FRAMING_V5);
+          if (h.length == big_body)
+            assert_int_equal(body[big_body - 1], (uint8_t)(((big_body - 1) * 31 + 7) & 0xff));
         }
         assert_int_equal(rc, 0);
       }

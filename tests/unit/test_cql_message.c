@@ -22,8 +22,8 @@ static const uint8_t UUID4[16] = {0xf4, 0x7a, 0xc1, 0x0b, 0x58, 0xcc, 0x43, 0x72
                                   0xa5, 0x67, 0x0e, 0x02, 0xb2, 0xc3, 0xd4, 0x79};
 
 /* Encodes m as a frame and compares it with the golden bytes. */
-static void check_frame(const cql_message *m, int version, int16_t stream, uint8_t flags, const uint8_t *golden,
-                        size_t golden_len) {
+static void check_frame(const cql_message *m, int version, int16_t stream, uint8_t flags,
+                        const uint8_t *golden, size_t golden_len) {
   cql_writer w;
   cql_writer_init(&w);
   assert_int_equal(cql_message_encode_frame(&w, version, flags, stream, m), CQL_OK);
@@ -57,7 +57,8 @@ static void test_startup_options_auth_register(void **state) {
   (void)state;
   cql_message m;
   cql_message_init(&m, CQL_OP_STARTUP);
-  cql_str_pair opt[2] = {{CQL_STR("COMPRESSION"), CQL_STR("lz4")}, {CQL_STR("CQL_VERSION"), CQL_STR("3.0.0")}};
+  cql_str_pair opt[2] = {{CQL_STR("COMPRESSION"), CQL_STR("lz4")},
+                         {CQL_STR("CQL_VERSION"), CQL_STR("3.0.0")}};
   m.u.startup.options = opt + 1;
   m.u.startup.n_options = 1;
   check_frame(&m, 4, 1, 0, GOLDEN_STARTUP_V4, GOLDEN_STARTUP_V4_LEN);
@@ -352,8 +353,9 @@ static void test_errors(void **state) {
   assert_int_equal(e->consistency, CQL_CONSISTENCY_QUORUM);
   assert_int_equal(e->required, 2);
   assert_int_equal(e->alive, 1);
-  assert_string_equal(cql_error_format(e, buf, sizeof(buf)),
-                      "Unavailable (0x1000): Cannot achieve consistency level QUORUM [cl=QUORUM required=2 alive=1]");
+  assert_string_equal(
+      cql_error_format(e, buf, sizeof(buf)),
+      "Unavailable (0x1000): Cannot achieve consistency level QUORUM [cl=QUORUM required=2 alive=1]");
   cql_message_free(&m);
 
   decode_golden(&m, GOLDEN_ERROR_WRITE_TIMEOUT_V4, GOLDEN_ERROR_WRITE_TIMEOUT_V4_LEN);
@@ -426,8 +428,12 @@ static void test_v5_cas_write_timeout(void **state) {
   /* v5 adds <contentions> after a CAS write type; v4 does not. */
   cql_message m, d;
   cql_message_init(&m, CQL_OP_ERROR);
-  m.u.error = (cql_error){.code = CQL_ERROR_WRITE_TIMEOUT, .message = CQL_STR("t"), .received = 1,
-                          .block_for = 2, .write_type = CQL_STR("CAS"), .contentions = 3};
+  m.u.error = (cql_error){.code = CQL_ERROR_WRITE_TIMEOUT,
+                          .message = CQL_STR("t"),
+                          .received = 1,
+                          .block_for = 2,
+                          .write_type = CQL_STR("CAS"),
+                          .contentions = 3};
   for (int version = 4; version <= 5; version++) {
     cql_writer w;
     cql_writer_init(&w);

@@ -25,7 +25,8 @@ static void test_golden_tokens(void **state) {
   assert_true(n > 60);
   for (size_t i = 0; i < n; i++) {
     int64_t t = cql_murmur3_token(GOLDEN_MURMUR3[i].key, GOLDEN_MURMUR3[i].len);
-    if (t != GOLDEN_MURMUR3[i].token) fail_msg("key #%zu (len %zu): %lld", i, GOLDEN_MURMUR3[i].len, (long long)t);
+    if (t != GOLDEN_MURMUR3[i].token)
+      fail_msg("key #%zu (len %zu): %lld", i, GOLDEN_MURMUR3[i].len, (long long)t);
   }
 }
 

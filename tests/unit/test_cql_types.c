@@ -112,9 +112,14 @@ static void test_datatype_roundtrip(void **state) {
                                 {.id = CQL_TYPE_LIST, .n_params = 1, .params = list_int_p}};
   cql_str names[2] = {CQL_STR("street"), CQL_STR("zip")};
   cql_datatype tuple_p[2] = {cql_datatype_simple(CQL_TYPE_INT),
-                             {.id = CQL_TYPE_UDT, .udt_keyspace = CQL_STR("ks"), .udt_name = CQL_STR("addr"),
-                              .n_params = 2, .params = udt_fields, .field_names = names}};
-  cql_datatype map_p[2] = {cql_datatype_simple(CQL_TYPE_VARCHAR), {.id = CQL_TYPE_TUPLE, .n_params = 2, .params = tuple_p}};
+                             {.id = CQL_TYPE_UDT,
+                              .udt_keyspace = CQL_STR("ks"),
+                              .udt_name = CQL_STR("addr"),
+                              .n_params = 2,
+                              .params = udt_fields,
+                              .field_names = names}};
+  cql_datatype map_p[2] = {cql_datatype_simple(CQL_TYPE_VARCHAR),
+                           {.id = CQL_TYPE_TUPLE, .n_params = 2, .params = tuple_p}};
   cql_datatype t = {.id = CQL_TYPE_MAP, .n_params = 2, .params = map_p};
   cql_writer w;
   cql_writer_init(&w);

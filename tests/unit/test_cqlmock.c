@@ -123,8 +123,10 @@ static void send_query(client *c, const char *text, const cql_query_params *para
   cql_message msg;
   cql_message_init(&msg, CQL_OP_QUERY);
   msg.u.query.query = cql_str_of(text);
-  if (params) msg.u.query.params = *params;
-  else msg.u.query.params.consistency = CQL_CONSISTENCY_ONE;
+  if (params)
+    msg.u.query.params = *params;
+  else
+    msg.u.query.params.consistency = CQL_CONSISTENCY_ONE;
   send_msg(c, &msg);
 }
 
@@ -142,7 +144,8 @@ static void expect_error(const cql_message *r, int32_t code) {
 
 static int32_t cell_int(const cql_message *r, int row, int col) {
   int32_t v = 0;
-  assert_int_equal(cql_value_get_int(r->u.result.rows.cells[row * r->u.result.rows.meta.column_count + col], &v), 0);
+  assert_int_equal(
+      cql_value_get_int(r->u.result.rows.cells[row * r->u.result.rows.meta.column_count + col], &v), 0);
   return v;
 }
 
@@ -150,7 +153,9 @@ static const cql_value *cell(const cql_message *r, int row, int col) {
   return &r->u.result.rows.cells[row * r->u.result.rows.meta.column_count + col];
 }
 
-static bool text_is(cql_value v, const char *s) { return v.len == (int32_t)strlen(s) && memcmp(v.ptr, s, v.len) == 0; }
+static bool text_is(cql_value v, const char *s) {
+  return v.len == (int32_t)strlen(s) && memcmp(v.ptr, s, v.len) == 0;
+}
 
 static int column_index(const cql_message *r, const char *name) {
   for (int i = 0; i < r->u.result.rows.meta.column_count; i++)
@@ -187,7 +192,8 @@ static void handshake_and_version_negotiation(void **state) {
   bool versions = false;
   for (size_t i = 0; i < r.u.supported.n_entries; i++)
     if (cql_str_eq(r.u.supported.entries[i].key, "PROTOCOL_VERSIONS"))
-      versions = r.u.supported.entries[i].n_values == 1 && cql_str_eq(r.u.supported.entries[i].values[0], "4/v4");
+      versions =
+          r.u.supported.entries[i].n_values == 1 && cql_str_eq(r.u.supported.entries[i].values[0], "4/v4");
   assert_true(versions);
   cql_message_free(&r);
   send_startup(&c, 4);
@@ -256,7 +262,8 @@ static void password_authentication(void **state) {
 
 static void system_tables_describe_the_cluster(void **state) {
   (void)state;
-  cqlmock_config cfg = {.nodes = 3, .keyspace = "chat", .replication = "{'class': 'NetworkTopologyStrategy', 'dc1': 3}"};
+  cqlmock_config cfg = {
+      .nodes = 3, .keyspace = "chat", .replication = "{'class': 'NetworkTopologyStrategy', 'dc1': 3}"};
   cfg.node[2] = (cqlmock_node_config){.datacenter = "dc2", .rack = "r9", .tokens = "100,-200"};
   cqlmock *m = cqlmock_start(&cfg);
   assert_non_null(m);
@@ -266,7 +273,8 @@ static void system_tables_describe_the_cluster(void **state) {
   cql_message r;
   query(&c, "SELECT * FROM system.local WHERE key='local'", NULL, &r);
   assert_int_equal(r.u.result.rows.row_count, 1);
-  int hid = column_index(&r, "host_id"), part = column_index(&r, "partitioner"), rel = column_index(&r, "release_version");
+  int hid = column_index(&r, "host_id"), part = column_index(&r, "partitioner"),
+      rel = column_index(&r, "release_version");
   assert_true(hid >= 0 && part >= 0 && rel >= 0);
   uint8_t id[16];
   assert_int_equal(cql_value_get_uuid(*cell(&r, 0, hid), id), 0);
@@ -391,7 +399,8 @@ static void prepared_statements(void **state) {
   const char *text = "SELECT id, name, ok, at, uid FROM ks.users WHERE k = ? AND c = ?";
   cqlmock_prime *p = users_prime();
   cqlmock_prime_row(p, (const char *[]){"7", "x", "false", "0", "6ba7b810-9dad-11d1-80b4-00c04fd430c8"});
-  cqlmock_prime_params(p, 2, (const char *[]){"k", "c"}, (const char *[]){"bigint", "int"}, 1, (const uint16_t[]){0});
+  cqlmock_prime_params(p, 2, (const char *[]){"k", "c"}, (const char *[]){"bigint", "int"}, 1,
+                       (const uint16_t[]){0});
   assert_int_equal(cqlmock_prime_add(m, p), 0);
   client c;
   handshake(&c, m, 0);
@@ -420,8 +429,11 @@ static void prepared_statements(void **state) {
   cql_values_add_int(&values, 2);
   cql_message_init(&msg, CQL_OP_EXECUTE);
   msg.u.execute.id = cql_value_of(md5, 16);
-  msg.u.execute.params = (cql_query_params){.consistency = CQL_CONSISTENCY_LOCAL_QUORUM, .values = values.items,
-                                            .n_values = 2, .skip_metadata = true, .has_timestamp = true,
+  msg.u.execute.params = (cql_query_params){.consistency = CQL_CONSISTENCY_LOCAL_QUORUM,
+                                            .values = values.items,
+                                            .n_values = 2,
+                                            .skip_metadata = true,
+                                            .has_timestamp = true,
                                             .timestamp = 1234};
   send_msg(&c, &msg);
   recv_msg(&c, &r, &h);
@@ -631,12 +643,15 @@ static void batches(void **state) {
   cql_values v;
   cql_values_init(&v);
   cql_values_add_int(&v, 1);
-  cql_batch_entry entries[2] = {{.query = CQL_STR("INSERT INTO ks.ok (a) VALUES (?)"), .values = v.items, .n_values = 1},
-                                {.query = CQL_STR("INSERT INTO ks.ok (a) VALUES (2)")}};
+  cql_batch_entry entries[2] = {
+      {.query = CQL_STR("INSERT INTO ks.ok (a) VALUES (?)"), .values = v.items, .n_values = 1},
+      {.query = CQL_STR("INSERT INTO ks.ok (a) VALUES (2)")}};
   cql_message msg, r;
   cql_frame_header h;
   cql_message_init(&msg, CQL_OP_BATCH);
-  msg.u.batch = (cql_batch_msg){.type = CQL_BATCH_UNLOGGED, .statements = entries, .n_statements = 2,
+  msg.u.batch = (cql_batch_msg){.type = CQL_BATCH_UNLOGGED,
+                                .statements = entries,
+                                .n_statements = 2,
                                 .params = {.consistency = CQL_CONSISTENCY_ONE}};
   send_msg(&c, &msg);
   recv_msg(&c, &r, &h);
@@ -694,8 +709,9 @@ static void json_script_and_commands(void **state) {
   (void)state;
   cqlmock_config cfg = {0};
   char err[256];
-  json_t *doc = json_loads("{\"nodes\": 2, \"cluster_name\": \"scripted\", \"node_config\": [{\"datacenter\": \"east\"}]}",
-                           0, NULL);
+  json_t *doc = json_loads(
+      "{\"nodes\": 2, \"cluster_name\": \"scripted\", \"node_config\": [{\"datacenter\": \"east\"}]}", 0,
+      NULL);
   assert_int_equal(cqlmock_script_config(doc, &cfg, err, sizeof err), 0);
   cqlmock *m = cqlmock_start(&cfg);
   json_decref(doc);
@@ -706,8 +722,9 @@ static void json_script_and_commands(void **state) {
                          "[\"m\", \"map<text, bigint>\"]], \"rows\": [[[1, 2], {\"a\": 5}], [null, null]]}",
                          reply, sizeof reply);
   assert_string_equal(reply, "ok");
-  cqlmock_script_command(m, "prime {\"query\": \"X\", \"result\": \"read_timeout\", \"consistency\": \"QUORUM\"}", reply,
-                         sizeof reply);
+  cqlmock_script_command(
+      m, "prime {\"query\": \"X\", \"result\": \"read_timeout\", \"consistency\": \"QUORUM\"}", reply,
+      sizeof reply);
   assert_string_equal(reply, "ok");
   cqlmock_script_command(m, "prime {\"query\": \"Y\", \"result\": \"nonsense\"}", reply, sizeof reply);
   assert_string_equal(reply, "error unknown result 'nonsense'");

@@ -27,9 +27,9 @@
 #include "core/validate.h"
 #include "store/sqlite/sqlite_store.h"
 
-#define T_2026_MS INT64_C(1795000000000)
+#define T_2026_MS    INT64_C(1795000000000)
 #define WAIT_SECONDS 60
-#define TEXT_KEEP 64
+#define TEXT_KEEP    64
 
 /* ---- fixture: a temporary database ---- */
 
@@ -37,6 +37,8 @@ typedef struct fixture {
   char dir[64];
   char path[96];
   store *s;
+  bool fsize_lowered; /* a test lowered RLIMIT_FSIZE: teardown restores it even if the test failed */
+  struct rlimit fsize;
 } fixture;
 
 static store *open_store_with(const char *path, unsigned max_batch, unsigned max_queue) {
@@ -64,6 +66,10 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
   fixture *f = *state;
+  if (f->fsize_lowered) {
+    setrlimit(RLIMIT_FSIZE, &f->fsize);
+    signal(SIGXFSZ, SIG_DFL);
+  }
   if (f->s) store_close(f->s);
   static const char *const suffixes[] = {"", "-wal", "-shm", "-journal"};
   for (size_t i = 0; i < sizeof suffixes / sizeof *suffixes; i++) {
@@ -436,8 +442,8 @@ static void duplicate_keys_in_one_batch_store_one_message(void **state) {
 /* ---- tests: paging ---- */
 
 /* Walks pages 1, 2, ... until an empty one; checks totals and has_more; returns the ids. */
-static size_t walk_by_page(store *s, int64_t conv, const int64_t *before, int limit, int64_t total, int64_t *ids,
-                           size_t cap) {
+static size_t walk_by_page(store *s, int64_t conv, const int64_t *before, int limit, int64_t total,
+                           int64_t *ids, size_t cap) {
   got_page *g = calloc(1, sizeof *g);
   size_t n = 0;
   for (int64_t page = 1;; page++) {
@@ -465,8 +471,8 @@ static size_t walk_by_page(store *s, int64_t conv, const int64_t *before, int li
   return n;
 }
 
-static size_t walk_by_cursor(store *s, int64_t conv, const int64_t *before, int limit, int64_t total, int64_t *ids,
-                             size_t cap) {
+static size_t walk_by_cursor(store *s, int64_t conv, const int64_t *before, int limit, int64_t total,
+                             int64_t *ids, size_t cap) {
   got_page *g = calloc(1, sizeof *g);
   size_t n = 0;
   cursor c = {.kind = CURSOR_MESSAGES};
@@ -584,13 +590,15 @@ static void conversations_of_a_user_by_recency(void **state) {
     for (int64_t page = 1;; page++) {
       assert_int_equal(read_conversations(f->s, 1, page, limit, NULL, g), STORE_OK);
       assert_int_equal(g->total, N);
-      for (size_t i = 0; i < g->count; i++) assert_int_equal(g->convs[i].user2_id, expect_partner[seen_pages++]);
+      for (size_t i = 0; i < g->count; i++)
+        assert_int_equal(g->convs[i].user2_id, expect_partner[seen_pages++]);
       if (!g->has_more) break;
     }
     cursor c = {.kind = CURSOR_CONVERSATIONS};
     for (bool first = true;; first = false) {
       assert_int_equal(read_conversations(f->s, 1, 1, limit, first ? NULL : &c, g), STORE_OK);
-      for (size_t i = 0; i < g->count; i++) assert_int_equal(g->convs[i].user2_id, expect_partner[seen_cursor++]);
+      for (size_t i = 0; i < g->count; i++)
+        assert_int_equal(g->convs[i].user2_id, expect_partner[seen_cursor++]);
       if (!g->has_more) break;
       c.message_id = g->convs[g->count - 1].last_message_id;
       c.conversation_id = g->convs[g->count - 1].id;
@@ -794,11 +802,11 @@ static void storage_failures_refuse_sends_and_writes_recover(void **state) {
   int ok_before = 0;
   for (; ok_before < 5; ok_before++) send_ok(f->s, 1, 2, big, NULL, 0);
 
-  struct rlimit saved;
-  assert_int_equal(getrlimit(RLIMIT_FSIZE, &saved), 0);
-  void (*old_handler)(int) = signal(SIGXFSZ, SIG_IGN);
-  struct rlimit small = saved;
+  assert_int_equal(getrlimit(RLIMIT_FSIZE, &f->fsize), 0);
+  signal(SIGXFSZ, SIG_IGN);
+  struct rlimit small = f->fsize;
   small.rlim_cur = 512 * 1024;
+  f->fsize_lowered = true;
   assert_int_equal(setrlimit(RLIMIT_FSIZE, &small), 0);
   int ok = ok_before;
   store_status st = STORE_OK;
@@ -815,8 +823,9 @@ static void storage_failures_refuse_sends_and_writes_recover(void **state) {
   assert_int_equal(read_messages(f->s, 1, NULL, 1, 1, NULL, g), STORE_OK);
   assert_int_equal(g->total, ok); /* nothing of the failed send is visible */
 
-  assert_int_equal(setrlimit(RLIMIT_FSIZE, &saved), 0);
-  signal(SIGXFSZ, old_handler);
+  assert_int_equal(setrlimit(RLIMIT_FSIZE, &f->fsize), 0);
+  signal(SIGXFSZ, SIG_DFL);
+  f->fsize_lowered = false;
   got_msg after = send_ok(f->s, 1, 2, "space is back", NULL, 0);
   assert_int_equal(read_messages(f->s, 1, NULL, 1, 1, NULL, g), STORE_OK);
   assert_int_equal(g->total, ok + 1);
@@ -850,7 +859,8 @@ static void on_concurrent_send(void *arg, store_status status, const char *detai
   sender_slot *slot = arg;
   (void)detail;
   if (status == STORE_OK && r->message.content_len == slot->req.content_len) {
-    int64_t lo = r->message.sender_id < r->message.receiver_id ? r->message.sender_id : r->message.receiver_id;
+    int64_t lo =
+        r->message.sender_id < r->message.receiver_id ? r->message.sender_id : r->message.receiver_id;
     int64_t hi = r->message.sender_id ^ r->message.receiver_id ^ lo;
     atomic_fetch_add(&slot->run->pair_sends[lo][hi], 1);
     atomic_fetch_add(&slot->run->ok, 1);
@@ -893,14 +903,16 @@ static void *reader_main(void *p) {
     conversation_query cq = {.user_id = user, .page = {.page = 1, .limit = 10}};
     g->calls = 0;
     store_list_conversations(run->s, &cq, on_conversations, g);
-    if (g->calls != 1 || g->bad || g->status != STORE_OK || g->count != (size_t)(g->total < 10 ? g->total : 10))
+    if (g->calls != 1 || g->bad || g->status != STORE_OK ||
+        g->count != (size_t)(g->total < 10 ? g->total : 10))
       atomic_fetch_add(&run->failed, 1);
     for (size_t i = 1; i < g->count; i++)
       if (g->convs[i].last_message_id >= g->convs[i - 1].last_message_id) atomic_fetch_add(&run->failed, 1);
     message_query mq = {.conversation_id = 1 + rand_r(&seed) % 40, .page = {.page = 1, .limit = 20}};
     g->calls = 0;
     store_list_messages(run->s, &mq, on_messages, g);
-    if (g->calls != 1 || g->bad || (g->status == STORE_OK && g->count != (size_t)(g->total < 20 ? g->total : 20)) ||
+    if (g->calls != 1 || g->bad ||
+        (g->status == STORE_OK && g->count != (size_t)(g->total < 20 ? g->total : 20)) ||
         g->status == STORE_UNAVAILABLE)
       atomic_fetch_add(&run->failed, 1);
     for (size_t i = 1; g->status == STORE_OK && i < g->count; i++)
@@ -968,8 +980,8 @@ static void concurrent_sends_and_reads_stay_consistent(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(first_send_creates_the_pair_conversation_both_directions_share_it, setup,
-                                      teardown),
+      cmocka_unit_test_setup_teardown(first_send_creates_the_pair_conversation_both_directions_share_it,
+                                      setup, teardown),
       cmocka_unit_test_setup_teardown(content_bytes_round_trip_exactly, setup, teardown),
       cmocka_unit_test_setup_teardown(invalid_sends_are_refused_without_writing, setup, teardown),
       cmocka_unit_test_setup_teardown(idempotent_retry_returns_the_original, setup, teardown),

@@ -18,7 +18,8 @@ const char *cass_schema_text(void) { return cass_schema_cql; }
 #define MSG_COLUMNS "message_id, sender_id, receiver_id, content"
 
 static const char *const TEMPLATES[CASS_STMT_COUNT] = {
-    [CASS_PAIR_GET] = "SELECT conversation_id FROM {ks}.conversation_by_pair WHERE user1_id = ? AND user2_id = ?",
+    [CASS_PAIR_GET] =
+        "SELECT conversation_id FROM {ks}.conversation_by_pair WHERE user1_id = ? AND user2_id = ?",
     [CASS_PAIR_CLAIM] = "INSERT INTO {ks}.conversation_by_pair (user1_id, user2_id, conversation_id)"
                         " VALUES (?, ?, ?) IF NOT EXISTS",
     [CASS_IDEM_CLAIM] = "INSERT INTO {ks}.idempotency_keys (sender_id, key, message_id, conversation_id,"
@@ -28,10 +29,12 @@ static const char *const TEMPLATES[CASS_STMT_COUNT] = {
     [CASS_MSG_INSERT] = "INSERT INTO {ks}.messages_by_conversation (conversation_id, bucket, " MSG_COLUMNS ")"
                         " VALUES (?, ?, ?, ?, ?, ?)",
     [CASS_BUCKET_INSERT] = "INSERT INTO {ks}.buckets_by_conversation (conversation_id, bucket) VALUES (?, ?)",
-    [CASS_CONV_UPSERT] = "INSERT INTO {ks}.conversations (conversation_id, user1_id, user2_id, last_message_id,"
-                         " last_message_content) VALUES (?, ?, ?, ?, ?)",
-    [CASS_USER_CONV_UPSERT] = "INSERT INTO {ks}.conversations_by_user (user_id, conversation_id, other_user_id,"
-                              " last_message_id, last_message_content) VALUES (?, ?, ?, ?, ?)",
+    [CASS_CONV_UPSERT] =
+        "INSERT INTO {ks}.conversations (conversation_id, user1_id, user2_id, last_message_id,"
+        " last_message_content) VALUES (?, ?, ?, ?, ?)",
+    [CASS_USER_CONV_UPSERT] =
+        "INSERT INTO {ks}.conversations_by_user (user_id, conversation_id, other_user_id,"
+        " last_message_id, last_message_content) VALUES (?, ?, ?, ?, ?)",
     [CASS_COUNTER_INCR] = "UPDATE {ks}.conversation_counters SET message_count = message_count + 1"
                           " WHERE conversation_id = ?",
     [CASS_CONV_GET] = "SELECT conversation_id, user1_id, user2_id, last_message_id, last_message_content"
@@ -48,14 +51,21 @@ static const char *const TEMPLATES[CASS_STMT_COUNT] = {
                         " FROM {ks}.conversations_by_user WHERE user_id = ?",
     [CASS_PING] = "SELECT release_version FROM system.local",
     [CASS_TABLES_LIST] = "SELECT table_name FROM system_schema.tables WHERE keyspace_name = ?",
-    [CASS_LEASE_CLAIM] = "INSERT INTO {ks}.node_leases (node_id, owner) VALUES (?, ?) IF NOT EXISTS USING TTL 60",
+    [CASS_LEASE_CLAIM] =
+        "INSERT INTO {ks}.node_leases (node_id, owner) VALUES (?, ?) IF NOT EXISTS USING TTL 60",
     [CASS_LEASE_RENEW] = "UPDATE {ks}.node_leases USING TTL 60 SET owner = ? WHERE node_id = ? IF owner = ?",
     [CASS_LEASE_RELEASE] = "DELETE FROM {ks}.node_leases WHERE node_id = ? IF owner = ?",
 };
 
 const char *const CASS_TABLES[] = {
-    "messages_by_conversation", "buckets_by_conversation", "conversations", "conversations_by_user",
-    "conversation_by_pair",     "conversation_counters",   "idempotency_keys", "node_leases",
+    "messages_by_conversation",
+    "buckets_by_conversation",
+    "conversations",
+    "conversations_by_user",
+    "conversation_by_pair",
+    "conversation_counters",
+    "idempotency_keys",
+    "node_leases",
     NULL,
 };
 

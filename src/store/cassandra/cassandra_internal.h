@@ -24,7 +24,7 @@ typedef struct cass_store {
   cql_consistency consistency;
   cass_id_source ids;
   cass_pair_cache pairs;
-  cass_lease *lease; /* NULL when the node id was configured */
+  cass_lease *lease;  /* NULL when the node id was configured */
   pthread_mutex_t mu; /* guards inflight */
   pthread_cond_t idle;
   unsigned inflight;
@@ -57,7 +57,8 @@ bool cass_lwt_applied(const cql_resultset *r);
 /* Operations (cassandra_send.c, cassandra_reads.c). */
 void cass_send_message(store *base, const send_request *req, store_send_cb cb, void *arg);
 void cass_list_messages(store *base, const message_query *q, store_message_page_cb cb, void *arg);
-void cass_list_conversations(store *base, const conversation_query *q, store_conversation_page_cb cb, void *arg);
+void cass_list_conversations(store *base, const conversation_query *q, store_conversation_page_cb cb,
+                             void *arg);
 void cass_get_conversation(store *base, int64_t conversation_id, store_conversation_cb cb, void *arg);
 void cass_ping(store *base, store_ping_cb cb, void *arg);
 

@@ -62,7 +62,8 @@ static void on_renewed(cql_resultset *r, const cql_error *err, void *ud) {
     atomic_store(&l->valid_until_us, rn->sent_us + LEASE_SAFE_US);
   } else {
     atomic_store(&l->valid_until_us, 0);
-    fprintf(stderr, "messenger: cassandra: node id %d lease was lost; sends fail until it is renewed\n", l->node_id);
+    fprintf(stderr, "messenger: cassandra: node id %d lease was lost; sends fail until it is renewed\n",
+            l->node_id);
   }
   cql_resultset_free(r);
   free(rn);
@@ -75,7 +76,8 @@ static void on_renewed(cql_resultset *r, const cql_error *err, void *ud) {
 /* Submits one renewal (an expired lease is claimed again: the row is gone after its TTL). */
 static void renew(cass_lease *l) {
   bool lost = atomic_load(&l->valid_until_us) == 0 || !cass_lease_valid(l);
-  cql_statement *st = lost ? lease_statement(l, CASS_LEASE_CLAIM, 2) : lease_statement(l, CASS_LEASE_RENEW, 3);
+  cql_statement *st =
+      lost ? lease_statement(l, CASS_LEASE_CLAIM, 2) : lease_statement(l, CASS_LEASE_RENEW, 3);
   renewal *rn = malloc(sizeof *rn);
   if (!st || !rn) {
     cql_statement_free(st);
@@ -168,10 +170,11 @@ int cass_lease_acquire(cql_client *c, const cass_cql *cql, unsigned renew_ms, ca
   }
   if (got <= 0) {
     if (got == 0)
-      snprintf(err, err_size,
-               "all %d message-id node leases are held by other processes; stop one, or set MESSENGER_NODE_ID "
-               "(unique per process)",
-               ID_NODE_MAX + 1);
+      snprintf(
+          err, err_size,
+          "all %d message-id node leases are held by other processes; stop one, or set MESSENGER_NODE_ID "
+          "(unique per process)",
+          ID_NODE_MAX + 1);
     free(l);
     return -1;
   }

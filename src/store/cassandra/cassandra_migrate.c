@@ -102,10 +102,11 @@ int cass_check_tables(cql_client *c, const cass_cql *cql, const char *keyspace, 
 }
 
 /* The local DC (configured or from system.local) and how many nodes it has (system.peers). */
-static int local_dc_size(cql_client *c, const char *configured, char *dc, size_t dc_size, int *nodes, char *err,
-                         size_t err_size) {
+static int local_dc_size(cql_client *c, const char *configured, char *dc, size_t dc_size, int *nodes,
+                         char *err, size_t err_size) {
   cql_resultset *r = NULL;
-  if (run(c, "SELECT data_center FROM system.local", "reading system.local", &r, err, err_size) != 0) return -1;
+  if (run(c, "SELECT data_center FROM system.local", "reading system.local", &r, err, err_size) != 0)
+    return -1;
   char here[128] = "";
   const cql_row *row = cql_resultset_row(r, 0);
   bool ok = row && text_cell(r, row, "data_center", here, sizeof here);
@@ -116,7 +117,8 @@ static int local_dc_size(cql_client *c, const char *configured, char *dc, size_t
   }
   snprintf(dc, dc_size, "%s", configured ? configured : here);
   *nodes = strcmp(here, dc) == 0 ? 1 : 0;
-  if (run(c, "SELECT peer, data_center FROM system.peers", "reading system.peers", &r, err, err_size) != 0) return -1;
+  if (run(c, "SELECT peer, data_center FROM system.peers", "reading system.peers", &r, err, err_size) != 0)
+    return -1;
   char peer_dc[128];
   for (size_t i = 0; (row = cql_resultset_row(r, i)); i++)
     if (text_cell(r, row, "data_center", peer_dc, sizeof peer_dc) && strcmp(peer_dc, dc) == 0) (*nodes)++;
@@ -138,8 +140,8 @@ static bool schema_agreed(cql_client *c, char *err, size_t err_size) {
     for (size_t i = 0; agreed && col >= 0 && (row = cql_resultset_row(r, i)); i++) {
       uint8_t u[16];
       if (cql_row_get_uuid(row, (size_t)col, u) != CQL_GET_OK) continue; /* a peer not yet known */
-      snprintf(v, sizeof v, "%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x", u[0], u[1], u[2],
-               u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
+      snprintf(v, sizeof v, "%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x", u[0], u[1],
+               u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
       if (!*first) snprintf(first, sizeof first, "%s", v);
       agreed = strcmp(first, v) == 0;
     }
@@ -159,7 +161,8 @@ static bool create_table(void *arg, const char *stmt) {
   return run(t->c, stmt, "creating a table", NULL, t->err, t->err_size) == 0;
 }
 
-int cassandra_migrate(const cassandra_store_config *cfg, const char *replication, char *err, size_t err_size) {
+int cassandra_migrate(const cassandra_store_config *cfg, const char *replication, char *err,
+                      size_t err_size) {
   char keyspace[CASS_KEYSPACE_SIZE];
   *err = '\0';
   if (!cass_keyspace_normalize(cfg->keyspace, keyspace)) {
@@ -167,7 +170,9 @@ int cassandra_migrate(const cassandra_store_config *cfg, const char *replication
     return -1;
   }
   if (replication && (replication[0] != '{' || strchr(replication, ';'))) {
-    snprintf(err, err_size, "CASSANDRA_REPLICATION must be a CQL map such as {'class': 'NetworkTopologyStrategy', 'dc1': 3}");
+    snprintf(
+        err, err_size,
+        "CASSANDRA_REPLICATION must be a CQL map such as {'class': 'NetworkTopologyStrategy', 'dc1': 3}");
     return -1;
   }
   cql_client *c = cass_connect(cfg, CQL_CONSISTENCY_LOCAL_QUORUM, err, err_size);
@@ -183,13 +188,14 @@ int cassandra_migrate(const cassandra_store_config *cfg, const char *replication
     goto out;
   }
   char ddl[700];
-  snprintf(ddl, sizeof ddl, "CREATE KEYSPACE IF NOT EXISTS %s WITH replication = %s AND durable_writes = true",
-           keyspace, map);
+  snprintf(ddl, sizeof ddl,
+           "CREATE KEYSPACE IF NOT EXISTS %s WITH replication = %s AND durable_writes = true", keyspace, map);
   fprintf(stderr, "messenger migrate: keyspace %s, replication %s\n", keyspace, map);
   if (run(c, ddl, "creating the keyspace", NULL, err, err_size) != 0) goto out;
   table_ctx ctx = {.c = c, .err = err, .err_size = err_size};
   if (!cass_schema_each(cass_schema_text(), keyspace, create_table, &ctx)) {
-    if (!*err) snprintf(err, err_size, "schema/cassandra.cql has a statement that is not CREATE TABLE IF NOT EXISTS");
+    if (!*err)
+      snprintf(err, err_size, "schema/cassandra.cql has a statement that is not CREATE TABLE IF NOT EXISTS");
     goto out;
   }
   int64_t deadline = timestamp_now_us() + AGREEMENT_WAIT_US;
@@ -200,8 +206,9 @@ int cassandra_migrate(const cassandra_store_config *cfg, const char *replication
   }
   if (*err) goto out;
   if (!agreed)
-    fprintf(stderr, "messenger migrate: warning: nodes did not agree on the schema within 30 s (is a node down?);"
-                    " it converges when every node is up\n");
+    fprintf(stderr,
+            "messenger migrate: warning: nodes did not agree on the schema within 30 s (is a node down?);"
+            " it converges when every node is up\n");
   rc = 0;
 out:
   cql_client_close(c);

@@ -165,7 +165,8 @@ int64_t cass_pair_cache_get(cass_pair_cache *c, int64_t low, int64_t high) {
 
 void cass_pair_cache_put(cass_pair_cache *c, int64_t low, int64_t high, int64_t conversation_id) {
   pthread_mutex_lock(&c->mu);
-  c->slots[pair_slot(c, low, high)] = (cass_pair_slot){.low = low, .high = high, .conversation_id = conversation_id};
+  c->slots[pair_slot(c, low, high)] =
+      (cass_pair_slot){.low = low, .high = high, .conversation_id = conversation_id};
   pthread_mutex_unlock(&c->mu);
 }
 

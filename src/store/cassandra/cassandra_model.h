@@ -48,11 +48,11 @@ typedef struct cass_walk_query {
 } cass_walk_query;
 
 typedef struct cass_walk {
-  int64_t bound;       /* ids still to visit are < bound */
-  int64_t skip;        /* rows still to skip */
-  int64_t want;        /* rows still to take (limit + 1: the extra row tells has_more) */
-  int32_t list_from;   /* the next bucket listing starts at buckets <= list_from */
-  bool may_list;       /* older buckets may exist that are not listed yet */
+  int64_t bound;     /* ids still to visit are < bound */
+  int64_t skip;      /* rows still to skip */
+  int64_t want;      /* rows still to take (limit + 1: the extra row tells has_more) */
+  int32_t list_from; /* the next bucket listing starts at buckets <= list_from */
+  bool may_list;     /* older buckets may exist that are not listed yet */
   int32_t buckets[CASS_BUCKET_WINDOW];
   size_t n_buckets, next_bucket;
 } cass_walk;

@@ -23,8 +23,10 @@ static char *copy_text(const cql_resultset *r, const cql_row *row, const char *n
   *len = 0;
   if (col < 0) return NULL;
   cql_get got = cql_row_get_text(row, (size_t)col, &text, len);
-  if (got == CQL_GET_NULL) *len = 0;
-  else if (got != CQL_GET_OK) return NULL;
+  if (got == CQL_GET_NULL)
+    *len = 0;
+  else if (got != CQL_GET_OK)
+    return NULL;
   char *copy = malloc(*len + 1);
   if (!copy) return NULL;
   if (*len) memcpy(copy, text, *len);
@@ -111,8 +113,10 @@ static void on_walk_rows(cql_resultset *r, const cql_error *err, void *ud) {
     ok = cass_row_int64(r, row, "message_id", &last_id);
     if (!ok || q->step != CASS_WALK_TAKE || op->n > (size_t)op->q.page.limit) continue;
     message *m = &op->items[op->n];
-    *m = (message){.id = last_id, .conversation_id = op->q.conversation_id, .created_at_us = id_created_at_us(last_id)};
-    ok = cass_row_int64(r, row, "sender_id", &m->sender_id) && cass_row_int64(r, row, "receiver_id", &m->receiver_id) &&
+    *m = (message){
+        .id = last_id, .conversation_id = op->q.conversation_id, .created_at_us = id_created_at_us(last_id)};
+    ok = cass_row_int64(r, row, "sender_id", &m->sender_id) &&
+         cass_row_int64(r, row, "receiver_id", &m->receiver_id) &&
          (op->contents[op->n] = copy_text(r, row, "content", &m->content_len)) != NULL;
     if (ok) m->content = op->contents[op->n++];
   }
@@ -165,7 +169,8 @@ static void list_phase1_done(list_op *op) {
     return;
   }
   cass_walk_query q = cass_walk_next(&op->walk);
-  if (q.step == CASS_WALK_LIST_BUCKETS) cass_walk_on_buckets(&op->walk, &q, op->first_buckets, op->n_first_buckets);
+  if (q.step == CASS_WALK_LIST_BUCKETS)
+    cass_walk_on_buckets(&op->walk, &q, op->first_buckets, op->n_first_buckets);
   /* `total` counts every message: a page starting past it is empty (and costs no walk). */
   if (op->walk.skip > 0 && op->walk.skip >= op->total) op->walk.want = 0;
   walk_step(op);
@@ -254,7 +259,8 @@ typedef struct conv_list_op {
   size_t n_pages, cap_pages;
 } conv_list_op;
 
-static void conv_list_finish(conv_list_op *op, store_status status, const char *detail, const conversation_page *page) {
+static void conv_list_finish(conv_list_op *op, store_status status, const char *detail,
+                             const conversation_page *page) {
   cass_store *s = op->s;
   op->cb(op->arg, status, detail, page);
   for (size_t i = 0; i < op->n_pages; i++) cql_resultset_free(op->pages[i]);
@@ -270,7 +276,8 @@ static bool read_user_row(const cql_resultset *r, const cql_row *row, int64_t us
   *c = (conversation){0};
   const char *text = "";
   size_t len = 0;
-  if (!cass_row_int64(r, row, "conversation_id", &c->id) || !cass_row_int64(r, row, "other_user_id", &other) ||
+  if (!cass_row_int64(r, row, "conversation_id", &c->id) ||
+      !cass_row_int64(r, row, "other_user_id", &other) ||
       !cass_row_int64(r, row, "last_message_id", &c->last_message_id) || col < 0)
     return false;
   cql_get got = cql_row_get_text(row, (size_t)col, &text, &len);
@@ -298,11 +305,14 @@ static void conv_list_answer(conv_list_op *op) {
     for (size_t j = 0; (row = cql_resultset_row(op->pages[i], j)); j++)
       if (read_user_row(op->pages[i], row, op->q.user_id, &all[n])) n++;
   }
-  if (n != rows) fprintf(stderr, "messenger: cassandra: %zu malformed conversations_by_user rows\n", rows - n);
+  if (n != rows)
+    fprintf(stderr, "messenger: cassandra: %zu malformed conversations_by_user rows\n", rows - n);
   cass_sort_conversations(all, n);
   cass_slice slice = cass_conversation_slice(all, n, &op->q.page);
-  conversation_page page = {
-      .total = (int64_t)n, .count = slice.count, .items = all ? all + slice.start : NULL, .has_more = slice.has_more};
+  conversation_page page = {.total = (int64_t)n,
+                            .count = slice.count,
+                            .items = all ? all + slice.start : NULL,
+                            .has_more = slice.has_more};
   conv_list_finish(op, STORE_OK, NULL, &page);
   free(all);
 }
@@ -335,7 +345,8 @@ static void on_user_page(cql_resultset *r, const cql_error *err, void *ud) {
   }
 }
 
-void cass_list_conversations(store *base, const conversation_query *q, store_conversation_page_cb cb, void *arg) {
+void cass_list_conversations(store *base, const conversation_query *q, store_conversation_page_cb cb,
+                             void *arg) {
   cass_store *s = (cass_store *)base;
   if (!page_request_valid(&q->page, CURSOR_CONVERSATIONS)) {
     cb(arg, STORE_UNAVAILABLE, "Invalid page request", NULL);
@@ -375,7 +386,8 @@ static void on_conversation(cql_resultset *r, const cql_error *err, void *ud) {
     size_t len = 0;
     if (!row) {
       op->cb(op->arg, STORE_NOT_FOUND, "Conversation not found", NULL);
-    } else if (!cass_row_int64(r, row, "conversation_id", &c.id) || !cass_row_int64(r, row, "user1_id", &c.user1_id) ||
+    } else if (!cass_row_int64(r, row, "conversation_id", &c.id) ||
+               !cass_row_int64(r, row, "user1_id", &c.user1_id) ||
                !cass_row_int64(r, row, "user2_id", &c.user2_id) ||
                !cass_row_int64(r, row, "last_message_id", &c.last_message_id) || col < 0 ||
                cql_row_get_text(row, (size_t)col, &text, &len) != CQL_GET_OK) {

@@ -167,7 +167,8 @@ static bool load_replay(send_op *op, const cql_resultset *r) {
   int col = cql_resultset_column_index(r, "content");
   const char *text = NULL;
   size_t len = 0;
-  if (!cass_row_int64(r, row, "message_id", &m->id) || !cass_row_int64(r, row, "conversation_id", &m->conversation_id) ||
+  if (!cass_row_int64(r, row, "message_id", &m->id) ||
+      !cass_row_int64(r, row, "conversation_id", &m->conversation_id) ||
       !cass_row_int64(r, row, "receiver_id", &m->receiver_id) || col < 0 ||
       cql_row_get_text(row, (size_t)col, &text, &len) != CQL_GET_OK || !id_is_valid(m->id))
     return false;
@@ -243,7 +244,8 @@ static void on_pair_claimed(cql_resultset *r, const cql_error *err, void *ud) {
     return;
   }
   int64_t id = candidate;
-  bool ok = cass_lwt_applied(r) || (cass_row_int64(r, cql_resultset_row(r, 0), "conversation_id", &id) && id_is_valid(id));
+  bool ok = cass_lwt_applied(r) ||
+            (cass_row_int64(r, cql_resultset_row(r, 0), "conversation_id", &id) && id_is_valid(id));
   cql_resultset_free(r);
   if (!ok) {
     fprintf(stderr, "messenger: cassandra: conversation claim answered without a conversation id\n");
@@ -282,7 +284,8 @@ void cass_send_message(store *base, const send_request *req, store_send_cb cb, v
   cass_store *s = (cass_store *)base;
   int64_t low, high;
   if (!id_is_valid(req->sender_id) || !id_is_valid(req->receiver_id) ||
-      !conversation_pair(req->sender_id, req->receiver_id, &low, &high) || !req->content || !req->content_len) {
+      !conversation_pair(req->sender_id, req->receiver_id, &low, &high) || !req->content ||
+      !req->content_len) {
     cb(arg, STORE_UNAVAILABLE, "Invalid message", NULL);
     return;
   }
@@ -296,7 +299,8 @@ void cass_send_message(store *base, const send_request *req, store_send_cb cb, v
     return;
   }
   int64_t now_ms = req->sent_at_ms ? req->sent_at_ms : timestamp_now_us() / 1000;
-  int64_t id = cass_id_source_next(&s->ids, now_ms); /* before the first attempt: retries upsert the same row */
+  int64_t id =
+      cass_id_source_next(&s->ids, now_ms); /* before the first attempt: retries upsert the same row */
   *op = (send_op){.s = s, .req = *req, .cb = cb, .arg = arg, .low = low, .high = high};
   op->msg = (message){.id = id,
                       .sender_id = req->sender_id,

@@ -88,7 +88,8 @@ bool cass_lwt_applied(const cql_resultset *r) {
   size_t col;
   bool applied = false;
   const cql_row *row = cql_resultset_row(r, 0);
-  return row && column_of(r, "[applied]", &col) && cql_row_get_bool(row, col, &applied) == CQL_GET_OK && applied;
+  return row && column_of(r, "[applied]", &col) && cql_row_get_bool(row, col, &applied) == CQL_GET_OK &&
+         applied;
 }
 
 static void close_store(store *base) {
@@ -127,7 +128,8 @@ static int open_parts(cass_store *s, const cassandra_store_config *cfg, const ch
   char missing[512];
   if (cass_check_tables(s->client, s->cql, keyspace, missing, sizeof missing, err, err_size) != 0) return -1;
   if (*missing) {
-    snprintf(err, err_size, "keyspace '%s' lacks table(s) %s: run `messenger migrate` first", keyspace, missing);
+    snprintf(err, err_size, "keyspace '%s' lacks table(s) %s: run `messenger migrate` first", keyspace,
+             missing);
     return -1;
   }
   int node = cfg->node_id;

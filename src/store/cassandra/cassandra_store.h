@@ -22,7 +22,7 @@ typedef struct cassandra_store_config {
   const char *local_dc;       /* NULL: the DC of the first node reached */
   const char *username;       /* NULL: no authentication */
   const char *password;
-  const char *consistency;    /* NULL: LOCAL_QUORUM; LWTs always use LOCAL_SERIAL */
+  const char *consistency;     /* NULL: LOCAL_QUORUM; LWTs always use LOCAL_SERIAL */
   unsigned request_timeout_ms; /* 0: 12000 */
   int node_id;                 /* 0..31 for message ids; -1: lease one from node_leases */
   unsigned lease_renew_ms;     /* 0: 20000 (the lease's TTL is 60 s) */

@@ -7,7 +7,7 @@
 
 #include "store/sqlite/sqlite_db.h"
 
-#define TEXT_BUF_MIN 4096
+#define TEXT_BUF_MIN  4096
 #define TEXT_BUF_KEEP (256 * 1024) /* larger buffers are freed after use, to keep idle memory low */
 
 /* A reader as linked into its set; the public part comes first. */

@@ -25,9 +25,9 @@ typedef struct sqlite_text_buf {
 
 typedef struct sqlite_reader {
   sqlite3 *db;
-  sqlite3_stmt **st;  /* the set's statements, in the order given to sqlite_readers_create */
+  sqlite3_stmt **st; /* the set's statements, in the order given to sqlite_readers_create */
   sqlite_text_buf text;
-  bool busy;          /* a call on this thread is using `text` (a callback may read again) */
+  bool busy; /* a call on this thread is using `text` (a callback may read again) */
 } sqlite_reader;
 
 /* Creates an empty set for `path`; sql[0..n) are prepared on every reader connection and

@@ -20,7 +20,7 @@ enum {
 };
 
 #define CONVERSATION_COLUMNS "c.id, c.user1_id, c.user2_id, c.last_message_id, c.last_message_content"
-#define USER_CONVERSATIONS                                                                                        \
+#define USER_CONVERSATIONS                                                                                   \
   " FROM user_conversations u CROSS JOIN conversations c ON c.id = u.conversation_id WHERE u.user_id = ?1"
 #define RECENCY_ORDER " ORDER BY u.last_message_id DESC, u.conversation_id DESC"
 
@@ -29,7 +29,8 @@ static const char *const READ_SQL[R_COUNT] = {
     [R_COMMIT] = "COMMIT",
     [R_ROLLBACK] = "ROLLBACK",
     [R_MSG_TOTAL] = "SELECT message_count FROM conversations WHERE id = ?1",
-    [R_SEQ_BELOW] = "SELECT seq FROM messages WHERE conversation_id = ?1 AND id < ?2 ORDER BY id DESC LIMIT 1",
+    [R_SEQ_BELOW] =
+        "SELECT seq FROM messages WHERE conversation_id = ?1 AND id < ?2 ORDER BY id DESC LIMIT 1",
     [R_MSG_RANGE] = "SELECT id, sender_id, receiver_id, content FROM messages"
                     " WHERE conversation_id = ?1 AND seq BETWEEN ?2 AND ?3 ORDER BY seq DESC",
     [R_CONV_GET] = "SELECT " CONVERSATION_COLUMNS " FROM conversations c WHERE c.id = ?1",
@@ -86,7 +87,8 @@ static int copy_text(read_call *c, sqlite3_stmt *st, int col, size_t *offset, si
   return sqlite_text_append(c->text, bytes, *len, offset) ? SQLITE_OK : SQLITE_NOMEM;
 }
 
-/* A one-row integer query with up to two int64 parameters: SQLITE_ROW (*value set), SQLITE_DONE, or an error. */
+/* A one-row integer query with up to two int64 parameters: SQLITE_ROW (*value set), SQLITE_DONE, or an error.
+ */
 static int query_int(sqlite3_stmt *st, int64_t p1, int64_t p2, int64_t *value) {
   sqlite3_bind_int64(st, 1, p1);
   if (sqlite3_bind_parameter_count(st) > 1) sqlite3_bind_int64(st, 2, p2);
@@ -158,7 +160,8 @@ static int read_messages(read_call *c, const message_query *q, message *items, s
   return SQLITE_OK;
 }
 
-void sqlite_reads_list_messages(sqlite_readers *r, const message_query *q, store_message_page_cb cb, void *arg) {
+void sqlite_reads_list_messages(sqlite_readers *r, const message_query *q, store_message_page_cb cb,
+                                void *arg) {
   if (!page_request_valid(&q->page, CURSOR_MESSAGES)) {
     cb(arg, STORE_UNAVAILABLE, "Invalid page request", NULL);
     return;
@@ -228,8 +231,8 @@ static int read_conversations(read_call *c, const conversation_query *q, convers
   return SQLITE_OK;
 }
 
-void sqlite_reads_list_conversations(sqlite_readers *r, const conversation_query *q, store_conversation_page_cb cb,
-                                     void *arg) {
+void sqlite_reads_list_conversations(sqlite_readers *r, const conversation_query *q,
+                                     store_conversation_page_cb cb, void *arg) {
   if (!page_request_valid(&q->page, CURSOR_CONVERSATIONS)) {
     cb(arg, STORE_UNAVAILABLE, "Invalid page request", NULL);
     return;
@@ -251,7 +254,8 @@ void sqlite_reads_list_conversations(sqlite_readers *r, const conversation_query
   call_end(&c);
 }
 
-void sqlite_reads_get_conversation(sqlite_readers *r, int64_t conversation_id, store_conversation_cb cb, void *arg) {
+void sqlite_reads_get_conversation(sqlite_readers *r, int64_t conversation_id, store_conversation_cb cb,
+                                   void *arg) {
   read_call c;
   int rc = call_begin(r, &c);
   if (rc != SQLITE_OK) {

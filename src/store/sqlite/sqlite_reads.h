@@ -17,10 +17,12 @@
 /* Creates the reader set of the database at `path` with the statements below. */
 int sqlite_reads_create(const char *path, sqlite_readers **out, char *err, size_t err_size);
 
-void sqlite_reads_list_messages(sqlite_readers *r, const message_query *q, store_message_page_cb cb, void *arg);
-void sqlite_reads_list_conversations(sqlite_readers *r, const conversation_query *q, store_conversation_page_cb cb,
-                                     void *arg);
-void sqlite_reads_get_conversation(sqlite_readers *r, int64_t conversation_id, store_conversation_cb cb, void *arg);
+void sqlite_reads_list_messages(sqlite_readers *r, const message_query *q, store_message_page_cb cb,
+                                void *arg);
+void sqlite_reads_list_conversations(sqlite_readers *r, const conversation_query *q,
+                                     store_conversation_page_cb cb, void *arg);
+void sqlite_reads_get_conversation(sqlite_readers *r, int64_t conversation_id, store_conversation_cb cb,
+                                   void *arg);
 
 /* A cheap read. Returns true, or false with a client-safe *detail. */
 bool sqlite_reads_ping(sqlite_readers *r, const char **detail);

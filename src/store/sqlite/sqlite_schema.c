@@ -96,7 +96,8 @@ int sqlite_schema_ensure(sqlite3 *db, char *err, size_t err_size) {
   /* journal_mode is persistent in the file and cannot change inside a transaction. */
   sqlite3_stmt *st = NULL;
   int ok = sqlite3_prepare_v2(db, "PRAGMA journal_mode=WAL", -1, &st, NULL) == SQLITE_OK &&
-           sqlite3_step(st) == SQLITE_ROW && sqlite3_stricmp((const char *)sqlite3_column_text(st, 0), "wal") == 0;
+           sqlite3_step(st) == SQLITE_ROW &&
+           sqlite3_stricmp((const char *)sqlite3_column_text(st, 0), "wal") == 0;
   sqlite3_finalize(st);
   if (!ok) {
     snprintf(err, err_size, "cannot switch to WAL mode: %s", sqlite3_errmsg(db));

@@ -22,7 +22,8 @@ static void list_messages(store *s, const message_query *q, store_message_page_c
   sqlite_reads_list_messages(from_base(s)->readers, q, cb, arg);
 }
 
-static void list_conversations(store *s, const conversation_query *q, store_conversation_page_cb cb, void *arg) {
+static void list_conversations(store *s, const conversation_query *q, store_conversation_page_cb cb,
+                               void *arg) {
   sqlite_reads_list_conversations(from_base(s)->readers, q, cb, arg);
 }
 

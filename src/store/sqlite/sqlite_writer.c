@@ -14,7 +14,7 @@
 
 #define DEFAULT_MAX_BATCH 256
 #define DEFAULT_MAX_QUEUE 65536
-#define STALL_LIMIT_US (INT64_C(10) * 1000 * 1000)
+#define STALL_LIMIT_US    (INT64_C(10) * 1000 * 1000)
 
 enum {
   W_BEGIN,
@@ -41,21 +41,26 @@ static const char *const WRITER_SQL[W_COUNT] = {
     [W_SAVEPOINT] = "SAVEPOINT send",
     [W_RELEASE] = "RELEASE send",
     [W_ROLLBACK_TO] = "ROLLBACK TO send",
-    [W_IDEM_GET] = "SELECT m.id, m.conversation_id, m.sender_id, m.receiver_id, m.content"
-                   " FROM idempotency i JOIN messages m ON m.conversation_id = i.conversation_id AND m.id = i.message_id"
-                   " WHERE i.sender_id = ?1 AND i.key = ?2",
-    [W_CONV_GET] = "SELECT id, message_count, last_message_id FROM conversations WHERE user1_id = ?1 AND user2_id = ?2",
+    [W_IDEM_GET] =
+        "SELECT m.id, m.conversation_id, m.sender_id, m.receiver_id, m.content"
+        " FROM idempotency i JOIN messages m ON m.conversation_id = i.conversation_id AND m.id = i.message_id"
+        " WHERE i.sender_id = ?1 AND i.key = ?2",
+    [W_CONV_GET] =
+        "SELECT id, message_count, last_message_id FROM conversations WHERE user1_id = ?1 AND user2_id = ?2",
     [W_CONV_INSERT] = "INSERT INTO conversations (user1_id, user2_id, message_count, last_message_id,"
                       " last_message_content) VALUES (?1, ?2, 0, 0, '')",
     [W_STATS_BUMP] = "INSERT INTO user_stats (user_id, conversation_count) VALUES (?1, 1)"
                      " ON CONFLICT (user_id) DO UPDATE SET conversation_count = conversation_count + 1",
     [W_MSG_INSERT] = "INSERT INTO messages (conversation_id, seq, id, sender_id, receiver_id, content)"
                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    [W_CONV_UPDATE] = "UPDATE conversations SET message_count = ?2, last_message_id = ?3, last_message_content = ?4"
-                      " WHERE id = ?1",
-    [W_UC_UPSERT] = "INSERT INTO user_conversations (user_id, conversation_id, last_message_id) VALUES (?1, ?2, ?3)"
-                    " ON CONFLICT (user_id, conversation_id) DO UPDATE SET last_message_id = excluded.last_message_id",
-    [W_IDEM_INSERT] = "INSERT INTO idempotency (sender_id, key, conversation_id, message_id) VALUES (?1, ?2, ?3, ?4)",
+    [W_CONV_UPDATE] =
+        "UPDATE conversations SET message_count = ?2, last_message_id = ?3, last_message_content = ?4"
+        " WHERE id = ?1",
+    [W_UC_UPSERT] =
+        "INSERT INTO user_conversations (user_id, conversation_id, last_message_id) VALUES (?1, ?2, ?3)"
+        " ON CONFLICT (user_id, conversation_id) DO UPDATE SET last_message_id = excluded.last_message_id",
+    [W_IDEM_INSERT] =
+        "INSERT INTO idempotency (sender_id, key, conversation_id, message_id) VALUES (?1, ?2, ?3, ?4)",
 };
 
 /* One queued send. `req` is a copy of the caller's struct; its strings stay the caller's. */
@@ -158,7 +163,8 @@ static int write_send(sqlite_writer *w, send_job *job) {
   int rc;
   if (req->idempotency_key) {
     rc = find_replay(w, job);
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW) return rc;
+    if (rc == SQLITE_ROW) return SQLITE_OK;
+    if (rc != SQLITE_DONE) return rc;
   }
   int64_t low = 0, high = 0, conv_id = 0, count = 0, last_id = 0;
   conversation_pair(req->sender_id, req->receiver_id, &low, &high); /* distinct: checked on submit */
@@ -293,7 +299,8 @@ static void *writer_main(void *p) {
 void sqlite_writer_submit(sqlite_writer *w, const send_request *req, store_send_cb cb, void *arg) {
   int64_t low, high;
   if (!id_is_valid(req->sender_id) || !id_is_valid(req->receiver_id) ||
-      !conversation_pair(req->sender_id, req->receiver_id, &low, &high) || !req->content || !req->content_len) {
+      !conversation_pair(req->sender_id, req->receiver_id, &low, &high) || !req->content ||
+      !req->content_len) {
     cb(arg, STORE_UNAVAILABLE, "Invalid message", NULL);
     return;
   }
@@ -350,7 +357,8 @@ static int open_connection(sqlite_writer *w, const char *path, char *err, size_t
   /* Every conversation's last_message_id is its largest id: start above all of them, so ids
    * stay unique and growing after a restart even if the clock went back. */
   sqlite3_stmt *st = NULL;
-  int rc = sqlite3_prepare_v2(w->db, "SELECT COALESCE(MAX(last_message_id), 0) FROM conversations", -1, &st, NULL);
+  int rc =
+      sqlite3_prepare_v2(w->db, "SELECT COALESCE(MAX(last_message_id), 0) FROM conversations", -1, &st, NULL);
   if (rc == SQLITE_OK) rc = sqlite3_step(st);
   int64_t max_id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
   sqlite3_finalize(st);
@@ -371,8 +379,8 @@ static void close_connection(sqlite_writer *w) {
   w->db = NULL;
 }
 
-int sqlite_writer_start(const char *path, unsigned max_batch, unsigned max_queue, sqlite_writer **out, char *err,
-                        size_t err_size) {
+int sqlite_writer_start(const char *path, unsigned max_batch, unsigned max_queue, sqlite_writer **out,
+                        char *err, size_t err_size) {
   sqlite_writer *w = calloc(1, sizeof *w);
   if (!w) {
     snprintf(err, err_size, "out of memory");

@@ -20,8 +20,8 @@ typedef struct sqlite_writer sqlite_writer;
 /* Opens the writer's connection to `path` (creating file and schema when missing), seeds the
  * id generator above every stored id and starts the thread. Returns 0 and sets *out, or -1
  * with a message in err. */
-int sqlite_writer_start(const char *path, unsigned max_batch, unsigned max_queue, sqlite_writer **out, char *err,
-                        size_t err_size);
+int sqlite_writer_start(const char *path, unsigned max_batch, unsigned max_queue, sqlite_writer **out,
+                        char *err, size_t err_size);
 
 /* Queues a send. When the queue is full or the writer is stopping, the callback runs at once
  * on the calling thread with STORE_UNAVAILABLE. */
