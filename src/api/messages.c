@@ -6,6 +6,7 @@
 #include "api/handlers.h"
 #include "api/params.h"
 #include "api/respond.h"
+#include "api/send_request.h"
 #include "core/ids.h"
 #include "core/timestamp.h"
 #include "core/validate.h"
@@ -76,10 +77,8 @@ static bool body_content(json_t *body, validation_errors *v, const char **text, 
   return true;
 }
 
-/* Parses and validates the body; on success returns it (owned by the caller). */
-static json_t *parse_send_body(http_exchange *ex, validation_errors *v, send_request *req) {
-  size_t len;
-  const char *text = http_body(ex, &len);
+json_t *api_parse_send_body(const char *text, size_t len, const char *key, validation_errors *v,
+                            send_request *req) {
   json_error_t error;
   json_t *body = json_loadb(text, len, 0, &error);
   if (!body) {
@@ -99,7 +98,6 @@ static json_t *parse_send_body(http_exchange *ex, validation_errors *v, send_req
   if (ok && req->sender_id == req->receiver_id)
     validation_add(v, "body", NULL, "value_error",
                    "Value error, sender_id and receiver_id must be different users");
-  const char *key = http_header(ex, "Idempotency-Key");
   if (key && !idempotency_key_is_valid(key, strlen(key)))
     validation_add(v, "header", "idempotency-key", "value_error",
                    "Value error, Idempotency-Key must be 1 to 128 visible ASCII characters");
@@ -116,7 +114,9 @@ void api_send_message(http_exchange *ex, void *app) {
   validation_errors v;
   validation_init(&v);
   send_request req = {0};
-  json_t *body = parse_send_body(ex, &v, &req);
+  size_t len;
+  const char *text = http_body(ex, &len);
+  json_t *body = api_parse_send_body(text, len, http_header(ex, "Idempotency-Key"), &v, &req);
   if (!body) {
     validation_respond(&v, ex);
     return;
@@ -181,9 +181,5 @@ static void list_messages(http_exchange *ex, api *a, bool before) {
   store_list_messages(a->store, &call->query, on_messages, call);
 }
 
-void api_list_messages(http_exchange *ex, void *app) {
-  list_messages(ex, app, false);
-}
-void api_list_messages_before(http_exchange *ex, void *app) {
-  list_messages(ex, app, true);
-}
+void api_list_messages(http_exchange *ex, void *app) { list_messages(ex, app, false); }
+void api_list_messages_before(http_exchange *ex, void *app) { list_messages(ex, app, true); }

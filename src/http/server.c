@@ -53,6 +53,7 @@ struct http_exchange {
 
   pthread_mutex_t lock; /* guards state and response between the handler and other threads */
   exchange_state state;
+  bool orphaned; /* the connection ended while the store still had the request: the response frees it */
   struct MHD_Response *response;
   unsigned status;
   char *extra_headers[MAX_EXTRA_HEADERS][2];
@@ -118,6 +119,8 @@ void http_add_header(http_exchange *ex, const char *name, const char *value) {
 
 /* ---- responding ---- */
 
+static void exchange_free(http_exchange *ex);
+
 static void finish_response(http_exchange *ex, unsigned status, const char *content_type,
                             struct MHD_Response *r) {
   if (!r) { /* out of memory: the connection is dropped in on_request */
@@ -129,6 +132,12 @@ static void finish_response(http_exchange *ex, unsigned status, const char *cont
       MHD_add_response_header(r, ex->extra_headers[i][0], ex->extra_headers[i][1]);
   }
   pthread_mutex_lock(&ex->lock);
+  if (ex->orphaned) { /* nobody will send it any more */
+    pthread_mutex_unlock(&ex->lock);
+    if (r) MHD_destroy_response(r);
+    exchange_free(ex);
+    return;
+  }
   ex->response = r;
   ex->status = status;
   bool resume = ex->state == EX_SUSPENDED;
@@ -198,13 +207,13 @@ static http_exchange *exchange_new(http_server *srv, struct MHD_Connection *conn
 
 static void exchange_free(http_exchange *ex) {
   if (ex->response) MHD_destroy_response(ex->response);
+  ex->response = NULL;
   for (size_t i = 0; i < ex->n_extra_headers; i++) {
     free(ex->extra_headers[i][0]);
     free(ex->extra_headers[i][1]);
   }
   pthread_mutex_destroy(&ex->lock);
   free(ex->body);
-  atomic_fetch_sub(&ex->srv->in_flight, 1);
   free(ex);
 }
 
@@ -362,12 +371,17 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
   }
   if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
     MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT, srv->cfg.idle_timeout_s);
-  /* An exchange whose store call is still running cannot be freed yet; libmicrohttpd only
-   * completes suspended connections at daemon stop, after the stores have drained. */
-  exchange_free(ex);
+  atomic_fetch_sub(&srv->in_flight, 1);
+  /* A connection can end while its store call is still running (at daemon stop after the
+   * grace period): the exchange then lives on until the store answers, and is freed there. */
+  pthread_mutex_lock(&ex->lock);
+  bool pending = ex->state == EX_DISPATCHED || ex->state == EX_SUSPENDED;
+  ex->orphaned = pending;
+  pthread_mutex_unlock(&ex->lock);
+  if (!pending) exchange_free(ex);
 }
 
-static void log_mhd(void *cls, const char *fmt, va_list ap) {
+__attribute__((format(printf, 2, 0))) static void log_mhd(void *cls, const char *fmt, va_list ap) {
   (void)cls;
   char msg[512];
   vsnprintf(msg, sizeof msg, fmt, ap);

@@ -17,8 +17,10 @@
 /* ------------------------------------------------------------------------------------------ */
 /* Encoding helpers                                                                            */
 
+/* An encoding failure marks the writer failed: server.c then drops the connection rather than
+ * send a truncated frame. */
 static void encode(cql_writer *w, int version, int16_t stream, const cql_message *msg) {
-  if (cql_message_encode_frame(w, version, 0, stream, msg) < 0) cql_writer_reset(w), w->err = true;
+  if (cql_message_encode_frame(w, version, 0, stream, msg) < 0) w->err = true;
 }
 
 static void encode_cql_error(cql_writer *w, int version, int16_t stream, const cql_error *e) {

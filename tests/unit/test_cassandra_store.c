@@ -96,7 +96,8 @@ static void on_messages(void *arg, store_status status, const char *detail, cons
     w->count = p->count;
     w->has_more = p->has_more;
     for (size_t i = 0; i < p->count && i < 8; i++) w->ids[i] = p->items[i].id;
-    if (p->count) snprintf(w->content, sizeof w->content, "%.*s", (int)p->items[0].content_len, p->items[0].content);
+    if (p->count)
+      snprintf(w->content, sizeof w->content, "%.*s", (int)p->items[0].content_len, p->items[0].content);
   }
   waiter_done(w, status, detail);
 }
@@ -119,7 +120,8 @@ static void on_conversation(void *arg, store_status status, const char *detail, 
   waiter *w = arg;
   if (c) {
     w->convs[0] = *c;
-    snprintf(w->content, sizeof w->content, "%.*s", (int)c->last_message_content_len, c->last_message_content);
+    snprintf(w->content, sizeof w->content, "%.*s", (int)c->last_message_content_len,
+             c->last_message_content);
     w->convs[0].last_message_content = NULL;
   }
   waiter_done(w, status, detail);
@@ -140,15 +142,16 @@ static cqlmock_prime *rows_prime(fixture *f, cass_stmt s, size_t ncols, const ch
 
 static void prime_tables(cqlmock *m, const cass_cql *cql, bool all) {
   cqlmock_prime *p = cqlmock_prime_new(CQLMOCK_MATCH_EXACT, cql->text[CASS_TABLES_LIST]);
-  cqlmock_prime_columns(p, "system_schema", "tables", 1, (const char *[]){"table_name"}, (const char *[]){"text"});
+  cqlmock_prime_columns(p, "system_schema", "tables", 1, (const char *[]){"table_name"},
+                        (const char *[]){"text"});
   for (const char *const *t = CASS_TABLES; *t; t++)
     if (all || strcmp(*t, "node_leases") != 0) cqlmock_prime_row(p, (const char *[]){*t});
   assert_int_equal(cqlmock_prime_add(m, p), 0);
 }
 
 /* An LWT answer: applied, or not applied with the existing row. */
-static void prime_lwt(fixture *f, cass_stmt s, size_t ncols, const char *const names[], const char *const types[],
-                      const char *const cells[]) {
+static void prime_lwt(fixture *f, cass_stmt s, size_t ncols, const char *const names[],
+                      const char *const types[], const char *const cells[]) {
   cqlmock_prime *p = rows_prime(f, s, ncols, names, types);
   cqlmock_prime_row(p, cells);
   assert_int_equal(cqlmock_prime_add(f->mock, p), 0);
@@ -185,7 +188,9 @@ static int teardown(void **state) {
   return 0;
 }
 
-static size_t executed(fixture *f, cass_stmt s) { return cqlmock_log_count(f->mock, -1, CQLMOCK_OP_EXECUTE, text_of(f, s)); }
+static size_t executed(fixture *f, cass_stmt s) {
+  return cqlmock_log_count(f->mock, -1, CQLMOCK_OP_EXECUTE, text_of(f, s));
+}
 
 /* The last logged request of `opcode` whose text starts with prefix (copied into *out). */
 static bool last_request(fixture *f, uint8_t opcode, const char *prefix, cqlmock_request *out) {
@@ -204,13 +209,17 @@ static bool last_request(fixture *f, uint8_t opcode, const char *prefix, cqlmock
 
 static void send(fixture *f, int64_t from, int64_t to, const char *text, const char *key, waiter *w) {
   waiter_init(w);
-  send_request req = {
-      .sender_id = from, .receiver_id = to, .content = text, .content_len = strlen(text), .idempotency_key = key};
+  send_request req = {.sender_id = from,
+                      .receiver_id = to,
+                      .content = text,
+                      .content_len = strlen(text),
+                      .idempotency_key = key};
   store_send_message(f->st, &req, on_send, w);
   waiter_wait(w);
 }
 
-#define APPLIED_ONLY 1, (const char *[]){"[applied]"}, (const char *[]){"boolean"}
+#define APPLIED_ONLY                                                                                         \
+  1, (const char *[]){"[applied]"}, (const char *[]) { "boolean" }
 
 /* ---- send ---- */
 
@@ -259,9 +268,9 @@ static void send_new_pair_claims_and_writes_one_batch(void **state) {
 
 static void send_pair_claim_lost_uses_the_winner(void **state) {
   fixture *f = *state;
-  prime_lwt(f, CASS_PAIR_CLAIM, 4,
-            (const char *[]){"[applied]", "user1_id", "user2_id", "conversation_id"},
-            (const char *[]){"boolean", "bigint", "bigint", "bigint"}, (const char *[]){"false", "1", "2", "4242"});
+  prime_lwt(f, CASS_PAIR_CLAIM, 4, (const char *[]){"[applied]", "user1_id", "user2_id", "conversation_id"},
+            (const char *[]){"boolean", "bigint", "bigint", "bigint"},
+            (const char *[]){"false", "1", "2", "4242"});
   waiter w;
   send(f, 1, 2, "hi", NULL, &w);
   assert_int_equal(w.status, STORE_OK);
@@ -271,7 +280,8 @@ static void send_pair_claim_lost_uses_the_winner(void **state) {
 
 static void send_existing_pair_needs_no_lwt(void **state) {
   fixture *f = *state;
-  cqlmock_prime *p = rows_prime(f, CASS_PAIR_GET, 1, (const char *[]){"conversation_id"}, (const char *[]){"bigint"});
+  cqlmock_prime *p =
+      rows_prime(f, CASS_PAIR_GET, 1, (const char *[]){"conversation_id"}, (const char *[]){"bigint"});
   cqlmock_prime_row(p, (const char *[]){"77"});
   assert_int_equal(cqlmock_prime_add(f->mock, p), 0);
   waiter w;
@@ -283,7 +293,8 @@ static void send_existing_pair_needs_no_lwt(void **state) {
 }
 
 static void prime_pair(fixture *f, const char *conversation_id) {
-  cqlmock_prime *p = rows_prime(f, CASS_PAIR_GET, 1, (const char *[]){"conversation_id"}, (const char *[]){"bigint"});
+  cqlmock_prime *p =
+      rows_prime(f, CASS_PAIR_GET, 1, (const char *[]){"conversation_id"}, (const char *[]){"bigint"});
   cqlmock_prime_row(p, (const char *[]){conversation_id});
   assert_int_equal(cqlmock_prime_add(f->mock, p), 0);
 }
@@ -306,8 +317,11 @@ static void send_with_new_key_claims_it(void **state) {
 }
 
 #define IDEM_ROW                                                                                             \
-  7, (const char *[]){"[applied]", "sender_id", "key", "content", "conversation_id", "message_id", "receiver_id"}, \
-      (const char *[]) { "boolean", "bigint", "text", "text", "bigint", "bigint", "bigint" }
+  7, (const char *[]){"[applied]",       "sender_id",  "key",        "content",                              \
+                      "conversation_id", "message_id", "receiver_id"},                                       \
+      (const char *[]) {                                                                                     \
+    "boolean", "bigint", "text", "text", "bigint", "bigint", "bigint"                                        \
+  }
 
 static void send_replay_of_stored_message_writes_nothing(void **state) {
   fixture *f = *state;
@@ -315,8 +329,10 @@ static void send_replay_of_stored_message_writes_nothing(void **state) {
   int64_t old_id = ((INT64_C(1795000000000) - ID_EPOCH_MS) << 12) | (3 << 7);
   char old[32];
   snprintf(old, sizeof old, "%lld", (long long)old_id);
-  prime_lwt(f, CASS_IDEM_CLAIM, IDEM_ROW, (const char *[]){"false", "5", "key-1", "original", "77", old, "6"});
-  cqlmock_prime *p = rows_prime(f, CASS_MSG_EXISTS, 1, (const char *[]){"message_id"}, (const char *[]){"bigint"});
+  prime_lwt(f, CASS_IDEM_CLAIM, IDEM_ROW,
+            (const char *[]){"false", "5", "key-1", "original", "77", old, "6"});
+  cqlmock_prime *p =
+      rows_prime(f, CASS_MSG_EXISTS, 1, (const char *[]){"message_id"}, (const char *[]){"bigint"});
   cqlmock_prime_row(p, (const char *[]){old});
   assert_int_equal(cqlmock_prime_add(f->mock, p), 0);
   waiter w;
@@ -345,7 +361,7 @@ static void send_replay_finishes_an_unwritten_message(void **state) {
   cqlmock_request rq;
   assert_true(last_request(f, CQLMOCK_OP_BATCH, text_of(f, CASS_MSG_INSERT), &rq));
   assert_int_equal(rq.timestamp, id_created_at_us(INT64_C(7340032000000000))); /* the same upsert */
-  assert_int_equal(executed(f, CASS_COUNTER_INCR), 1); /* first time it is stored */
+  assert_int_equal(executed(f, CASS_COUNTER_INCR), 1);                         /* first time it is stored */
 }
 
 static void send_batch_timeout_is_unavailable_and_not_counted(void **state) {
@@ -385,7 +401,8 @@ static void send_rejects_bad_requests_without_io(void **state) {
 /* ---- list messages ---- */
 
 static void prime_conversation_exists(fixture *f, const char *count) {
-  cqlmock_prime *p = rows_prime(f, CASS_CONV_EXISTS, 1, (const char *[]){"user1_id"}, (const char *[]){"bigint"});
+  cqlmock_prime *p =
+      rows_prime(f, CASS_CONV_EXISTS, 1, (const char *[]){"user1_id"}, (const char *[]){"bigint"});
   cqlmock_prime_row(p, (const char *[]){"1"});
   assert_int_equal(cqlmock_prime_add(f->mock, p), 0);
   p = rows_prime(f, CASS_COUNTER_GET, 1, (const char *[]){"message_count"}, (const char *[]){"counter"});
@@ -394,8 +411,9 @@ static void prime_conversation_exists(fixture *f, const char *count) {
 }
 
 #define MSG_COLS                                                                                             \
-  4, (const char *[]){"message_id", "sender_id", "receiver_id", "content"},                                  \
-      (const char *[]) { "bigint", "bigint", "bigint", "text" }
+  4, (const char *[]){"message_id", "sender_id", "receiver_id", "content"}, (const char *[]) {               \
+    "bigint", "bigint", "bigint", "text"                                                                     \
+  }
 
 /* Buckets 300 and 298; bucket 300 holds ids 9000, 8000; bucket 298 holds id 1000. */
 static void prime_two_buckets(fixture *f) {
@@ -498,10 +516,10 @@ static void list_messages_unavailable(void **state) {
 
 static void list_conversations_sorts_the_partition(void **state) {
   fixture *f = *state;
-  cqlmock_prime *p = rows_prime(f, CASS_USER_CONVS, 4,
-                                (const char *[]){"conversation_id", "other_user_id", "last_message_id",
-                                                 "last_message_content"},
-                                (const char *[]){"bigint", "bigint", "bigint", "text"});
+  cqlmock_prime *p = rows_prime(
+      f, CASS_USER_CONVS, 4,
+      (const char *[]){"conversation_id", "other_user_id", "last_message_id", "last_message_content"},
+      (const char *[]){"bigint", "bigint", "bigint", "text"});
   cqlmock_prime_row(p, (const char *[]){"11", "3", "500", "b"});
   cqlmock_prime_row(p, (const char *[]){"12", "9", "900", "a"});
   cqlmock_prime_row(p, (const char *[]){"13", "1", "100", "c"});
@@ -524,7 +542,8 @@ static void list_conversations_sorts_the_partition(void **state) {
   assert_int_equal(w.convs[1].last_message_at_us, id_created_at_us(500));
 
   waiter_init(&w);
-  q.page = (page_request){.limit = 2, .has_cursor = true,
+  q.page = (page_request){.limit = 2,
+                          .has_cursor = true,
                           .cursor = {.kind = CURSOR_CONVERSATIONS, .message_id = 500, .conversation_id = 11}};
   store_list_conversations(f->st, &q, on_conversations, &w);
   waiter_wait(&w);
@@ -589,7 +608,8 @@ static void ping_reads_system_local(void **state) {
   store_ping(f->st, on_ping, &w);
   waiter_wait(&w);
   assert_int_equal(w.status, STORE_OK);
-  assert_int_equal(cqlmock_log_count(f->mock, -1, 0, "SELECT release_version FROM system.local"), 2); /* PREPARE+EXECUTE */
+  assert_int_equal(cqlmock_log_count(f->mock, -1, 0, "SELECT release_version FROM system.local"),
+                   2); /* PREPARE+EXECUTE */
 }
 
 /* ---- startup ---- */

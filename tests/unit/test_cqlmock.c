@@ -539,6 +539,55 @@ static void primed_errors_and_times(void **state) {
   cqlmock_stop(m);
 }
 
+static void other_results_and_per_node_primes(void **state) {
+  (void)state;
+  cqlmock *m = cqlmock_start(&(cqlmock_config){.nodes = 2});
+  cqlmock_prime *p = cqlmock_prime_new(CQLMOCK_MATCH_PREFIX, "CREATE TABLE");
+  cqlmock_prime_schema_change(p, "CREATED", "TABLE", "ks", "t");
+  assert_int_equal(cqlmock_prime_add(m, p), 0);
+  p = cqlmock_prime_new(CQLMOCK_MATCH_ANY, NULL);
+  cqlmock_prime_error(p, CQL_ERROR_OVERLOADED, "too busy");
+  cqlmock_prime_node(p, 1);
+  assert_int_equal(cqlmock_prime_add(m, p), 0);
+  p = cqlmock_prime_new(CQLMOCK_MATCH_EXACT, "SELECT broken");
+  cqlmock_prime_on(p, CQLMOCK_ON_PREPARE);
+  cqlmock_prime_error(p, CQL_ERROR_SYNTAX, "no viable alternative");
+  assert_int_equal(cqlmock_prime_add(m, p), 0);
+  p = cqlmock_prime_new(CQLMOCK_MATCH_EXACT, "SWITCH");
+  cqlmock_prime_set_keyspace(p, "other");
+  assert_int_equal(cqlmock_prime_add(m, p), 0);
+
+  client c;
+  handshake(&c, m, 0);
+  cql_message r;
+  query(&c, "CREATE TABLE ks.t (k int PRIMARY KEY)", NULL, &r);
+  assert_int_equal(r.u.result.kind, CQL_RESULT_SCHEMA_CHANGE);
+  assert_true(cql_str_eq(r.u.result.schema_change.change_type, "CREATED"));
+  assert_true(cql_str_eq(r.u.result.schema_change.name, "t"));
+  cql_message_free(&r);
+  query(&c, "SWITCH", NULL, &r);
+  assert_true(cql_str_eq(r.u.result.keyspace, "other"));
+  cql_message_free(&r);
+  cql_message msg;
+  cql_frame_header h;
+  cql_message_init(&msg, CQL_OP_PREPARE);
+  msg.u.prepare.query = CQL_STR("SELECT broken");
+  send_msg(&c, &msg);
+  recv_msg(&c, &r, &h);
+  expect_error(&r, CQL_ERROR_SYNTAX);
+  cql_message_free(&r);
+  query(&c, "SELECT x FROM ks.y", NULL, &r); /* node 0: not overloaded */
+  assert_int_equal(r.u.result.kind, CQL_RESULT_ROWS);
+  cql_message_free(&r);
+  client_close(&c);
+  handshake(&c, m, 1);
+  query(&c, "SELECT x FROM ks.y", NULL, &r);
+  expect_error(&r, CQL_ERROR_OVERLOADED);
+  cql_message_free(&r);
+  client_close(&c);
+  cqlmock_stop(m);
+}
+
 static int64_t now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -765,6 +814,7 @@ int main(void) {
       cmocka_unit_test(primed_rows_and_paging),
       cmocka_unit_test(prepared_statements),
       cmocka_unit_test(primed_errors_and_times),
+      cmocka_unit_test(other_results_and_per_node_primes),
       cmocka_unit_test(actions_close_silence_delay),
       cmocka_unit_test(events_reach_registered_connections),
       cmocka_unit_test(batches),
