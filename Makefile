@@ -33,12 +33,14 @@ define variant
 $(1)_OBJS := $$(patsubst src/%.c,$(BUILD)/$(1)/obj/%.o,$$(LIB_SRCS))
 $(BUILD)/$(1)/obj/%.o: src/%.c
 	@mkdir -p $$(@D)
-	$$(CC) $(2) $$(PKG_CFLAGS) -MMD -MP -c $$< -o $$@
+	@echo "  CC      $$@"
+	@$$(CC) $(2) $$(PKG_CFLAGS) -MMD -MP -c $$< -o $$@
 $(BUILD)/$(1)/libmessenger.a: $$($(1)_OBJS)
 	@rm -f $$@
-	ar rcs $$@ $$^
+	@ar rcs $$@ $$^
 $(BUILD)/$(1)/messenger: $(BUILD)/$(1)/obj/app/main.o $(BUILD)/$(1)/libmessenger.a
-	$$(CC) $(2) $$^ $(3) $$(PKG_LIBS) -lm -o $$@
+	@echo "  LD      $$@"
+	@$$(CC) $(2) $$^ $(3) $$(PKG_LIBS) -lm -o $$@
 -include $$(patsubst %.o,%.d,$$($(1)_OBJS) $(BUILD)/$(1)/obj/app/main.o)
 endef
 
@@ -55,7 +57,8 @@ UNIT_EXTRA_LIBS :=
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/asan/tests/%,$(UNIT_SRCS))
 $(BUILD)/asan/tests/%: tests/unit/%.c $(UNIT_EXTRA_LIBS) $(BUILD)/asan/libmessenger.a
 	@mkdir -p $(@D)
-	$(CC) $(ASAN_CFLAGS) $(PKG_CFLAGS) -Itests/unit $< $(UNIT_EXTRA_LIBS) $(BUILD)/asan/libmessenger.a $(ASAN_FLAGS) $(PKG_LIBS) -lcmocka -lm -o $@
+	@echo "  TEST    $@"
+	@$(CC) $(ASAN_CFLAGS) $(PKG_CFLAGS) -Itests/unit $< $(UNIT_EXTRA_LIBS) $(BUILD)/asan/libmessenger.a $(ASAN_FLAGS) $(PKG_LIBS) -lcmocka -lm -o $@
 
 MESSENGER := $(BUILD)/release/messenger
 MESSENGER_ASAN := $(BUILD)/asan/messenger
