@@ -217,6 +217,14 @@ static void exchange_free(http_exchange *ex) {
   free(ex);
 }
 
+static enum MHD_Result count_content_length(void *cls, enum MHD_ValueKind kind, const char *key,
+                                            const char *value) {
+  (void)kind, (void)value;
+  unsigned *count = cls;
+  if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) (*count)++;
+  return MHD_YES;
+}
+
 /* Checks what can be checked once the headers are in: header block size and framing. */
 static void check_headers(http_exchange *ex, const char *url) {
   const http_server_config *cfg = &ex->srv->cfg;
@@ -230,9 +238,12 @@ static void check_headers(http_exchange *ex, const char *url) {
   }
   const char *cl = MHD_lookup_connection_value(ex->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
   const char *te = MHD_lookup_connection_value(ex->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
-  if (cl && te) {
+  unsigned cl_count = 0;
+  MHD_get_connection_values(ex->conn, MHD_HEADER_KIND, count_content_length, &cl_count);
+  if ((cl && te) || cl_count > 1) { /* ambiguous framing: the classic request-smuggling vectors */
     ex->early_status = 400;
-    ex->early_reason = "Content-Length and Transfer-Encoding together are not allowed";
+    ex->early_reason = cl_count > 1 ? "More than one Content-Length header is not allowed"
+                                    : "Content-Length and Transfer-Encoding together are not allowed";
     return;
   }
   if (cl) {

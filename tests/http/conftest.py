@@ -60,15 +60,18 @@ def _base_env(workdir):
 class Server:
     """A running `messenger serve` with its stderr in a file."""
 
-    def __init__(self, workdir, env, name):
+    def __init__(self, workdir, env, name, db=None):
         self.host = HOST
         self.workdir = workdir
         self.env = env
         self.name = name
         self.stderr_path = os.path.join(workdir, "%s.stderr" % name)
+        self.db_path = db or os.path.join(workdir, "%s.db" % name)  # sqlite only
         self.proc = None
         self.port = None
         self.store = STORE
+        self.stopped = False
+        self.stop_seconds = None
 
     def start(self):
         last_error = None
@@ -76,7 +79,7 @@ class Server:
             self.port = _free_port()
             cmd = WRAPPER + [BIN, "serve", "--host", HOST, "--port", str(self.port), "--store", STORE]
             if STORE == "sqlite":
-                cmd += ["--db", os.path.join(self.workdir, "%s.db" % self.name)]
+                cmd += ["--db", self.db_path]
             if DOCS_DIR:
                 cmd += ["--docs-dir", DOCS_DIR]
             self._stderr = open(self.stderr_path, "wb")
@@ -124,12 +127,12 @@ class Server:
         """SIGTERM; the process must exit 0 in time, with no sanitizer report."""
         assert self.proc.poll() is None, "server died during the tests (exit %r)\n%s" % (
             self.proc.returncode, self.stderr()[-6000:])
+        self.stopped = True
         self.proc.send_signal(signal.SIGTERM)
         t0 = time.monotonic()
         try:
             rc = self.proc.wait(timeout=STOP_TIMEOUT_S)
             self.stop_seconds = time.monotonic() - t0
-            print("DEBUGSTOP %s %.2f" % (self.name, self.stop_seconds))
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
@@ -187,19 +190,22 @@ def _drop_keyspace(env, keyspace):
 
 @pytest.fixture(scope="session")
 def start_server(workdir, server_env):
-    """Factory: start_server(name) -> a running Server, stopped and checked at session end."""
+    """Factory: start_server(name, db=None) -> a running Server, stopped and checked at session
+    end unless a test did it (Server.stop_and_check). db: reuse the SQLite file of another."""
     started = []
     counter = [0]
 
-    def start(name="server"):
+    def start(name="server", db=None):
         counter[0] += 1
-        s = Server(workdir, server_env, "%s%d" % (name, counter[0])).start()
+        s = Server(workdir, server_env, "%s%d" % (name, counter[0]), db=db).start()
         started.append(s)
         return s
 
     yield start
     errors = []
     for s in started:
+        if s.stopped:
+            continue
         try:
             s.stop_and_check()
         except BaseException as e:  # check every server, report all

@@ -121,7 +121,7 @@ static bool is_blank(char c) { return c == ' ' || c == '\n' || c == '\t' || c ==
 /* Copy of the schema without `--` comments; NULL on OOM. */
 static char *strip_comments(const char *text) {
   size_t len = strlen(text);
-  char *out = malloc(len + 1);
+  char *out = calloc(len + 1, 1);
   if (!out) return NULL;
   size_t n = 0;
   for (size_t i = 0; i < len; i++) {

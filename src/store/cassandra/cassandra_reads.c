@@ -302,7 +302,7 @@ static void conv_list_answer(conv_list_op *op) {
   size_t n = 0;
   for (size_t i = 0; i < op->n_pages; i++) {
     const cql_row *row;
-    for (size_t j = 0; (row = cql_resultset_row(op->pages[i], j)); j++)
+    for (size_t j = 0; n < rows && (row = cql_resultset_row(op->pages[i], j)); j++)
       if (read_user_row(op->pages[i], row, op->q.user_id, &all[n])) n++;
   }
   if (n != rows)
