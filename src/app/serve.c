@@ -127,7 +127,10 @@ int cmd_serve(int argc, char **argv) {
   sigwait(&stop_signals, &sig);
   fprintf(stderr, "messenger: %s received, draining\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   atomic_store(&app.draining, true);
-  http_server_shutdown(srv, srv_cfg.shutdown_grace_ms);
+  if (!http_server_shutdown(srv, srv_cfg.shutdown_grace_ms)) {
+    fprintf(stderr, "messenger: stopped without draining the store\n");
+    return 1;
+  }
   store_close(st);
   fprintf(stderr, "messenger: stopped\n");
   return 0;

@@ -28,6 +28,8 @@ void cql_config_init(cql_config *cfg) {
   cfg->protocol_version = 0;
   cfg->client_timestamps = true;
   cfg->page_size = 5000;
+  cfg->heartbeat_timeout_ms = 5000;
+  cfg->prepare_on_all_hosts = true;
 }
 
 /* ---- contact points ------------------------------------------------------------------------ */
@@ -158,6 +160,7 @@ cql_client *cql_client_new(const cql_config *cfg, const char **err_out) {
   c->rng = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 32) ^ (uint64_t)(uintptr_t)c;
   cql_tsgen_init(&c->tsgen);
   cql_lb_init(&c->lb, c->local_dc, cfg->allow_remote_dcs);
+  cql_prepare_hosts_init(&c->prepare_hosts, c);
   if (!c->cfg.contact_points || !cql_prepared_cache_init(&c->prepared)) {
     *err_out = "out of memory";
     free_client(c);
@@ -194,6 +197,7 @@ void cql_client_conn_settings(const cql_client *c, cql_conn_settings *out) {
       .password = c->cfg.password,
       .connect_timeout_ms = c->cfg.connect_timeout_ms,
       .heartbeat_interval_ms = c->cfg.heartbeat_interval_ms,
+      .heartbeat_timeout_ms = c->cfg.heartbeat_timeout_ms,
       .max_requests = c->cfg.max_requests_per_connection,
       .max_orphans = c->cfg.max_orphans_per_connection,
   };
@@ -266,7 +270,21 @@ void cql_client_on_control_failed(cql_client *c, const cql_error *err) {
 
 void cql_client_on_pool_state(cql_client *c, cql_host *h) {
   h->first_attempt_done = true;
+  bool up = cql_pool_is_up(h->pool);
+  bool came_up = up && !h->up_reported;
+  h->up_reported = up;
   check_connect(c);
+  if (came_up) cql_prepare_hosts_host_up(&c->prepare_hosts, h); /* it may not know our ids */
+}
+
+bool cql_client_host_is_up(const cql_host *h) {
+  return !h->removed && cql_pool_is_up(h->pool);
+}
+
+cql_host *cql_client_find_live_host(cql_client *c, const char *name) {
+  for (size_t i = 0; i < c->n_hosts; i++)
+    if (strcmp(c->hosts[i]->name, name) == 0) return c->hosts[i];
+  return NULL;
 }
 
 cql_host *cql_client_find_host(cql_client *c, const struct sockaddr *addr) {
@@ -298,6 +316,7 @@ void cql_client_set_topology(cql_client *c, cql_host **hosts, size_t n_hosts, cq
     if (old[i]->removed && old[i]->pool) {
       cql_pool_close(old[i]->pool, CQL_ERR_CONNECTION_CLOSED);
       old[i]->pool = NULL;
+      old[i]->up_reported = false;
     }
   free(old);
   for (size_t i = 0; i < n_hosts; i++)
@@ -333,6 +352,7 @@ static void shutdown_loop(cql_client *c) {
     cql_request_fail(w, CQL_ERR_CLIENT_CLOSED, "client closed");
     w = next;
   }
+  cql_prepare_hosts_clear(&c->prepare_hosts);
   cql_control_close(c->control);
   c->control = NULL;
   for (size_t i = 0; i < c->n_hosts; i++)
@@ -483,6 +503,7 @@ static int32_t waiter_wait(waiter *w) {
   return w->code;
 }
 
+/* Also the schema agreement callback (same signature). */
 static void on_connect_done(const cql_error *err, void *ud) {
   waiter_signal(ud, err, NULL);
 }
@@ -524,4 +545,16 @@ int32_t cql_client_execute_wait(cql_client *c, const cql_statement *st, cql_resu
   else
     cql_resultset_free(w.rs);
   return code;
+}
+
+int32_t cql_client_wait_schema_agreement(cql_client *c, unsigned timeout_ms, char *errbuf, size_t errbuf_size) {
+  if (on_io_thread(c)) return usage_error(errbuf, errbuf_size, "blocking call on the I/O thread");
+  waiter w;
+  waiter_init(&w, errbuf, errbuf_size);
+  if (!cql_client_schema_agreement(c, timeout_ms, on_connect_done, &w)) {
+    pthread_mutex_destroy(&w.mu);
+    pthread_cond_destroy(&w.cv);
+    return usage_error(errbuf, errbuf_size, "client closing");
+  }
+  return waiter_wait(&w);
 }

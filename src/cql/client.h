@@ -68,7 +68,8 @@ typedef struct cql_config {
   unsigned max_orphans_per_connection;  /* timed-out streams before the connection is replaced (256) */
   unsigned connect_timeout_ms;          /* TCP connect + handshake (5000) */
   unsigned request_timeout_ms;          /* per attempt on one host (12000); 0 = none */
-  unsigned heartbeat_interval_ms;       /* OPTIONS on a connection idle this long (30000); 0 = off */
+  unsigned heartbeat_interval_ms;       /* OPTIONS on a connection that received nothing this long
+                                         * (30000); 0 = off */
   unsigned reconnect_base_ms;           /* exponential backoff with +-15% jitter: base (1000) */
   unsigned reconnect_max_ms;            /*   ... capped at (60000) */
   unsigned event_delay_ms;              /* wait after UP/NEW_NODE before acting (1000) */
@@ -77,6 +78,10 @@ typedef struct cql_config {
   int protocol_version;                 /* 0 = negotiate (try 5, downgrade to 4), or 4 / 5 */
   bool client_timestamps;               /* monotonic microsecond default timestamps (true) */
   int32_t page_size;                    /* default page size for statements (5000); <=0 = no paging */
+  /* Added after the first release (cql_config_init sets them; keep calling it). */
+  unsigned heartbeat_timeout_ms; /* an unanswered heartbeat closes (and replaces) the connection (5000) */
+  bool prepare_on_all_hosts;     /* after a PREPARE succeeds, prepare it on the other up hosts too,
+                                  * and re-prepare the cache on a host that comes (back) up (true) */
 } cql_config;
 
 /* Fills every field with the defaults above (contact_points = NULL). */
@@ -128,7 +133,10 @@ void cql_statement_set_idempotent(cql_statement *st, bool idempotent);
 void cql_statement_set_page_size(cql_statement *st, int32_t page_size); /* <=0: no paging */
 /* Explicit write timestamp in microseconds (overrides the client-side generator). */
 void cql_statement_set_timestamp(cql_statement *st, int64_t usec);
-void cql_statement_set_timeout(cql_statement *st, unsigned timeout_ms); /* per attempt; 0 = config */
+/* Total time budget of the statement, from submission to callback, across every attempt, host,
+ * PREPARE and retry: no attempt outlives it and the callback gets CQL_ERR_CLIENT_TIMEOUT once it
+ * is spent. Each attempt is still limited by request_timeout_ms. 0 (default) = no total budget. */
+void cql_statement_set_timeout(cql_statement *st, unsigned timeout_ms);
 /* Opaque paging state from cql_resultset_paging_state(): resume a previous page sequence. */
 bool cql_statement_set_paging_state(cql_statement *st, const void *state, size_t len);
 
@@ -145,7 +153,7 @@ void cql_batch_stmt_set_consistency(cql_batch_stmt *b, cql_consistency cl);
 void cql_batch_stmt_set_serial_consistency(cql_batch_stmt *b, cql_consistency serial_cl);
 void cql_batch_stmt_set_idempotent(cql_batch_stmt *b, bool idempotent);
 void cql_batch_stmt_set_timestamp(cql_batch_stmt *b, int64_t usec);
-void cql_batch_stmt_set_timeout(cql_batch_stmt *b, unsigned timeout_ms);
+void cql_batch_stmt_set_timeout(cql_batch_stmt *b, unsigned timeout_ms); /* total, as statements */
 
 /* ------------------------------------------------------------------------------------------ */
 /* Execution (asynchronous; callbacks on the I/O thread)                                      */
@@ -164,6 +172,19 @@ bool cql_client_next_page(cql_client *c, const cql_resultset *prev, cql_result_c
 int32_t cql_client_connect_wait(cql_client *c, char *errbuf, size_t errbuf_size);
 int32_t cql_client_execute_wait(cql_client *c, const cql_statement *st, cql_resultset **out, char *errbuf,
                                 size_t errbuf_size); /* out may be NULL: the result is freed */
+
+/* ------------------------------------------------------------------------------------------ */
+/* Schema agreement (after DDL)                                                                */
+
+typedef void (*cql_schema_agreement_cb)(const cql_error *err, void *ud); /* err NULL: agreed */
+
+/* Polls one host's system.local and system.peers_v2 (or system.peers) until the schema_version
+ * of every host the client considers up is the same, then calls cb with NULL; after timeout_ms
+ * (0 = 10000) cb gets CQL_ERR_CLIENT_TIMEOUT ("schema versions still differ"). Returns false
+ * only if the client is closing (cb not called). Thread-safe; cb runs on the I/O thread. */
+bool cql_client_schema_agreement(cql_client *c, unsigned timeout_ms, cql_schema_agreement_cb cb, void *ud);
+/* Blocking variant for CLI tools (never on the I/O thread): 0 once agreed, else the error code. */
+int32_t cql_client_wait_schema_agreement(cql_client *c, unsigned timeout_ms, char *errbuf, size_t errbuf_size);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Results                                                                                     */

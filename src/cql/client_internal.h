@@ -1,5 +1,6 @@
 /* cql/client_internal: the client's private state, shared by its own modules only
- * (client.c, statement.c, resultset.c, request.c, pool.c, control.c). Not part of the API.
+ * (client.c, statement.c, resultset.c, request.c, pool.c, control.c, prepare_hosts.c,
+ * schema_agreement.c). Not part of the API.
  *
  * Everything below except the submission queue (guarded by `lock`) and the `closing` flag is
  * touched only on the I/O thread. Hosts are owned by the client and live until it is freed
@@ -17,6 +18,7 @@
 #include "cql/client.h"
 #include "cql/conn.h"
 #include "cql/lb.h"
+#include "cql/prepare_hosts.h"
 #include "cql/prepared.h"
 #include "cql/token_map.h"
 #include "cql/tsgen.h"
@@ -35,6 +37,7 @@ typedef struct cql_host {
   size_t n_tokens;
   bool removed;
   bool first_attempt_done; /* the pool reported its first connect outcome */
+  bool up_reported;        /* pool up at its last report (to see down -> up transitions) */
   cql_pool *pool;          /* NULL when removed */
   struct cql_host *next_all;
 } cql_host;
@@ -107,6 +110,7 @@ struct cql_client {
   char *local_dc; /* owned: config or discovered */
   cql_lb lb;
   cql_prepared_cache prepared;
+  cql_prepare_hosts prepare_hosts; /* background PREPAREs on the other hosts */
   cql_tsgen tsgen;
   cql_control *control;
   uint64_t rng; /* backoff seeds */
@@ -132,6 +136,8 @@ cql_request *cql_request_new_batch(cql_client *c, const cql_batch_stmt *b, cql_r
 void cql_request_start(cql_request *r);
 void cql_request_fail(cql_request *r, int32_t code, const char *message);
 void cql_request_free_unstarted(cql_request *r);
+/* Restricts the request to host h (its only plan entry): for per-host system table reads. */
+void cql_request_pin(cql_request *r, cql_host *h);
 cql_request *cql_request_next(cql_request *r);
 void cql_request_set_next(cql_request *r, cql_request *next);
 
@@ -142,6 +148,9 @@ void cql_pool_close(cql_pool *p, int32_t err_code);
 struct cql_conn *cql_pool_pick(cql_pool *p); /* least-loaded ready connection, or NULL */
 bool cql_pool_is_up(const cql_pool *p);      /* at least one ready connection */
 void cql_pool_reconnect_now(cql_pool *p);    /* UP event: retry now, backoff reset */
+/* DOWN event: closes the connections (in-flight requests fail with CQL_ERR_CONNECTION_CLOSED),
+ * reports the host down, and reconnects after the backoff delay (an UP event cuts it short). */
+void cql_pool_mark_down(cql_pool *p);
 
 /* ---- control.c ---- */
 cql_control *cql_control_new(cql_client *c);
@@ -160,6 +169,10 @@ void cql_client_on_pool_state(cql_client *c, cql_host *h);
 /* Replaces the live host table and token map (control). Takes ownership of both arrays. */
 void cql_client_set_topology(cql_client *c, cql_host **hosts, size_t n_hosts, cql_token_map *tm);
 cql_host *cql_client_find_host(cql_client *c, const struct sockaddr *addr);
+/* The live host named "ip:port" (cql_host.name), or NULL. */
+cql_host *cql_client_find_live_host(cql_client *c, const char *name);
+/* Live (not removed) with at least one ready connection: the hosts query plans may use. */
+bool cql_client_host_is_up(const cql_host *h);
 uint64_t cql_client_random(cql_client *c);
 
 #endif

@@ -21,7 +21,7 @@ struct cql_conn {
   uv_tcp_t tcp;
   uv_connect_t connect_req;
   uv_timer_t timer;     /* connect timeout, then request deadlines */
-  uv_timer_t heartbeat; /* idle heartbeat */
+  uv_timer_t heartbeat; /* read-idle heartbeat (one-shot, re-armed) */
   int handles_open;
   conn_state state;
   bool owner_gone; /* on_down called or cql_conn_close: the owner no longer listens */
@@ -42,7 +42,7 @@ struct cql_conn {
   bool writing;
   uint8_t rbuf[65536];
 
-  uint64_t last_activity; /* loop ms of the last write */
+  uint64_t last_read; /* loop ms of the last frame received (or of becoming ready) */
   cql_conn_req handshake_req;
   cql_conn_req heartbeat_req;
   bool heartbeat_in_flight;
@@ -225,7 +225,6 @@ static void flush(cql_conn *c) {
   }
   uv_buf_t buf = uv_buf_init((char *)c->wbuf.data, (unsigned)c->wbuf.len);
   c->writing = true;
-  c->last_activity = uv_now(c->loop);
   int rc = uv_write(&c->write_req, (uv_stream_t *)&c->tcp, &buf, 1, on_write);
   if (rc < 0) {
     c->writing = false;
@@ -265,10 +264,13 @@ bool cql_conn_send(cql_conn *c, cql_conn_req *r, const cql_message *m, unsigned 
 
 /* ---- handshake ----------------------------------------------------------------------------- */
 
+static void heartbeat_arm(cql_conn *c, uint64_t delay_ms);
+
 static void become_ready(cql_conn *c) {
   c->state = CONN_READY;
   uv_timer_stop(&c->timer);
-  c->last_activity = uv_now(c->loop);
+  c->last_read = uv_now(c->loop);
+  heartbeat_arm(c, c->settings.heartbeat_interval_ms);
   c->handlers.on_ready(c, c->ud);
 }
 
@@ -308,8 +310,12 @@ static void on_handshake_response(cql_conn_req *r, cql_message *resp, const cql_
     char msg[256];
     snprintf(msg, sizeof(msg), "handshake refused: %s",
              resp->u.error.message.ptr ? resp->u.error.message.ptr : "");
-    int32_t code = resp->u.error.code == CQL_ERROR_BAD_CREDENTIALS ? CQL_ERR_AUTH : CQL_ERR_CONNECT_FAILED;
-    conn_fail(c, code, msg, &resp->u.error);
+    /* bad credentials: a client error the owner can tell apart; others keep the server's
+     * error (the control connection downgrades the version on a ProtocolError) */
+    if (resp->u.error.code == CQL_ERROR_BAD_CREDENTIALS)
+      conn_fail(c, CQL_ERR_AUTH, msg, NULL);
+    else
+      conn_fail(c, CQL_ERR_CONNECT_FAILED, msg, &resp->u.error);
     break;
   }
   case CQL_OP_AUTH_CHALLENGE:
@@ -344,19 +350,40 @@ static void on_heartbeat_response(cql_conn_req *r, cql_message *resp, const cql_
   maybe_finish_retiring(c);
 }
 
+static void on_heartbeat_tick(uv_timer_t *t);
+
+static void heartbeat_arm(cql_conn *c, uint64_t delay_ms) {
+  if (c->settings.heartbeat_interval_ms) uv_timer_start(&c->heartbeat, on_heartbeat_tick, delay_ms, 0);
+}
+
+static unsigned heartbeat_timeout(const cql_conn *c) {
+  if (c->settings.heartbeat_timeout_ms) return c->settings.heartbeat_timeout_ms;
+  return c->settings.connect_timeout_ms ? c->settings.connect_timeout_ms : 5000;
+}
+
+/* Fires when the connection may have been read-idle for a whole interval: sends OPTIONS if so
+ * (its deadline is handled by on_timer like any request), else waits for the rest. */
 static void on_heartbeat_tick(uv_timer_t *t) {
   cql_conn *c = t->data;
-  if (c->state != CONN_READY || c->heartbeat_in_flight) return;
-  if (uv_now(c->loop) - c->last_activity < c->settings.heartbeat_interval_ms) return;
-  cql_message m;
-  cql_message_init(&m, CQL_OP_OPTIONS);
-  unsigned timeout = c->settings.connect_timeout_ms ? c->settings.connect_timeout_ms : 5000;
-  if (send_on_stream(c, &c->heartbeat_req, &m, timeout)) c->heartbeat_in_flight = true;
+  if (c->state != CONN_READY) return; /* retiring or closed: no more heartbeats */
+  uint64_t interval = c->settings.heartbeat_interval_ms;
+  uint64_t idle = uv_now(c->loop) - c->last_read;
+  if (idle < interval) {
+    heartbeat_arm(c, interval - idle);
+    return;
+  }
+  if (!c->heartbeat_in_flight) {
+    cql_message m;
+    cql_message_init(&m, CQL_OP_OPTIONS);
+    if (send_on_stream(c, &c->heartbeat_req, &m, heartbeat_timeout(c))) c->heartbeat_in_flight = true;
+  }
+  heartbeat_arm(c, interval);
 }
 
 /* ---- reading ------------------------------------------------------------------------------- */
 
 static void dispatch(cql_conn *c, const cql_frame_header *h, const uint8_t *body) {
+  c->last_read = uv_now(c->loop);
   cql_message msg;
   int rc = cql_message_decode(&msg, h, body, h->length);
   if (h->stream < 0) {
@@ -496,8 +523,6 @@ cql_conn *cql_conn_open(uv_loop_t *loop, const struct sockaddr *addr, const cql_
   }
   c->owner_gone = false;
   if (s->connect_timeout_ms) uv_timer_start(&c->timer, on_timer, s->connect_timeout_ms, 0);
-  if (s->heartbeat_interval_ms)
-    uv_timer_start(&c->heartbeat, on_heartbeat_tick, s->heartbeat_interval_ms, s->heartbeat_interval_ms);
   return c;
 }
 

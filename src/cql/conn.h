@@ -6,9 +6,11 @@
  * are coalesced into one socket write. Each request has its own deadline; on expiry its stream
  * is orphaned (not reused until the late response arrives) and the request fails with
  * CQL_ERR_CLIENT_TIMEOUT. Past max_orphans the connection retires: it takes no new requests,
- * lets the ones in flight finish, then closes. An idle connection sends OPTIONS every
- * heartbeat interval; a heartbeat that times out kills the connection. EVENT frames (stream -1)
- * go to on_event.
+ * lets the ones in flight finish, then closes. A ready connection that has received nothing
+ * for heartbeat_interval_ms sends OPTIONS; a heartbeat unanswered within heartbeat_timeout_ms
+ * kills the connection (in-flight requests fail with CQL_ERR_CONNECTION_CLOSED). A server that
+ * rejects the credentials fails the connection with CQL_ERR_AUTH. EVENT frames (stream -1) go
+ * to on_event.
  *
  * Ownership: cql_conn_open returns a connection owned by the loop; the owner learns it is no
  * longer usable exactly once through on_down (failure, peer close, retirement), or gives it up
@@ -47,6 +49,7 @@ typedef struct cql_conn_settings {
   const char *password;
   unsigned connect_timeout_ms;
   unsigned heartbeat_interval_ms; /* 0: off */
+  unsigned heartbeat_timeout_ms;  /* 0: connect_timeout_ms (or 5000) */
   unsigned max_requests;          /* in-flight cap */
   unsigned max_orphans;           /* retire past this */
 } cql_conn_settings;

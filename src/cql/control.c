@@ -19,6 +19,7 @@ struct cql_control {
   struct sockaddr_storage *candidates;
   size_t n_candidates, next;
   char last_error[256];
+  bool auth_failed; /* a candidate of this round rejected the credentials */
   cql_backoff backoff;
   uv_timer_t reconnect_timer;
   uv_timer_t event_timer;
@@ -30,6 +31,7 @@ struct cql_control {
   bool refreshing, refresh_again, reconnect_pools;
   bool no_peers_v2;
   cql_message local_msg, peers_msg; /* held until the keyspaces arrive */
+  cql_message ks_msg;               /* last system_schema.keyspaces rows: rebuilds the ring */
   bool peers_are_v2;
 };
 
@@ -223,16 +225,34 @@ static bool add_keyspaces(cql_token_map *tm, const cql_rows_result *rows) {
   return true;
 }
 
-/* Builds hosts + token map from the three results and hands them to the client. */
-static bool apply_discovery(cql_control *ctl, const cql_rows_result *keyspaces) {
+/* Builds the token map of hosts[0..n) (n > 0) with the replication of the last keyspaces rows
+ * and hands both to the client. Takes hosts (freed on failure). */
+static bool publish_topology(cql_control *ctl, cql_host **hosts, size_t n) {
+  cql_tm_node *nodes = calloc(n, sizeof(*nodes));
+  bool ok = nodes != NULL;
+  for (size_t i = 0; ok && i < n; i++)
+    nodes[i] = (cql_tm_node){hosts[i]->dc, hosts[i]->rack, hosts[i]->tokens, hosts[i]->n_tokens};
+  cql_token_map *tm = ok ? cql_token_map_new(nodes, n) : NULL;
+  ok = tm && add_keyspaces(tm, &ctl->ks_msg.u.result.rows);
+  free(nodes);
+  if (!ok) {
+    free(hosts);
+    cql_token_map_free(tm);
+    return false;
+  }
+  cql_client_set_topology(ctl->client, hosts, n, tm);
+  return true;
+}
+
+/* Builds hosts from system.local and system.peers(_v2) and publishes them with the keyspaces. */
+static bool apply_discovery(cql_control *ctl) {
   cql_client *c = ctl->client;
   const cql_rows_result *local = &ctl->local_msg.u.result.rows;
   const cql_rows_result *peers = ctl->peers_msg.opcode ? &ctl->peers_msg.u.result.rows : NULL;
   size_t cap = 1 + (peers ? (size_t)peers->row_count : 0);
   cql_host **hosts = calloc(cap, sizeof(*hosts));
-  cql_tm_node *nodes = calloc(cap, sizeof(*nodes));
   size_t n = 0;
-  bool ok = hosts && nodes;
+  bool ok = hosts != NULL;
   for (int32_t r = -1; ok && r < (peers ? peers->row_count : 0); r++) {
     host_row row;
     bool is_peer = r >= 0;
@@ -246,26 +266,31 @@ static bool apply_discovery(cql_control *ctl, const cql_rows_result *keyspaces) 
     }
     bool dup = false;
     for (size_t i = 0; i < n; i++) dup = dup || hosts[i] == h;
-    if (dup) continue;
-    hosts[n] = h;
-    nodes[n] = (cql_tm_node){h->dc, h->rack, h->tokens, h->n_tokens};
-    n++;
+    if (!dup) hosts[n++] = h;
   }
   if (ok && !c->local_dc && n > 0 && local->row_count > 0) {
     char *dc = cell_text(local, 0, "data_center");
     c->local_dc = dc;
     c->lb.local_dc = c->local_dc;
   }
-  cql_token_map *tm = ok && n > 0 ? cql_token_map_new(nodes, n) : NULL;
-  ok = ok && tm && add_keyspaces(tm, keyspaces);
-  free(nodes);
-  if (!ok) {
+  if (!ok || n == 0) {
     free(hosts);
-    cql_token_map_free(tm);
     return false;
   }
-  cql_client_set_topology(c, hosts, n, tm);
-  return true;
+  return publish_topology(ctl, hosts, n);
+}
+
+/* REMOVED_NODE: drops the host from the ring and closes its pool now, without waiting for the
+ * refresh that follows (which re-reads system.peers). The last host is never removed. */
+static void remove_host(cql_control *ctl, cql_host *gone) {
+  cql_client *c = ctl->client;
+  if (gone->removed || c->n_hosts < 2 || !ctl->ks_msg.opcode) return;
+  cql_host **hosts = calloc(c->n_hosts, sizeof(*hosts));
+  if (!hosts) return; /* the refresh will still catch up */
+  size_t n = 0;
+  for (size_t i = 0; i < c->n_hosts; i++)
+    if (c->hosts[i] != gone) hosts[n++] = c->hosts[i];
+  publish_topology(ctl, hosts, n);
 }
 
 /* ---- the refresh state machine ------------------------------------------------------------ */
@@ -378,8 +403,14 @@ static void on_control_response(cql_conn_req *r, cql_message *resp, const cql_er
     }
     break;
   case STEP_KEYSPACES:
-    ok = is_rows(resp) && apply_discovery(ctl, &resp->u.result.rows);
-    cql_message_free(resp);
+    ok = is_rows(resp);
+    if (ok) {
+      cql_message_free(&ctl->ks_msg);
+      ctl->ks_msg = *resp;
+      ok = apply_discovery(ctl);
+    } else {
+      cql_message_free(resp);
+    }
     if (ok) refresh_done(ctl);
     break;
   }
@@ -410,12 +441,46 @@ static void on_event_timer(uv_timer_t *t) {
   start_refresh(ctl);
 }
 
+/* The live host an event's [inet] designates, or NULL. */
+static cql_host *event_host(cql_control *ctl, const cql_inet *in) {
+  struct sockaddr_storage a;
+  memset(&a, 0, sizeof(a));
+  if (in->len == 4) {
+    struct sockaddr_in *v4 = (struct sockaddr_in *)&a;
+    v4->sin_family = AF_INET;
+    memcpy(&v4->sin_addr, in->addr, 4);
+    v4->sin_port = htons((uint16_t)in->port);
+  } else if (in->len == 16) {
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&a;
+    v6->sin6_family = AF_INET6;
+    memcpy(&v6->sin6_addr, in->addr, 16);
+    v6->sin6_port = htons((uint16_t)in->port);
+  } else {
+    return NULL;
+  }
+  cql_host *h = cql_client_find_host(ctl->client, (const struct sockaddr *)&a);
+  return h && !h->removed ? h : NULL;
+}
+
+/* STATUS_CHANGE DOWN takes the host out of query plans at once (its pool closes and retries
+ * after the backoff delay, so a wrong DOWN heals); REMOVED_NODE drops it from the ring now.
+ * UP, NEW_NODE, MOVED_NODE and schema changes act after event_delay_ms (debounced): UP retries
+ * the pools that are down, then the tables are re-read. */
 static void on_event(cql_conn *conn, const cql_message *ev, void *ud) {
   (void)conn;
   cql_control *ctl = ud;
   const cql_event_msg *e = &ev->u.event;
-  if (e->type == CQL_EVENT_STATUS_CHANGE && cql_str_eq(e->change, "DOWN")) return; /* pools notice */
-  if (e->type == CQL_EVENT_STATUS_CHANGE) ctl->reconnect_pools = true;
+  bool status = e->type == CQL_EVENT_STATUS_CHANGE;
+  if (status && cql_str_eq(e->change, "DOWN")) {
+    cql_host *h = event_host(ctl, &e->address);
+    if (h && h->pool) cql_pool_mark_down(h->pool);
+    return;
+  }
+  if (e->type == CQL_EVENT_TOPOLOGY_CHANGE && cql_str_eq(e->change, "REMOVED_NODE")) {
+    cql_host *h = event_host(ctl, &e->address);
+    if (h) remove_host(ctl, h);
+  }
+  if (status) ctl->reconnect_pools = true;
   /* debounce: the first event arms the timer, later ones ride along */
   if (!uv_is_active((uv_handle_t *)&ctl->event_timer))
     uv_timer_start(&ctl->event_timer, on_event_timer, ctl->client->cfg.event_delay_ms, 0);
@@ -444,8 +509,10 @@ static void on_conn_down(cql_conn *conn, const cql_error *err, void *ud) {
   cql_message_free(&ctl->local_msg);
   cql_message_free(&ctl->peers_msg);
   if (ctl->closing) return;
-  if (err)
+  if (err) {
     snprintf(ctl->last_error, sizeof(ctl->last_error), "%.*s", (int)err->message.len, err->message.ptr);
+    ctl->auth_failed = ctl->auth_failed || err->code == CQL_ERR_AUTH;
+  }
   if (was_ready || !err) {
     connect_round(ctl);
     return;
@@ -477,8 +544,11 @@ static void try_next(cql_control *ctl) {
   if (c->connect_state == CONNECT_RUNNING && !c->n_hosts) {
     cql_error err;
     char msg[320];
-    snprintf(msg, sizeof(msg), "no contact point reachable (last error: %s)", ctl->last_error);
-    cql_client_error_set(&err, CQL_ERR_CONNECT_FAILED, msg);
+    if (ctl->auth_failed)
+      snprintf(msg, sizeof(msg), "the cluster rejected the credentials (last error: %s)", ctl->last_error);
+    else
+      snprintf(msg, sizeof(msg), "no contact point reachable (last error: %s)", ctl->last_error);
+    cql_client_error_set(&err, ctl->auth_failed ? CQL_ERR_AUTH : CQL_ERR_CONNECT_FAILED, msg);
     cql_client_on_control_failed(c, &err);
   }
   if (!ctl->closing && !uv_is_active((uv_handle_t *)&ctl->reconnect_timer))
@@ -497,6 +567,7 @@ static void connect_round(cql_control *ctl) {
   free(ctl->candidates);
   ctl->n_candidates = 0;
   ctl->next = 0;
+  ctl->auth_failed = false;
   ctl->candidates = calloc(c->n_hosts + c->n_contacts + 1, sizeof(*ctl->candidates));
   if (!ctl->candidates) {
     uv_timer_start(&ctl->reconnect_timer, on_reconnect_timer, cql_backoff_next(&ctl->backoff), 0);
@@ -549,6 +620,7 @@ void cql_control_close(cql_control *ctl) {
   if (conn) cql_conn_close(conn, CQL_ERR_CLIENT_CLOSED);
   cql_message_free(&ctl->local_msg);
   cql_message_free(&ctl->peers_msg);
+  cql_message_free(&ctl->ks_msg);
   uv_close((uv_handle_t *)&ctl->reconnect_timer, on_handle_closed);
   uv_close((uv_handle_t *)&ctl->event_timer, on_handle_closed);
 }

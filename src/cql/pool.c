@@ -86,6 +86,20 @@ static void open_slot(cql_pool *p, size_t i) {
   if (!p->conns[i]) schedule_reconnect(p);
 }
 
+void cql_pool_mark_down(cql_pool *p) {
+  if (p->closing) return;
+  bool was_up = p->n_ready > 0;
+  for (size_t i = 0; i < p->n; i++) {
+    cql_conn *c = p->conns[i];
+    p->conns[i] = NULL;
+    p->ready[i] = false;
+    if (c) cql_conn_close(c, CQL_ERR_CONNECTION_CLOSED);
+  }
+  p->n_ready = 0;
+  schedule_reconnect(p);
+  if (was_up) notify(p);
+}
+
 cql_pool *cql_pool_new(cql_client *c, cql_host *h) {
   cql_pool *p = calloc(1, sizeof(*p));
   if (!p) return NULL;

@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cql/errors.h"
+
 static uint64_t hash_text(const char *s, size_t len) {
   uint64_t h = UINT64_C(1469598103934665603); /* FNV-1a */
   for (size_t i = 0; i < len; i++) h = (h ^ (uint8_t)s[i]) * UINT64_C(1099511628211);
@@ -163,4 +165,30 @@ cql_prepared_entry *cql_prepared_find_by_id(const cql_prepared_cache *c, cql_val
           memcmp(e->prep->id.ptr, id.ptr, (size_t)id.len) == 0)
         return e;
   return NULL;
+}
+
+void cql_prepared_complete_response(cql_prepared_cache *c, cql_prepared_entry *e, const void *host,
+                                    cql_message *resp, const cql_error *err) {
+  if (err) {
+    cql_prepared_complete(c, e, host, NULL, err);
+  } else if (resp->opcode == CQL_OP_RESULT && resp->u.result.kind == CQL_RESULT_PREPARED) {
+    cql_prepared_complete(c, e, host, resp, NULL); /* moves the result into the entry */
+  } else if (resp->opcode == CQL_OP_ERROR) {
+    cql_prepared_complete(c, e, host, NULL, &resp->u.error);
+  } else {
+    cql_error bad;
+    cql_client_error_set(&bad, CQL_ERR_PROTOCOL_VIOLATION, "unexpected response to PREPARE");
+    cql_prepared_complete(c, e, host, NULL, &bad);
+  }
+  if (resp) cql_message_free(resp);
+}
+
+bool cql_prepared_in_flight(cql_prepared_entry *e, const void *host) {
+  return *find_op(e, host) != NULL;
+}
+
+void cql_prepared_each_ready(const cql_prepared_cache *c, void (*fn)(cql_prepared_entry *e, void *ud), void *ud) {
+  for (size_t b = 0; b < c->n_buckets; b++)
+    for (cql_prepared_entry *e = c->buckets[b]; e; e = e->next)
+      if (e->state == CQL_PREP_READY) fn(e, ud);
 }

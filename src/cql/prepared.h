@@ -73,7 +73,19 @@ bool cql_prepared_wait(cql_prepared_entry *e, const void *host, cql_prep_waiter 
 void cql_prepared_complete(cql_prepared_cache *c, cql_prepared_entry *e, const void *host,
                            cql_message *result, const cql_error *err);
 
+/* complete() from a PREPARE's outcome as the connection delivered it: a RESULT Prepared
+ * succeeds; an ERROR, any other response, or a client-side err fails it. resp (may be NULL) is
+ * consumed. */
+void cql_prepared_complete_response(cql_prepared_cache *c, cql_prepared_entry *e, const void *host,
+                                    cql_message *resp, const cql_error *err);
+
 /* Entry whose current prepared id equals `id` among READY entries, or NULL (BATCH UNPREPARED). */
 cql_prepared_entry *cql_prepared_find_by_id(const cql_prepared_cache *c, cql_value id);
+
+/* true while a PREPARE of e on host (NULL: the first one) is in flight. */
+bool cql_prepared_in_flight(cql_prepared_entry *e, const void *host);
+
+/* Calls fn for every READY entry (fn must not insert or remove entries). */
+void cql_prepared_each_ready(const cql_prepared_cache *c, void (*fn)(cql_prepared_entry *e, void *ud), void *ud);
 
 #endif

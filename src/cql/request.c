@@ -22,11 +22,15 @@ struct cql_request {
   bool replay_after_prepare; /* the awaited PREPARE is a re-prepare: resend on the same host */
   bool sending_prepare;      /* creq carries a PREPARE for prep_entry on prep_host */
   cql_prepared_entry *prep_entry;
-  cql_host *prep_host;
+  cql_host *prep_host;   /* NULL: the first PREPARE, tried host after host of the plan */
+  size_t prep_pos;       /* first PREPARE: plan index of the host it was sent to */
+  cql_host *prep_sent_to; /* host the PREPARE in flight went to */
 
   cql_host **plan;
   size_t n_plan, pos;
   bool plan_built;
+  cql_host *pinned;     /* non-NULL: the only host to try */
+  uint64_t deadline_ms; /* total budget end (uv_hrtime ms); 0 = none */
   unsigned retries;
   bool reprepared;
   int64_t timestamp;
@@ -124,9 +128,35 @@ static bool send_batch(cql_request *r, cql_conn *conn, unsigned timeout) {
   return ok;
 }
 
-static bool send_attempt(cql_request *r, cql_conn *conn) {
-  unsigned timeout = r->st ? r->st->timeout_ms : r->batch->timeout_ms;
-  if (!timeout) timeout = r->client->cfg.request_timeout_ms;
+/* ---- time budget --------------------------------------------------------------------------- */
+
+static uint64_t now_ms(void) {
+  return uv_hrtime() / 1000000u;
+}
+
+/* Timeout for the next network step (attempt or PREPARE): request_timeout_ms, capped by what is
+ * left of the statement's total budget. false once the budget is spent. *out 0 = none. */
+static bool step_timeout(const cql_request *r, unsigned *out) {
+  unsigned t = r->client->cfg.request_timeout_ms;
+  if (r->deadline_ms) {
+    uint64_t now = now_ms();
+    if (now >= r->deadline_ms) return false;
+    uint64_t left = r->deadline_ms - now;
+    if (t == 0 || left < t) t = (unsigned)left;
+  }
+  *out = t;
+  return true;
+}
+
+static void fail_budget_spent(cql_request *r) {
+  unsigned budget = r->st ? r->st->timeout_ms : r->batch->timeout_ms;
+  char msg[sizeof(r->last_msg) + 64];
+  snprintf(msg, sizeof(msg), "statement timeout of %u ms exceeded%s%s", budget, r->last_code ? "; last: " : "",
+           r->last_code ? r->last_msg : "");
+  cql_request_fail(r, CQL_ERR_CLIENT_TIMEOUT, msg);
+}
+
+static bool send_attempt(cql_request *r, cql_conn *conn, unsigned timeout) {
   if (r->batch) return send_batch(r, conn, timeout);
   cql_message m;
   if (r->st->prepared) {
@@ -169,6 +199,12 @@ static bool build_plan(cql_request *r, bool token_aware) {
   free(r->plan);
   r->plan = NULL;
   r->n_plan = r->pos = 0;
+  if (r->pinned) {
+    if (!(r->plan = calloc(1, sizeof(*r->plan)))) return false;
+    r->plan[0] = r->pinned;
+    r->n_plan = cql_client_host_is_up(r->pinned) ? 1 : 0;
+    return true;
+  }
   if (c->n_hosts == 0) return true;
   cql_lb_host *lbh = calloc(c->n_hosts, sizeof(*lbh));
   int *idx = calloc(c->n_hosts, sizeof(*idx));
@@ -197,10 +233,15 @@ static void attempt(cql_request *r) {
       return;
     }
   }
+  unsigned timeout;
+  if (!step_timeout(r, &timeout)) {
+    fail_budget_spent(r);
+    return;
+  }
   for (; r->pos < r->n_plan; r->pos++) {
     cql_host *h = r->plan[r->pos];
     cql_conn *conn = h->pool ? cql_pool_pick(h->pool) : NULL;
-    if (conn && send_attempt(r, conn)) {
+    if (conn && send_attempt(r, conn, timeout)) {
       r->host = h;
       return;
     }
@@ -234,50 +275,86 @@ static void on_prepared_wake(cql_prep_waiter *w, const cql_error *err) {
   }
 }
 
-/* Sends PREPARE of e on host (NULL: the first host that takes it). On failure to send, the
- * prepare completes with an error at once (waking r among the waiters). */
-static void send_prepare(cql_request *r, cql_prepared_entry *e, cql_host *host) {
+/* Sends the PREPARE in progress: on prep_host, or (first PREPARE) on the first host of the plan
+ * from prep_pos that takes it. When none does, or the budget is spent, the PREPARE completes
+ * with `last` (the previous host's failure) or a client error, waking r among the waiters. */
+static void prepare_send(cql_request *r, const cql_error *last) {
+  cql_prepared_entry *e = r->prep_entry;
   cql_message m;
   cql_message_init(&m, CQL_OP_PREPARE);
   m.u.prepare.query = (cql_str){e->query, e->query_len};
-  r->prep_entry = e;
-  r->prep_host = host;
-  r->sending_prepare = true;
-  unsigned timeout = r->client->cfg.request_timeout_ms;
-  if (host) {
-    cql_conn *conn = host->pool ? cql_pool_pick(host->pool) : NULL;
+  cql_error err;
+  unsigned timeout;
+  if (!step_timeout(r, &timeout)) {
+    cql_client_error_set(&err, CQL_ERR_CLIENT_TIMEOUT, "statement timeout exceeded while preparing");
+    last = &err;
+  } else if (r->prep_host) {
+    cql_conn *conn = r->prep_host->pool ? cql_pool_pick(r->prep_host->pool) : NULL;
+    r->prep_sent_to = r->prep_host;
+    r->sending_prepare = true;
     if (conn && cql_conn_send(conn, &r->creq, &m, timeout)) return;
-  } else if (build_plan(r, false)) {
-    for (size_t i = 0; i < r->n_plan; i++) {
-      cql_conn *conn = r->plan[i]->pool ? cql_pool_pick(r->plan[i]->pool) : NULL;
+  } else {
+    for (; r->prep_pos < r->n_plan; r->prep_pos++) {
+      cql_conn *conn = r->plan[r->prep_pos]->pool ? cql_pool_pick(r->plan[r->prep_pos]->pool) : NULL;
+      r->prep_sent_to = r->plan[r->prep_pos];
+      r->sending_prepare = true;
       if (conn && cql_conn_send(conn, &r->creq, &m, timeout)) return;
     }
   }
   r->sending_prepare = false;
-  cql_error err;
-  cql_client_error_set(&err, CQL_ERR_NO_HOSTS, "no host available to prepare the statement");
-  cql_prepared_complete(&r->client->prepared, e, host, NULL, &err);
+  if (!last) {
+    cql_client_error_set(&err, CQL_ERR_NO_HOSTS, "no host available to prepare the statement");
+    last = &err;
+  }
+  cql_prepared_complete(&r->client->prepared, e, r->prep_host, NULL, last);
+}
+
+/* Starts the PREPARE of e on host (NULL: the first PREPARE, on the first host that takes it). */
+static void send_prepare(cql_request *r, cql_prepared_entry *e, cql_host *host) {
+  r->prep_entry = e;
+  r->prep_host = host;
+  r->prep_pos = 0;
+  if (!host && !build_plan(r, false)) {
+    cql_error err;
+    cql_client_error_set(&err, CQL_ERR_NO_HOSTS, "out of memory");
+    cql_prepared_complete(&r->client->prepared, e, NULL, NULL, &err);
+    return;
+  }
+  prepare_send(r, NULL);
+}
+
+/* A failed first PREPARE worth trying on the next host: the host could not answer, not the
+ * statement being wrong (PREPARE has no side effects). */
+static bool prepare_retryable(const cql_error *err) {
+  switch (err->code) {
+  case CQL_ERR_CLIENT_TIMEOUT:
+  case CQL_ERR_CONNECTION_CLOSED:
+  case CQL_ERROR_SERVER:
+  case CQL_ERROR_OVERLOADED:
+  case CQL_ERROR_IS_BOOTSTRAPPING:
+    return true;
+  default:
+    return false;
+  }
 }
 
 static void on_prepare_response(cql_request *r, cql_message *resp, const cql_error *err) {
   cql_prepared_entry *e = r->prep_entry;
-  cql_host *host = r->prep_host;
+  cql_host *host = r->prep_host, *sent_to = r->prep_sent_to;
+  cql_client *c = r->client;
   r->sending_prepare = false;
-  cql_prepared_cache *cache = &r->client->prepared;
-  if (err) {
-    cql_prepared_complete(cache, e, host, NULL, err);
-  } else if (resp->opcode == CQL_OP_RESULT && resp->u.result.kind == CQL_RESULT_PREPARED) {
-    cql_prepared_complete(cache, e, host, resp, NULL);
-    cql_message_free(resp); /* emptied by complete on success */
-  } else if (resp->opcode == CQL_OP_ERROR) {
-    cql_prepared_complete(cache, e, host, NULL, &resp->u.error);
-    cql_message_free(resp);
-  } else {
-    cql_error bad;
-    cql_client_error_set(&bad, CQL_ERR_PROTOCOL_VIOLATION, "unexpected response to PREPARE");
-    cql_prepared_complete(cache, e, host, NULL, &bad);
-    cql_message_free(resp);
+  const cql_error *failure = err ? err : resp->opcode == CQL_OP_ERROR ? &resp->u.error : NULL;
+  if (!host && failure && prepare_retryable(failure) && !c->shut_down) {
+    r->prep_pos++;
+    prepare_send(r, failure); /* before resp is freed: failure may point into it */
+    if (resp) cql_message_free(resp);
+    return;
   }
+  bool first_ok = !host && !failure && resp->opcode == CQL_OP_RESULT && resp->u.result.kind == CQL_RESULT_PREPARED;
+  /* wakes the waiters, r among them: r may be gone after this (e stays: it is READY or, if the
+   * first PREPARE failed, freed, and then first_ok is false) */
+  cql_prepared_complete_response(&c->prepared, e, host, resp, err);
+  if (first_ok) cql_prepare_hosts_entry_ready(&c->prepare_hosts, e, sent_to);
 }
 
 /* Waits for (and maybe sends) the PREPARE of e on host; returns after r may have finished. */
@@ -423,6 +500,11 @@ static cql_request *request_alloc(cql_client *c, cql_result_cb cb, void *ud) {
   return r;
 }
 
+/* The total budget starts at submission (queueing and connecting count). */
+static void start_budget(cql_request *r, unsigned timeout_ms) {
+  r->deadline_ms = timeout_ms ? now_ms() + timeout_ms : 0;
+}
+
 cql_request *cql_request_new_statement(cql_client *c, const cql_statement *st, cql_statement *owned,
                                        cql_result_cb cb, void *ud) {
   cql_request *r = request_alloc(c, cb, ud);
@@ -435,6 +517,7 @@ cql_request *cql_request_new_statement(cql_client *c, const cql_statement *st, c
     free(r);
     return NULL;
   }
+  start_budget(r, r->st->timeout_ms);
   return r;
 }
 
@@ -449,6 +532,7 @@ cql_request *cql_request_new_batch(cql_client *c, const cql_batch_stmt *b, cql_r
     free(r);
     return NULL;
   }
+  start_budget(r, b->timeout_ms);
   return r;
 }
 
@@ -471,6 +555,10 @@ void cql_request_start(cql_request *r) {
     r->has_timestamp = true;
   }
   ensure_prepared(r);
+}
+
+void cql_request_pin(cql_request *r, cql_host *h) {
+  r->pinned = h;
 }
 
 cql_request *cql_request_next(cql_request *r) {

@@ -12,16 +12,19 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_EXTRA_HEADERS 4
-#define REQUEST_ID_MAX    64
-#define PARAM_BUF_SIZE    256
-#define DISCARD_MAX_BYTES (1024 * 1024)
+#define MAX_EXTRA_HEADERS  4
+#define REQUEST_ID_MAX     64
+#define PARAM_BUF_SIZE     256
+#define DISCARD_MAX_BYTES  (1024 * 1024)
+#define RECEIVING_GRACE_MS 1000
 
 struct http_server {
   struct MHD_Daemon *daemon;
   http_server_config cfg;
   const http_routes *routes;
-  atomic_int in_flight; /* exchanges created and not yet completed */
+  atomic_int receiving;  /* requests whose headers or body are still arriving */
+  atomic_int dispatched; /* requests handed to a handler and not yet completed */
+  atomic_bool stopping;  /* shutdown began: new requests get 503 and never reach a handler */
   atomic_uint_fast64_t next_request_id;
   uint64_t request_id_salt;
 };
@@ -77,15 +80,9 @@ void http_server_config_defaults(http_server_config *cfg) {
 
 /* ---- request accessors ---- */
 
-const char *http_method(const http_exchange *ex) {
-  return ex->method;
-}
-const char *http_path(const http_exchange *ex) {
-  return ex->path;
-}
-const char *http_request_id(const http_exchange *ex) {
-  return ex->request_id;
-}
+const char *http_method(const http_exchange *ex) { return ex->method; }
+const char *http_path(const http_exchange *ex) { return ex->path; }
+const char *http_request_id(const http_exchange *ex) { return ex->request_id; }
 
 const char *http_path_param(const http_exchange *ex, size_t index) {
   return index < HTTP_MAX_PATH_PARAMS ? ex->params[index] : NULL;
@@ -201,7 +198,7 @@ static http_exchange *exchange_new(http_server *srv, struct MHD_Connection *conn
     snprintf(ex->request_id, sizeof ex->request_id, "%016llx",
              (unsigned long long)(n ^ srv->request_id_salt));
   }
-  atomic_fetch_add(&srv->in_flight, 1);
+  atomic_fetch_add(&srv->receiving, 1);
   return ex;
 }
 
@@ -291,7 +288,13 @@ static enum MHD_Result dispatch(http_exchange *ex) {
   http_server *srv = ex->srv;
   const http_routes *t = srv->routes;
   ex->state = EX_DISPATCHED;
-  if (ex->early_status) {
+  atomic_fetch_sub(&srv->receiving, 1);
+  /* Counted before `stopping` is read: shutdown sets `stopping` before it reads the count, so
+   * either it waits for this request or this request sees `stopping` and is not suspended. */
+  atomic_fetch_add(&srv->dispatched, 1);
+  if (atomic_load(&srv->stopping)) {
+    t->on_error(ex, t->app, 503, "Server is shutting down", NULL);
+  } else if (ex->early_status) {
     t->on_error(ex, t->app, ex->early_status, ex->early_reason, NULL);
   } else {
     unsigned status = 0;
@@ -382,7 +385,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
   }
   if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
     MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT, srv->cfg.idle_timeout_s);
-  atomic_fetch_sub(&srv->in_flight, 1);
+  atomic_fetch_sub(ex->state == EX_RECEIVING ? &srv->receiving : &srv->dispatched, 1);
   /* A connection can end while its store call is still running (at daemon stop after the
    * grace period): the exchange then lives on until the store answers, and is freed there. */
   pthread_mutex_lock(&ex->lock);
@@ -410,7 +413,9 @@ http_server *http_server_start(const http_server_config *cfg, const http_routes 
   }
   srv->cfg = *cfg;
   srv->routes = routes;
-  atomic_init(&srv->in_flight, 0);
+  atomic_init(&srv->receiving, 0);
+  atomic_init(&srv->dispatched, 0);
+  atomic_init(&srv->stopping, false);
   atomic_init(&srv->next_request_id, 1);
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
@@ -457,11 +462,27 @@ uint16_t http_server_port(const http_server *srv) {
   return info ? info->port : srv->cfg.port;
 }
 
-void http_server_shutdown(http_server *srv, unsigned grace_ms) {
+bool http_server_shutdown(http_server *srv, unsigned grace_ms) {
   MHD_socket listen_fd = MHD_quiesce_daemon(srv->daemon); /* closed only after the threads stop */
-  for (unsigned waited = 0; atomic_load(&srv->in_flight) > 0 && waited < grace_ms; waited += 10)
+  atomic_store(&srv->stopping, true);
+  /* Requests already handed to a handler are finished (up to grace_ms); requests still
+   * arriving get a second to complete, so a client that vanished mid-request cannot hold
+   * the shutdown until its timeout. */
+  for (unsigned waited = 0; waited < grace_ms; waited += 10) {
+    bool handling = atomic_load(&srv->dispatched) > 0;
+    bool arriving = atomic_load(&srv->receiving) > 0 && waited < RECEIVING_GRACE_MS;
+    if (!handling && !arriving) break;
     usleep(10 * 1000);
+  }
+  if (atomic_load(&srv->dispatched) > 0) {
+    /* libmicrohttpd aborts the process if stopped with suspended connections; leave the
+     * threads running and let the caller exit. */
+    fprintf(stderr, "messenger: %d requests still unanswered after %u ms\n", atomic_load(&srv->dispatched),
+            grace_ms);
+    return false;
+  }
   MHD_stop_daemon(srv->daemon);
   if (listen_fd != MHD_INVALID_SOCKET) close(listen_fd);
   free(srv);
+  return true;
 }

@@ -37,8 +37,10 @@ http_server *http_server_start(const http_server_config *cfg, const http_routes 
 
 uint16_t http_server_port(const http_server *srv);
 
-/* Stops accepting new connections, waits up to grace_ms for in-flight requests (including
- * suspended ones) to finish, then stops every thread and frees the server. */
-void http_server_shutdown(http_server *srv, unsigned grace_ms);
+/* Stops accepting new connections, answers 503 to requests that arrive on open ones, waits
+ * up to grace_ms for requests already being handled (including suspended ones) to finish,
+ * then stops every thread and frees the server. Returns false, with the server still
+ * running, if some request was still unanswered after grace_ms (a hung store). */
+bool http_server_shutdown(http_server *srv, unsigned grace_ms);
 
 #endif

@@ -13,6 +13,7 @@ report on its stderr.
 """
 
 import os
+import re
 import shlex
 import signal
 import socket
@@ -34,6 +35,8 @@ STARTUP_TIMEOUT_S = 30.0 * (6 if WRAPPER else 1)
 STOP_TIMEOUT_S = 30.0 * (6 if WRAPPER else 1)
 SANITIZER_MARKERS = ("AddressSanitizer", "LeakSanitizer", "runtime error", "UndefinedBehaviorSanitizer",
                      "ThreadSanitizer")
+
+ACCESS_LOG_RE = re.compile(r"^[A-Z]+ \S* \d{3} \d+us ")
 
 if STORE not in ("sqlite", "cassandra"):
     raise pytest.UsageError("MESSENGER_TEST_STORE must be sqlite or cassandra, not %r" % STORE)
@@ -123,10 +126,15 @@ class Server:
         with open(self.stderr_path, "rb") as f:
             return f.read().decode("utf-8", "replace")
 
+    def notable_stderr(self, limit=6000):
+        """stderr without the per-request access log lines (what explains a failure)."""
+        lines = [ln for ln in self.stderr().splitlines() if not ACCESS_LOG_RE.match(ln)]
+        return "\n".join(lines)[-limit:]
+
     def stop_and_check(self):
         """SIGTERM; the process must exit 0 in time, with no sanitizer report."""
         assert self.proc.poll() is None, "server died during the tests (exit %r)\n%s" % (
-            self.proc.returncode, self.stderr()[-6000:])
+            self.proc.returncode, self.notable_stderr())
         self.stopped = True
         self.proc.send_signal(signal.SIGTERM)
         t0 = time.monotonic()
@@ -137,12 +145,12 @@ class Server:
             self.proc.kill()
             self.proc.wait()
             self._stderr.close()
-            pytest.fail("server did not exit within %.0f s of SIGTERM\n%s" % (STOP_TIMEOUT_S, self.stderr()[-6000:]))
+            pytest.fail("server did not exit within %.0f s of SIGTERM\n%s" % (STOP_TIMEOUT_S, self.notable_stderr()))
         self._stderr.close()
         err = self.stderr()
         found = [m for m in SANITIZER_MARKERS if m in err]
-        assert not found, "sanitizer report (%s) on the server's stderr:\n%s" % (found, err[-8000:])
-        assert rc == 0, "server exited with %r after SIGTERM\n%s" % (rc, err[-6000:])
+        assert not found, "sanitizer report (%s) on the server's stderr:\n%s" % (found, self.notable_stderr(12000))
+        assert rc == 0, "server exited with %r after SIGTERM\n%s" % (rc, self.notable_stderr())
 
 
 @pytest.fixture(scope="session")

@@ -248,6 +248,7 @@ static void test_prepared_routing_and_dedup(void **state) {
   /* ids are per node: at most one PREPARE per node (the first, then one re-prepare per other
    * node on its first UNPREPARED), however many requests raced */
   for (int i = 0; i < 3; i++) {
+    fprintf(stderr, "DBG node %d got %d expect %d\n", i, c.by_node[i], expect[i]);
     assert_int_equal(c.by_node[i], expect[i]); /* each request went to the token's owner */
     assert_true(cqlmock_log_count(f->mock, i, CQLMOCK_OP_PREPARE, q) <= 1);
   }
