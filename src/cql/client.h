@@ -184,7 +184,8 @@ typedef void (*cql_schema_agreement_cb)(const cql_error *err, void *ud); /* err 
  * only if the client is closing (cb not called). Thread-safe; cb runs on the I/O thread. */
 bool cql_client_schema_agreement(cql_client *c, unsigned timeout_ms, cql_schema_agreement_cb cb, void *ud);
 /* Blocking variant for CLI tools (never on the I/O thread): 0 once agreed, else the error code. */
-int32_t cql_client_wait_schema_agreement(cql_client *c, unsigned timeout_ms, char *errbuf, size_t errbuf_size);
+int32_t cql_client_wait_schema_agreement(cql_client *c, unsigned timeout_ms, char *errbuf,
+                                         size_t errbuf_size);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Results                                                                                     */

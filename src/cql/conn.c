@@ -531,15 +531,7 @@ void cql_conn_close(cql_conn *c, int32_t err_code) {
   conn_fail(c, err_code, "connection closed by the client", NULL);
 }
 
-bool cql_conn_is_ready(const cql_conn *c) {
-  return c->state == CONN_READY;
-}
-unsigned cql_conn_in_flight(const cql_conn *c) {
-  return c->streams.in_flight;
-}
-int cql_conn_protocol_version(const cql_conn *c) {
-  return c->settings.protocol_version;
-}
-const char *cql_conn_address(const cql_conn *c) {
-  return c->address;
-}
+bool cql_conn_is_ready(const cql_conn *c) { return c->state == CONN_READY; }
+unsigned cql_conn_in_flight(const cql_conn *c) { return c->streams.in_flight; }
+int cql_conn_protocol_version(const cql_conn *c) { return c->settings.protocol_version; }
+const char *cql_conn_address(const cql_conn *c) { return c->address; }

@@ -188,8 +188,13 @@ static cql_host *adopt_row(cql_client *c, host_row *row) {
   return h;
 }
 
+/* Rows without columns carry nothing (and cost no bytes, so there may be 2^31 of them). */
+static int32_t rows_with_data(const cql_rows_result *rows) {
+  return rows->meta.column_count > 0 ? rows->row_count : 0;
+}
+
 static bool add_keyspaces(cql_token_map *tm, const cql_rows_result *rows) {
-  for (int32_t r = 0; r < rows->row_count; r++) {
+  for (int32_t r = 0; r < rows_with_data(rows); r++) {
     char *name = cell_text(rows, r, "keyspace_name");
     const cql_value *v = cell(rows, r, "replication");
     if (!name || !v) {
@@ -249,11 +254,11 @@ static bool apply_discovery(cql_control *ctl) {
   cql_client *c = ctl->client;
   const cql_rows_result *local = &ctl->local_msg.u.result.rows;
   const cql_rows_result *peers = ctl->peers_msg.opcode ? &ctl->peers_msg.u.result.rows : NULL;
-  size_t cap = 1 + (peers ? (size_t)peers->row_count : 0);
-  cql_host **hosts = calloc(cap, sizeof(*hosts));
+  int32_t n_peers = peers ? rows_with_data(peers) : 0;
+  cql_host **hosts = calloc(1 + (size_t)n_peers, sizeof(*hosts));
   size_t n = 0;
   bool ok = hosts != NULL;
-  for (int32_t r = -1; ok && r < (peers ? peers->row_count : 0); r++) {
+  for (int32_t r = -1; ok && r < n_peers; r++) {
     host_row row;
     bool is_peer = r >= 0;
     if (!read_host_row(ctl, is_peer ? peers : local, is_peer ? r : 0, is_peer, ctl->peers_are_v2, &row))
@@ -555,9 +560,7 @@ static void try_next(cql_control *ctl) {
     uv_timer_start(&ctl->reconnect_timer, on_reconnect_timer, cql_backoff_next(&ctl->backoff), 0);
 }
 
-static void on_reconnect_timer(uv_timer_t *t) {
-  connect_round(t->data);
-}
+static void on_reconnect_timer(uv_timer_t *t) { connect_round(t->data); }
 
 /* Candidates: live hosts that are up, then the other live hosts, then the contact points. */
 static void connect_round(cql_control *ctl) {
@@ -602,9 +605,7 @@ cql_control *cql_control_new(cql_client *c) {
   return ctl;
 }
 
-void cql_control_start(cql_control *ctl) {
-  connect_round(ctl);
-}
+void cql_control_start(cql_control *ctl) { connect_round(ctl); }
 
 static void on_handle_closed(uv_handle_t *h) {
   cql_control *ctl = h->data;

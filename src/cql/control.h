@@ -12,8 +12,8 @@
  * (debounced): topology/schema changes re-read the tables, UP also retries the pools of hosts
  * that are down. When the control connection is lost it reconnects with exponential backoff;
  * if every contact point rejects the credentials, connecting fails with CQL_ERR_AUTH (and later
- * rounds keep to the backoff: no reconnect storm). Owned by the client; cql_control_close frees it from the loop.
- * The functions are declared in cql/client_internal.h. */
+ * rounds keep to the backoff: no reconnect storm). Owned by the client; cql_control_close frees it from the
+ * loop. The functions are declared in cql/client_internal.h. */
 #ifndef MESSENGER_CQL_CONTROL_H
 #define MESSENGER_CQL_CONTROL_H
 

@@ -19,9 +19,7 @@ struct cql_pool {
 
 static void open_slot(cql_pool *p, size_t i);
 
-static void notify(cql_pool *p) {
-  cql_client_on_pool_state(p->client, p->host);
-}
+static void notify(cql_pool *p) { cql_client_on_pool_state(p->client, p->host); }
 
 static size_t slot_of(const cql_pool *p, const cql_conn *c) {
   for (size_t i = 0; i < p->n; i++)
@@ -89,13 +87,13 @@ static void open_slot(cql_pool *p, size_t i) {
 void cql_pool_mark_down(cql_pool *p) {
   if (p->closing) return;
   bool was_up = p->n_ready > 0;
+  p->n_ready = 0; /* before the closes: their failed requests may look for another host */
   for (size_t i = 0; i < p->n; i++) {
     cql_conn *c = p->conns[i];
     p->conns[i] = NULL;
     p->ready[i] = false;
     if (c) cql_conn_close(c, CQL_ERR_CONNECTION_CLOSED);
   }
-  p->n_ready = 0;
   schedule_reconnect(p);
   if (was_up) notify(p);
 }
@@ -154,9 +152,7 @@ cql_conn *cql_pool_pick(cql_pool *p) {
   return best;
 }
 
-bool cql_pool_is_up(const cql_pool *p) {
-  return p && p->n_ready > 0;
-}
+bool cql_pool_is_up(const cql_pool *p) { return p && p->n_ready > 0; }
 
 void cql_pool_reconnect_now(cql_pool *p) {
   if (p->closing) return;

@@ -183,11 +183,10 @@ void cql_prepared_complete_response(cql_prepared_cache *c, cql_prepared_entry *e
   if (resp) cql_message_free(resp);
 }
 
-bool cql_prepared_in_flight(cql_prepared_entry *e, const void *host) {
-  return *find_op(e, host) != NULL;
-}
+bool cql_prepared_in_flight(cql_prepared_entry *e, const void *host) { return *find_op(e, host) != NULL; }
 
-void cql_prepared_each_ready(const cql_prepared_cache *c, void (*fn)(cql_prepared_entry *e, void *ud), void *ud) {
+void cql_prepared_each_ready(const cql_prepared_cache *c, void (*fn)(cql_prepared_entry *e, void *ud),
+                             void *ud) {
   for (size_t b = 0; b < c->n_buckets; b++)
     for (cql_prepared_entry *e = c->buckets[b]; e; e = e->next)
       if (e->state == CQL_PREP_READY) fn(e, ud);

@@ -86,6 +86,7 @@ cql_prepared_entry *cql_prepared_find_by_id(const cql_prepared_cache *c, cql_val
 bool cql_prepared_in_flight(cql_prepared_entry *e, const void *host);
 
 /* Calls fn for every READY entry (fn must not insert or remove entries). */
-void cql_prepared_each_ready(const cql_prepared_cache *c, void (*fn)(cql_prepared_entry *e, void *ud), void *ud);
+void cql_prepared_each_ready(const cql_prepared_cache *c, void (*fn)(cql_prepared_entry *e, void *ud),
+                             void *ud);
 
 #endif

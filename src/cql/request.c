@@ -22,8 +22,8 @@ struct cql_request {
   bool replay_after_prepare; /* the awaited PREPARE is a re-prepare: resend on the same host */
   bool sending_prepare;      /* creq carries a PREPARE for prep_entry on prep_host */
   cql_prepared_entry *prep_entry;
-  cql_host *prep_host;   /* NULL: the first PREPARE, tried host after host of the plan */
-  size_t prep_pos;       /* first PREPARE: plan index of the host it was sent to */
+  cql_host *prep_host;    /* NULL: the first PREPARE, tried host after host of the plan */
+  size_t prep_pos;        /* first PREPARE: plan index of the host it was sent to */
   cql_host *prep_sent_to; /* host the PREPARE in flight went to */
 
   cql_host **plan;
@@ -130,9 +130,7 @@ static bool send_batch(cql_request *r, cql_conn *conn, unsigned timeout) {
 
 /* ---- time budget --------------------------------------------------------------------------- */
 
-static uint64_t now_ms(void) {
-  return uv_hrtime() / 1000000u;
-}
+static uint64_t now_ms(void) { return uv_hrtime() / 1000000u; }
 
 /* Timeout for the next network step (attempt or PREPARE): request_timeout_ms, capped by what is
  * left of the statement's total budget. false once the budget is spent. *out 0 = none. */
@@ -151,8 +149,8 @@ static bool step_timeout(const cql_request *r, unsigned *out) {
 static void fail_budget_spent(cql_request *r) {
   unsigned budget = r->st ? r->st->timeout_ms : r->batch->timeout_ms;
   char msg[sizeof(r->last_msg) + 64];
-  snprintf(msg, sizeof(msg), "statement timeout of %u ms exceeded%s%s", budget, r->last_code ? "; last: " : "",
-           r->last_code ? r->last_msg : "");
+  snprintf(msg, sizeof(msg), "statement timeout of %u ms exceeded%s%s", budget,
+           r->last_code ? "; last: " : "", r->last_code ? r->last_msg : "");
   cql_request_fail(r, CQL_ERR_CLIENT_TIMEOUT, msg);
 }
 
@@ -350,7 +348,8 @@ static void on_prepare_response(cql_request *r, cql_message *resp, const cql_err
     if (resp) cql_message_free(resp);
     return;
   }
-  bool first_ok = !host && !failure && resp->opcode == CQL_OP_RESULT && resp->u.result.kind == CQL_RESULT_PREPARED;
+  bool first_ok =
+      !host && !failure && resp->opcode == CQL_OP_RESULT && resp->u.result.kind == CQL_RESULT_PREPARED;
   /* wakes the waiters, r among them: r may be gone after this (e stays: it is READY or, if the
    * first PREPARE failed, freed, and then first_ok is false) */
   cql_prepared_complete_response(&c->prepared, e, host, resp, err);
@@ -414,9 +413,7 @@ static void on_unprepared(cql_request *r, const cql_error *e) {
 
 /* ---- responses ------------------------------------------------------------------------------ */
 
-static bool is_idempotent(const cql_request *r) {
-  return r->st ? r->st->idempotent : r->batch->idempotent;
-}
+static bool is_idempotent(const cql_request *r) { return r->st ? r->st->idempotent : r->batch->idempotent; }
 
 static void on_server_error(cql_request *r, cql_message *resp) {
   const cql_error *e = &resp->u.error;
@@ -536,9 +533,7 @@ cql_request *cql_request_new_batch(cql_client *c, const cql_batch_stmt *b, cql_r
   return r;
 }
 
-void cql_request_free_unstarted(cql_request *r) {
-  request_free(r);
-}
+void cql_request_free_unstarted(cql_request *r) { request_free(r); }
 
 void cql_request_start(cql_request *r) {
   cql_client *c = r->client;
@@ -557,13 +552,7 @@ void cql_request_start(cql_request *r) {
   ensure_prepared(r);
 }
 
-void cql_request_pin(cql_request *r, cql_host *h) {
-  r->pinned = h;
-}
+void cql_request_pin(cql_request *r, cql_host *h) { r->pinned = h; }
 
-cql_request *cql_request_next(cql_request *r) {
-  return r->next;
-}
-void cql_request_set_next(cql_request *r, cql_request *next) {
-  r->next = next;
-}
+cql_request *cql_request_next(cql_request *r) { return r->next; }
+void cql_request_set_next(cql_request *r, cql_request *next) { r->next = next; }

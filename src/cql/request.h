@@ -12,7 +12,8 @@
  * every attempt and PREPARE gets min(request_timeout_ms, what is left), and the request fails
  * with CQL_ERR_CLIENT_TIMEOUT when it is spent (a request waiting for another request's PREPARE
  * checks its budget when woken). The client-side timestamp is drawn once, so every attempt
- * carries the same one. The user callback runs exactly once, then the request frees itself. The functions are declared in cql/client_internal.h. */
+ * carries the same one. The user callback runs exactly once, then the request frees itself. The functions are
+ * declared in cql/client_internal.h. */
 #ifndef MESSENGER_CQL_REQUEST_H
 #define MESSENGER_CQL_REQUEST_H
 

@@ -16,21 +16,26 @@ struct cql_resultset {
   cql_message msg;   /* owned RESULT */
   cql_statement *st; /* owned; for the next page (NULL if none) */
   cql_row *rows;     /* row views */
+  size_t n_rows;
   char host[64];
 };
 
+/* Rows without columns hold no data and cost no bytes on the wire, so a broken server could
+ * announce 2^31 of them in a tiny frame: they are dropped (found by fuzz_cql_result). With at
+ * least one column, every row needs >= 4 body bytes, so the views stay bounded by the frame. */
 cql_resultset *cql_resultset_new(cql_message *msg, cql_statement *st, const char *host) {
   cql_resultset *rs = calloc(1, sizeof(*rs));
   if (!rs) return NULL;
   const cql_rows_result *rows = &msg->u.result.rows;
-  if (msg->u.result.kind == CQL_RESULT_ROWS && rows->row_count > 0) {
+  if (msg->u.result.kind == CQL_RESULT_ROWS && rows->row_count > 0 && rows->meta.column_count > 0) {
     rs->rows = calloc((size_t)rows->row_count, sizeof(cql_row));
     if (!rs->rows) {
       free(rs);
       return NULL;
     }
-    for (int32_t i = 0; i < rows->row_count; i++)
-      rs->rows[i] = (cql_row){rs, rows->cells + (size_t)i * (size_t)rows->meta.column_count};
+    rs->n_rows = (size_t)rows->row_count;
+    for (size_t i = 0; i < rs->n_rows; i++)
+      rs->rows[i] = (cql_row){rs, rows->cells + i * (size_t)rows->meta.column_count};
   }
   rs->msg = *msg;
   memset(msg, 0, sizeof(*msg));
@@ -51,14 +56,9 @@ static const cql_rows_result *rows_of(const cql_resultset *r) {
   return r->msg.u.result.kind == CQL_RESULT_ROWS ? &r->msg.u.result.rows : NULL;
 }
 
-int cql_resultset_get_kind(const cql_resultset *r) {
-  return r->msg.u.result.kind;
-}
+int cql_resultset_get_kind(const cql_resultset *r) { return r->msg.u.result.kind; }
 
-size_t cql_resultset_row_count(const cql_resultset *r) {
-  const cql_rows_result *rows = rows_of(r);
-  return rows ? (size_t)rows->row_count : 0;
-}
+size_t cql_resultset_row_count(const cql_resultset *r) { return r->n_rows; }
 
 size_t cql_resultset_column_count(const cql_resultset *r) {
   const cql_rows_result *rows = rows_of(r);
@@ -104,13 +104,9 @@ const uint8_t *cql_resultset_paging_state(const cql_resultset *r, size_t *len) {
   return rows_of(r)->meta.paging_state.ptr;
 }
 
-const char *cql_resultset_host(const cql_resultset *r) {
-  return r->host;
-}
+const char *cql_resultset_host(const cql_resultset *r) { return r->host; }
 
-const cql_statement *cql_resultset_statement(const cql_resultset *r) {
-  return r->st;
-}
+const cql_statement *cql_resultset_statement(const cql_resultset *r) { return r->st; }
 
 const cql_row *cql_resultset_row(const cql_resultset *r, size_t index) {
   return index < cql_resultset_row_count(r) ? &r->rows[index] : NULL;

@@ -15,7 +15,7 @@
 #include "cql/client_internal.h"
 #include "cql/errors.h"
 
-#define CHECK_INTERVAL_MS 200u
+#define CHECK_INTERVAL_MS  200u
 #define DEFAULT_TIMEOUT_MS 10000u
 
 static const char LOCAL_QUERY[] = "SELECT schema_version FROM system.local WHERE key='local'";
@@ -30,7 +30,8 @@ typedef struct agreement {
   uint64_t deadline_ms; /* uv_hrtime ms */
   uv_timer_t timer;
   bool timer_ready;
-  bool peers_v1; /* system.peers_v2 was rejected */
+  bool peers_v1;  /* system.peers_v2 was rejected */
+  bool disagreed; /* a round saw differing versions */
   cql_host *host;
   uint8_t version[16]; /* the host's own schema_version this round */
   char errmsg[320];
@@ -38,13 +39,9 @@ typedef struct agreement {
 
 static void check_round(agreement *a);
 
-static uint64_t now_ms(void) {
-  return uv_hrtime() / 1000000u;
-}
+static uint64_t now_ms(void) { return uv_hrtime() / 1000000u; }
 
-static void free_job(uv_handle_t *h) {
-  free(h->data);
-}
+static void free_job(uv_handle_t *h) { free(h->data); }
 
 static void finish(agreement *a, const cql_error *err) {
   a->cb(err, a->ud);
@@ -61,9 +58,7 @@ static void fail(agreement *a, int32_t code, const char *msg) {
   finish(a, &e);
 }
 
-static void on_timer(uv_timer_t *t) {
-  check_round(t->data);
-}
+static void on_timer(uv_timer_t *t) { check_round(t->data); }
 
 /* Not agreed (yet): check again after the interval, or give up when the budget is spent. */
 static void again_or_fail(agreement *a, const cql_error *last) {
@@ -74,11 +69,13 @@ static void again_or_fail(agreement *a, const cql_error *last) {
   }
   if (now >= a->deadline_ms) {
     char msg[320];
-    if (last)
+    if (a->disagreed)
+      snprintf(msg, sizeof(msg), "schema versions still differ after %u ms", a->timeout_ms);
+    else if (last)
       snprintf(msg, sizeof(msg), "no schema agreement within %u ms (last error: %.*s)", a->timeout_ms,
                (int)last->message.len, last->message.ptr ? last->message.ptr : "");
     else
-      snprintf(msg, sizeof(msg), "schema versions still differ after %u ms", a->timeout_ms);
+      snprintf(msg, sizeof(msg), "no schema agreement within %u ms", a->timeout_ms);
     fail(a, CQL_ERR_CLIENT_TIMEOUT, msg);
     return;
   }
@@ -122,7 +119,8 @@ static bool same_version(const cql_row *row, int col, const uint8_t version[16])
 
 static cql_host *up_host_by_id(cql_client *c, const uint8_t id[16]) {
   for (size_t i = 0; i < c->n_hosts; i++)
-    if (memcmp(c->hosts[i]->host_id, id, 16) == 0) return cql_client_host_is_up(c->hosts[i]) ? c->hosts[i] : NULL;
+    if (memcmp(c->hosts[i]->host_id, id, 16) == 0)
+      return cql_client_host_is_up(c->hosts[i]) ? c->hosts[i] : NULL;
   return NULL;
 }
 
@@ -153,10 +151,12 @@ static void on_peers(cql_resultset *rs, const cql_error *err, void *ud) {
   }
   bool agreed = peers_agree(a, rs);
   cql_resultset_free(rs);
-  if (agreed)
+  if (agreed) {
     finish(a, NULL);
-  else
+  } else {
+    a->disagreed = true;
     again_or_fail(a, NULL);
+  }
 }
 
 static void on_local(cql_resultset *rs, const cql_error *err, void *ud) {
@@ -177,9 +177,7 @@ static void on_local(cql_resultset *rs, const cql_error *err, void *ud) {
   start_query(a, a->peers_v1 ? PEERS_QUERY : PEERS_V2_QUERY, a->host, on_peers);
 }
 
-static void check_round(agreement *a) {
-  start_query(a, LOCAL_QUERY, NULL, on_local);
-}
+static void check_round(agreement *a) { start_query(a, LOCAL_QUERY, NULL, on_local); }
 
 bool cql_client_schema_agreement(cql_client *c, unsigned timeout_ms, cql_schema_agreement_cb cb, void *ud) {
   if (!c || !cb) return false;

@@ -92,9 +92,7 @@ void cql_statement_set_serial_consistency(cql_statement *st, cql_consistency ser
   st->has_serial_consistency = true;
 }
 
-void cql_statement_set_idempotent(cql_statement *st, bool idempotent) {
-  st->idempotent = idempotent;
-}
+void cql_statement_set_idempotent(cql_statement *st, bool idempotent) { st->idempotent = idempotent; }
 
 void cql_statement_set_page_size(cql_statement *st, int32_t page_size) {
   st->page_size = page_size;
@@ -106,9 +104,7 @@ void cql_statement_set_timestamp(cql_statement *st, int64_t usec) {
   st->has_timestamp = true;
 }
 
-void cql_statement_set_timeout(cql_statement *st, unsigned timeout_ms) {
-  st->timeout_ms = timeout_ms;
-}
+void cql_statement_set_timeout(cql_statement *st, unsigned timeout_ms) { st->timeout_ms = timeout_ms; }
 
 bool cql_statement_set_paging_state(cql_statement *st, const void *state, size_t len) {
   if (!state || len == 0 || len > INT32_MAX) {
@@ -184,18 +180,14 @@ void cql_batch_stmt_set_serial_consistency(cql_batch_stmt *b, cql_consistency se
   b->has_serial_consistency = true;
 }
 
-void cql_batch_stmt_set_idempotent(cql_batch_stmt *b, bool idempotent) {
-  b->idempotent = idempotent;
-}
+void cql_batch_stmt_set_idempotent(cql_batch_stmt *b, bool idempotent) { b->idempotent = idempotent; }
 
 void cql_batch_stmt_set_timestamp(cql_batch_stmt *b, int64_t usec) {
   b->timestamp = usec;
   b->has_timestamp = true;
 }
 
-void cql_batch_stmt_set_timeout(cql_batch_stmt *b, unsigned timeout_ms) {
-  b->timeout_ms = timeout_ms;
-}
+void cql_batch_stmt_set_timeout(cql_batch_stmt *b, unsigned timeout_ms) { b->timeout_ms = timeout_ms; }
 
 cql_batch_stmt *cql_batch_stmt_copy(const cql_batch_stmt *src) {
   cql_batch_stmt *b = cql_batch_stmt_new((cql_batch_type)src->type);

@@ -12,9 +12,7 @@ void cql_streams_init(cql_streams *s, unsigned range, unsigned max_in_flight) {
   s->max_in_flight = max_in_flight;
 }
 
-static bool valid_id(const cql_streams *s, int id) {
-  return id >= 0 && (unsigned)id < s->range;
-}
+static bool valid_id(const cql_streams *s, int id) { return id >= 0 && (unsigned)id < s->range; }
 
 int cql_streams_acquire(cql_streams *s) {
   if (s->in_flight >= s->max_in_flight) return -1;

@@ -162,9 +162,7 @@ void cql_token_map_free(cql_token_map *tm) {
   free(tm);
 }
 
-size_t cql_token_map_ring_size(const cql_token_map *tm) {
-  return tm->ring_len;
-}
+size_t cql_token_map_ring_size(const cql_token_map *tm) { return tm->ring_len; }
 
 /* ---- replica placement -------------------------------------------------------------------- */
 

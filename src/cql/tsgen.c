@@ -2,9 +2,7 @@
 
 #include <time.h>
 
-void cql_tsgen_init(cql_tsgen *g) {
-  g->last_us = 0;
-}
+void cql_tsgen_init(cql_tsgen *g) { g->last_us = 0; }
 
 int64_t cql_tsgen_next_at(cql_tsgen *g, int64_t now_us) {
   g->last_us = now_us > g->last_us ? now_us : g->last_us + 1;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -22,9 +23,10 @@ struct http_server {
   struct MHD_Daemon *daemon;
   http_server_config cfg;
   const http_routes *routes;
-  atomic_int receiving;  /* requests whose headers or body are still arriving */
-  atomic_int dispatched; /* requests handed to a handler and not yet completed */
-  atomic_bool stopping;  /* shutdown began: new requests get 503 and never reach a handler */
+  atomic_int receiving;   /* requests whose headers or body are still arriving */
+  atomic_int dispatched;  /* requests handed to a handler and not yet completed */
+  atomic_bool stopping;   /* shutdown began: new requests get 503 and never reach a handler */
+  atomic_int connections; /* open client connections; past cfg.max_connections new ones are closed */
   atomic_uint_fast64_t next_request_id;
   uint64_t request_id_salt;
 };
@@ -395,6 +397,38 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
   if (!pending) exchange_free(ex);
 }
 
+/* libmicrohttpd stops accepting at its own limit and leaves new connections waiting in the
+ * listen backlog; the documented behaviour is to close them at once, so the limit is kept
+ * here (libmicrohttpd's is set higher) and connections past it are refused on accept. */
+static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen) {
+  (void)addr;
+  (void)addrlen;
+  http_server *srv = cls;
+  return (unsigned)atomic_load(&srv->connections) < srv->cfg.max_connections ? MHD_YES : MHD_NO;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code) {
+  (void)conn;
+  (void)socket_context;
+  http_server *srv = cls;
+  atomic_fetch_add(&srv->connections, code == MHD_CONNECTION_NOTIFY_STARTED ? 1 : -1);
+}
+
+/* Connections beyond what the open-files limit leaves room for would make accept() fail
+ * with EMFILE and stall new clients in the backlog: cap max_connections below it, keeping
+ * room for the store's files, the listening socket and each worker's epoll and wakeup fds. */
+static void fit_open_files_limit(http_server_config *cfg, unsigned threads) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return;
+  rlim_t reserve = 32 + 8 * (rlim_t)threads;
+  rlim_t room = rl.rlim_cur > reserve ? rl.rlim_cur - reserve : 1;
+  if (cfg->max_connections <= room) return;
+  fprintf(stderr, "messenger: max connections lowered from %u to %u to fit the open-files limit (%llu)\n",
+          cfg->max_connections, (unsigned)room, (unsigned long long)rl.rlim_cur);
+  cfg->max_connections = (unsigned)room;
+}
+
 __attribute__((format(printf, 2, 0))) static void log_mhd(void *cls, const char *fmt, va_list ap) {
   (void)cls;
   char msg[512];
@@ -416,6 +450,7 @@ http_server *http_server_start(const http_server_config *cfg, const http_routes 
   atomic_init(&srv->receiving, 0);
   atomic_init(&srv->dispatched, 0);
   atomic_init(&srv->stopping, false);
+  atomic_init(&srv->connections, 0);
   atomic_init(&srv->next_request_id, 1);
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
@@ -426,6 +461,7 @@ http_server *http_server_start(const http_server_config *cfg, const http_routes 
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     threads = n > 0 ? (unsigned)n : 1;
   }
+  fit_open_files_limit(&srv->cfg, threads);
   struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons(cfg->port)};
   if (cfg->host && cfg->host[0]) {
     if (inet_pton(AF_INET, cfg->host, &addr.sin_addr) != 1) {
@@ -441,13 +477,16 @@ http_server *http_server_start(const http_server_config *cfg, const http_routes 
   size_t pool = cfg->max_header_bytes * 2 > 32 * 1024 ? cfg->max_header_bytes * 2 : 32 * 1024;
   unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC |
                    MHD_USE_ERROR_LOG;
+  /* libmicrohttpd splits its limit evenly between the workers: let each take them all, and
+   * enforce the real limit in on_accept. */
   srv->daemon = MHD_start_daemon(
-      flags, cfg->port, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, log_mhd, NULL,
+      flags, cfg->port, on_accept, srv, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, log_mhd, NULL,
       MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE, threads,
-      MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-      cfg->per_ip_connections, MHD_OPTION_CONNECTION_TIMEOUT, cfg->request_timeout_s,
-      MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024,
-      MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_END);
+      MHD_OPTION_CONNECTION_LIMIT, srv->cfg.max_connections * threads + 1, MHD_OPTION_NOTIFY_CONNECTION,
+      on_connection, srv, MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->per_ip_connections,
+      MHD_OPTION_CONNECTION_TIMEOUT, cfg->request_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool,
+      MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1,
+      MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_END);
   if (!srv->daemon) {
     snprintf(err, err_size, "cannot listen on %s:%u: %s", cfg->host && cfg->host[0] ? cfg->host : "0.0.0.0",
              cfg->port, errno ? strerror(errno) : "libmicrohttpd refused the configuration");

@@ -57,6 +57,7 @@ typedef struct cqlmock_config {
   const char *keyspace;    /* non-NULL: a system_schema.keyspaces row for it */
   const char *replication; /* its replication map, CQL or JSON syntax; NULL: SimpleStrategy RF 1 */
   bool verbose;            /* print connections and requests on stderr */
+  bool no_log;             /* keep no request log (benchmarks: the log grows with every request) */
   cqlmock_node_config node[CQLMOCK_MAX_NODES];
 } cqlmock_config;
 
@@ -134,6 +135,11 @@ void cqlmock_prime_row(cqlmock_prime *p, const char *const cells[]);
 void cqlmock_prime_params(cqlmock_prime *p, size_t count, const char *const names[],
                           const char *const types[], size_t pk_count, const uint16_t pk_indexes[]);
 
+/* Only requests whose bound value `index` (0-based) equals `cell` (as in cqlmock_prime_row,
+ * encoded as `type`; NULL cell = a null value) match this prime. One condition per prime (the
+ * last call wins). PREPARE and BATCH requests never match a prime with a condition. */
+void cqlmock_prime_when_value(cqlmock_prime *p, size_t index, const char *type, const char *cell);
+
 /* Other results and actions (the last one called wins). */
 void cqlmock_prime_void(cqlmock_prime *p);
 void cqlmock_prime_set_keyspace(cqlmock_prime *p, const char *keyspace);
@@ -183,6 +189,8 @@ typedef struct cqlmock_request {
   uint8_t batch_type;   /* BATCH: 0 logged, 1 unlogged, 2 counter */
   uint16_t batch_count; /* BATCH: statements */
   uint64_t received_ms; /* monotonic clock (uv_hrtime / 1e6) */
+  uint32_t body_length; /* frame body bytes as received (the encoded request) */
+  int64_t value_bytes;  /* bytes of the bound values, without length prefixes (BATCH: all statements) */
 } cqlmock_request;
 
 /* Copy of node's log (node -1: all nodes, in arrival order). *count gets its length. */

@@ -2,7 +2,7 @@
  *
  *   cqlmock [--script FILE.json] [--nodes N] [--port P] [--first-host X] [--cluster-name NAME]
  *           [--username U --password P] [--keyspace KS] [--replication MAP]
- *           [--protocol MIN[:MAX]] [--verbose]
+ *           [--protocol MIN[:MAX]] [--verbose] [--no-log]
  *
  * Prints "cqlmock: listening on 127.0.0.1:P,127.0.0.2:P,..." on stdout once every node listens,
  * then runs one control command per stdin line (answers "ok ..." / "error ..." on stdout):
@@ -57,7 +57,7 @@ static void usage(FILE *out) {
       out,
       "usage: cqlmock [--script FILE.json] [--nodes N] [--port P] [--first-host X] [--cluster-name NAME]\n"
       "               [--username U --password P] [--keyspace KS] [--replication MAP]\n"
-      "               [--protocol MIN[:MAX]] [--verbose]\n"
+      "               [--protocol MIN[:MAX]] [--verbose] [--no-log]\n"
       "A scripted CQL (native protocol v4) mock cluster for client tests; see tests/cqlmock/main.c.\n");
 }
 
@@ -74,13 +74,14 @@ int main(int argc, char **argv) {
       {"replication", required_argument, NULL, 'r'},
       {"protocol", required_argument, NULL, 'V'},
       {"verbose", no_argument, NULL, 'v'},
+      {"no-log", no_argument, NULL, 'L'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
   };
   cqlmock_config cfg = {0}, cli = {0};
   const char *script = NULL;
   int opt;
-  while ((opt = getopt_long(argc, argv, "s:n:p:f:c:u:w:k:r:V:vh", opts, NULL)) != -1) {
+  while ((opt = getopt_long(argc, argv, "s:n:p:f:c:u:w:k:r:V:vLh", opts, NULL)) != -1) {
     switch (opt) {
     case 's':
       script = optarg;
@@ -118,6 +119,9 @@ int main(int argc, char **argv) {
     case 'v':
       cli.verbose = true;
       break;
+    case 'L':
+      cli.no_log = true;
+      break;
     case 'h':
       usage(stdout);
       return 0;
@@ -153,6 +157,7 @@ int main(int argc, char **argv) {
     cfg.max_protocol_version = cli.max_protocol_version;
   }
   cfg.verbose = cfg.verbose || cli.verbose;
+  cfg.no_log = cfg.no_log || cli.no_log;
 
   /* Signals are taken synchronously by main; every other thread (loop, stdin) blocks them. */
   sigset_t sigs;

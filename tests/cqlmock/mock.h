@@ -65,6 +65,9 @@ struct cqlmock_prime {
   mock_rows params;     /* columns only */
   uint16_t *pk_indexes; /* arena */
   size_t pk_count;
+  bool has_when; /* cqlmock_prime_when_value: bound value when_index must equal when_value */
+  uint16_t when_index;
+  cql_value when_value;        /* bytes in the arena */
   cql_error error;             /* MOCK_ACT_ERROR; strings in the arena */
   cql_schema_change schema;    /* MOCK_ACT_SCHEMA_CHANGE */
   const char *keyspace;        /* MOCK_ACT_SET_KEYSPACE */
@@ -72,7 +75,10 @@ struct cqlmock_prime {
   struct cqlmock_prime *next;
 };
 
-bool mock_prime_matches(const cqlmock_prime *p, unsigned on, int node, const char *query);
+/* params: the request's bound values (NULL for PREPARE and BATCH children: value conditions
+ * never match those). */
+bool mock_prime_matches(const cqlmock_prime *p, unsigned on, int node, const char *query,
+                        const cql_query_params *params);
 
 /* ---- server state (server.c) ---- */
 typedef struct mock_conn mock_conn;

@@ -527,6 +527,31 @@ void cqlmock_prime_params(cqlmock_prime *p, size_t count, const char *const name
   p->pk_count = pk_count;
 }
 
+void cqlmock_prime_when_value(cqlmock_prime *p, size_t index, const char *type, const char *cell) {
+  if (failed(p)) return;
+  cql_datatype t;
+  cql_writer w;
+  cql_writer_init(&w);
+  if (index > UINT16_MAX) {
+    fail(p->failure, "bound value index %zu out of range", index);
+  } else if (!cell) {
+    p->has_when = true;
+    p->when_index = (uint16_t)index;
+    p->when_value = cql_value_null();
+  } else if (mock_type_parse(&p->arena, type, &t, p->failure) == 0 &&
+             mock_value_encode(&w, &t, cell, p->failure) == 0) {
+    const uint8_t *copy = w.len ? cql_arena_memdup(&p->arena, w.data, w.len) : (const uint8_t *)"";
+    if (!cql_writer_ok(&w) || w.len > INT32_MAX || !copy) {
+      fail(p->failure, "out of memory");
+    } else {
+      p->has_when = true;
+      p->when_index = (uint16_t)index;
+      p->when_value = cql_value_of(copy, (int32_t)w.len);
+    }
+  }
+  cql_writer_free(&w);
+}
+
 void cqlmock_prime_void(cqlmock_prime *p) { p->action = MOCK_ACT_VOID; }
 
 void cqlmock_prime_set_keyspace(cqlmock_prime *p, const char *keyspace) {
@@ -600,8 +625,19 @@ void cqlmock_prime_unprepared(cqlmock_prime *p) { p->action = MOCK_ACT_UNPREPARE
 void cqlmock_prime_close_connection(cqlmock_prime *p) { p->action = MOCK_ACT_CLOSE; }
 void cqlmock_prime_no_answer(cqlmock_prime *p) { p->action = MOCK_ACT_NO_ANSWER; }
 
-bool mock_prime_matches(const cqlmock_prime *p, unsigned on, int node, const char *query) {
-  if (!(p->on & on) || p->remaining == 0 || (p->node >= 0 && p->node != node)) return false;
+/* The prime's bound-value condition holds for params (NULL: a request without values). */
+static bool when_holds(const cqlmock_prime *p, const cql_query_params *params) {
+  if (!p->has_when) return true;
+  if (!params || p->when_index >= params->n_values) return false;
+  cql_value v = params->values[p->when_index];
+  if (v.len < 0 || p->when_value.len < 0) return v.len == p->when_value.len;
+  return v.len == p->when_value.len && memcmp(v.ptr, p->when_value.ptr, (size_t)v.len) == 0;
+}
+
+bool mock_prime_matches(const cqlmock_prime *p, unsigned on, int node, const char *query,
+                        const cql_query_params *params) {
+  if (!(p->on & on) || p->remaining == 0 || (p->node >= 0 && p->node != node) || !when_holds(p, params))
+    return false;
   switch (p->match) {
   case CQLMOCK_MATCH_ANY:
     return true;

@@ -119,9 +119,10 @@ int mock_encode_rows(cql_writer *w, int version, int16_t stream, const mock_rows
 /* ------------------------------------------------------------------------------------------ */
 /* Primes                                                                                      */
 
-static cqlmock_prime *find_prime(cqlmock *m, unsigned on, int node, const char *text) {
+static cqlmock_prime *find_prime(cqlmock *m, unsigned on, int node, const char *text,
+                                 const cql_query_params *params) {
   for (cqlmock_prime *p = m->primes; p; p = p->next)
-    if (mock_prime_matches(p, on, node, text)) return p;
+    if (mock_prime_matches(p, on, node, text, params)) return p;
   return NULL;
 }
 
@@ -209,7 +210,7 @@ static void answer_builtin(request_ctx *rq) {
 }
 
 static void answer_statement(request_ctx *rq, unsigned on) {
-  cqlmock_prime *p = find_prime(rq->n->m, on, rq->n->index, rq->text);
+  cqlmock_prime *p = find_prime(rq->n->m, on, rq->n->index, rq->text, rq->params);
   if (p)
     answer_with_prime(rq, p);
   else
@@ -275,7 +276,7 @@ static const mock_prepared *find_prepared(const mock_node *n, cql_value id) {
 static void answer_prepare(request_ctx *rq) {
   mock_node *n = rq->n;
   cql_writer *w = &rq->reply->frame;
-  cqlmock_prime *p = find_prime(n->m, CQLMOCK_ON_PREPARE, n->index, rq->text);
+  cqlmock_prime *p = find_prime(n->m, CQLMOCK_ON_PREPARE, n->index, rq->text, NULL);
   if (p && p->action != MOCK_ACT_VOID && p->action != MOCK_ACT_ROWS) {
     answer_with_prime(rq, p);
     return;
@@ -284,7 +285,7 @@ static void answer_prepare(request_ctx *rq) {
     consume(p);
     rq->reply->delay_ms += p->delay_ms;
   } else {
-    p = find_prime(n->m, CQLMOCK_ON_EXECUTE | CQLMOCK_ON_QUERY, n->index, rq->text);
+    p = find_prime(n->m, CQLMOCK_ON_EXECUTE | CQLMOCK_ON_QUERY, n->index, rq->text, NULL);
   }
   uint8_t id[16];
   query_id(rq->text, id);
@@ -344,7 +345,7 @@ static void answer_batch(request_ctx *rq, const cql_batch_msg *b) {
     const cql_batch_entry *st = &b->statements[i];
     const mock_prepared *prep = st->is_prepared ? find_prepared(rq->n, st->id) : NULL;
     const char *text = prep ? prep->query : st->query.ptr;
-    cqlmock_prime *p = find_prime(rq->n->m, CQLMOCK_ON_BATCH, rq->n->index, text);
+    cqlmock_prime *p = find_prime(rq->n->m, CQLMOCK_ON_BATCH, rq->n->index, text, NULL);
     if (p) {
       rq->text = text;
       rq->id = prep ? prep->id : NULL;
@@ -448,11 +449,20 @@ static unsigned event_bits(const cql_register_msg *reg) {
 /* ------------------------------------------------------------------------------------------ */
 /* Entry point                                                                                 */
 
+/* Bytes of the bound values (NULL and unset count 0). */
+static int64_t value_bytes(const cql_value *values, size_t n) {
+  int64_t sum = 0;
+  for (size_t i = 0; i < n; i++)
+    if (values[i].len > 0) sum += values[i].len;
+  return sum;
+}
+
 static void log_params(cqlmock_request *log, const cql_query_params *p) {
   log->consistency = p->consistency;
   log->serial_consistency = p->has_serial_consistency ? p->serial_consistency : 0;
   log->flags = (uint8_t)p->flags;
   log->values = p->n_values;
+  log->value_bytes = value_bytes(p->values, p->n_values);
   log->page_size = p->page_size > 0 ? p->page_size : -1;
   log->has_paging_state = p->paging_state.ptr != NULL;
   log->has_timestamp = p->has_timestamp;
@@ -485,7 +495,11 @@ static const char *describe(mock_node *n, const cql_message *req, cqlmock_reques
     log->values = 0;
     log->batch_type = b->type;
     log->batch_count = b->n_statements;
-    for (uint16_t i = 0; i < b->n_statements; i++) log->values += b->statements[i].n_values;
+    log->value_bytes = 0;
+    for (uint16_t i = 0; i < b->n_statements; i++) {
+      log->values += b->statements[i].n_values;
+      log->value_bytes += value_bytes(b->statements[i].values, b->statements[i].n_values);
+    }
     if (b->n_statements == 0) return NULL;
     if (!b->statements[0].is_prepared) return b->statements[0].query.ptr;
     log_id(log, b->statements[0].id);
@@ -512,6 +526,7 @@ void mock_handle(mock_node *n, mock_session *s, uint64_t conn_id, const cql_fram
                          .version = (uint8_t)version,
                          .stream = h->stream,
                          .page_size = -1,
+                         .body_length = h->length,
                          .received_ms = uv_hrtime() / 1000000};
   request_ctx rq = {.n = n, .version = version, .stream = h->stream, .reply = reply};
   reply->action = MOCK_ACT_VOID;

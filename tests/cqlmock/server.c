@@ -412,7 +412,7 @@ static int init_nodes(cqlmock *m) {
     n->m = m;
     n->index = i;
     n->answering = true;
-    snprintf(n->host, sizeof n->host, "127.0.0.%d", first + i);
+    snprintf(n->host, sizeof n->host, "127.0.0.%u", (unsigned)(first + i) & 0xffu); /* <= 254 */
     copy_str(n->datacenter, sizeof n->datacenter, nc->datacenter ? nc->datacenter : "dc1", NULL);
     copy_str(n->rack, sizeof n->rack, nc->rack ? nc->rack : "rack1", NULL);
     if (nc->tokens) {
@@ -656,6 +656,10 @@ void cqlmock_prime_clear(cqlmock *m) {
 /* Request log                                                                                 */
 
 void mock_log_append(cqlmock *m, cqlmock_request *r) {
+  if (m->cfg.no_log) {
+    free(r->query);
+    return;
+  }
   if (m->n_log == m->cap_log) {
     size_t cap = m->cap_log ? m->cap_log * 2 : 64;
     cqlmock_request *grown = realloc(m->log, cap * sizeof *grown);

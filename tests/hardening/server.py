@@ -3,6 +3,7 @@ start and stop a real `messenger serve` on a free loopback port, small HTTP call
 figures from /proc, and SQLite's integrity check. Stdlib only; run with /usr/bin/python3.
 """
 
+import atexit
 import http.client
 import json
 import os
@@ -55,6 +56,17 @@ def integrity_check(db):
         c.close()
 
 
+_running = []  # servers to kill if the test exits early (fail() or an exception)
+
+
+@atexit.register
+def _kill_leftovers():
+    for proc in _running:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 class Server:
     """A `messenger serve` process on a free port with its stderr in workdir."""
 
@@ -73,6 +85,7 @@ class Server:
         with open(self.stderr_path, "wb") as err:
             self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
                                          preexec_fn=self.preexec_fn)
+        _running.append(self.proc)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

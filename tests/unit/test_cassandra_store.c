@@ -47,6 +47,7 @@ typedef struct waiter {
   bool has_more;
   int64_t ids[8];
   conversation convs[8];
+  char contents[8][32]; /* of convs */
 } waiter;
 
 static void waiter_init(waiter *w) {
@@ -110,6 +111,8 @@ static void on_conversations(void *arg, store_status status, const char *detail,
     w->has_more = p->has_more;
     for (size_t i = 0; i < p->count && i < 8; i++) {
       w->convs[i] = p->items[i];
+      snprintf(w->contents[i], sizeof w->contents[i], "%.*s", (int)p->items[i].last_message_content_len,
+               p->items[i].last_message_content);
       w->convs[i].last_message_content = NULL;
     }
   }
@@ -248,6 +251,8 @@ static void send_new_pair_claims_and_writes_one_batch(void **state) {
   assert_true(last_request(f, CQLMOCK_OP_BATCH, text_of(f, CASS_MSG_INSERT), &rq));
   assert_int_equal(rq.batch_type, 0);
   assert_int_equal(rq.batch_count, 5);
+  assert_int_equal(rq.values, 6 + 2 + 5 + 4 + 4);           /* the per-user rows carry ids only */
+  assert_int_equal(rq.value_bytes, 8 * 17 + 4 * 2 + 2 * 5); /* bigints, buckets, content twice */
   assert_int_equal(rq.consistency, CQL_CONSISTENCY_LOCAL_QUORUM);
   assert_true(rq.has_timestamp);
   assert_int_equal(rq.timestamp, w.msg.created_at_us);
@@ -331,9 +336,9 @@ static void send_replay_of_stored_message_writes_nothing(void **state) {
   snprintf(old, sizeof old, "%lld", (long long)old_id);
   prime_lwt(f, CASS_IDEM_CLAIM, IDEM_ROW,
             (const char *[]){"false", "5", "key-1", "original", "77", old, "6"});
-  cqlmock_prime *p =
-      rows_prime(f, CASS_MSG_EXISTS, 1, (const char *[]){"message_id"}, (const char *[]){"bigint"});
-  cqlmock_prime_row(p, (const char *[]){old});
+  cqlmock_prime *p = rows_prime(f, CASS_MSG_GET, 2, (const char *[]){"message_id", "content"},
+                                (const char *[]){"bigint", "text"});
+  cqlmock_prime_row(p, (const char *[]){old, "original"});
   assert_int_equal(cqlmock_prime_add(f->mock, p), 0);
   waiter w;
   send(f, 5, 6, "retry text", "key-1", &w);
@@ -343,7 +348,7 @@ static void send_replay_of_stored_message_writes_nothing(void **state) {
   assert_int_equal(w.msg.conversation_id, 77);
   assert_int_equal(w.msg.created_at_us, id_created_at_us(old_id));
   assert_string_equal(w.content, "original");
-  assert_int_equal(executed(f, CASS_MSG_EXISTS), 1);
+  assert_int_equal(executed(f, CASS_MSG_GET), 1);
   assert_int_equal(cqlmock_log_count(f->mock, -1, CQLMOCK_OP_BATCH, NULL), 0);
   assert_int_equal(executed(f, CASS_COUNTER_INCR), 0); /* replays never count */
 }
@@ -353,7 +358,7 @@ static void send_replay_finishes_an_unwritten_message(void **state) {
   prime_pair(f, "77");
   prime_lwt(f, CASS_IDEM_CLAIM, IDEM_ROW,
             (const char *[]){"false", "5", "key-2", "original", "77", "7340032000000000", "6"});
-  waiter w; /* MSG_EXISTS is not primed: no rows, the first attempt stopped after the claim */
+  waiter w; /* MSG_GET is not primed: no rows, the first attempt stopped after the claim */
   send(f, 5, 6, "retry text", "key-2", &w);
   assert_int_equal(w.status, STORE_OK);
   assert_true(w.replayed);
@@ -388,6 +393,33 @@ static void send_counter_failure_still_stores(void **state) {
   send(f, 5, 6, "x", NULL, &w);
   assert_int_equal(w.status, STORE_OK);
   assert_int_equal(executed(f, CASS_COUNTER_INCR), 1); /* never retried */
+}
+
+/* Cassandra 4.0 refuses a multi-partition batch whose size exceeds batch_size_fail_threshold_in_kb
+ * (50 KiB) with InvalidRequest "Batch too large". The size is IMutation.dataSize(): per row, the
+ * clustering bytes and 8 bytes of liveness timestamp; per cell, 16 bytes (timestamp, TTL, local
+ * deletion time) plus the value; partition keys are not counted. An upper bound of it from what
+ * went over the wire: every bound value as a cell (16 + its bytes) plus 8 per statement. */
+static void send_longest_message_batch_stays_under_the_batch_limit(void **state) {
+  fixture *f = *state;
+  prime_pair(f, "77");
+  enum { CODE_POINTS = 4096, CHAR_BYTES = 4, FAIL_THRESHOLD = 50 * 1024 };
+  char *text = malloc(CODE_POINTS * CHAR_BYTES + 1);
+  assert_non_null(text);
+  for (size_t i = 0; i < CODE_POINTS; i++) memcpy(text + i * CHAR_BYTES, "\xF0\x9F\x98\x80", CHAR_BYTES);
+  text[CODE_POINTS * CHAR_BYTES] = '\0'; /* U+1F600 x 4096: the longest content the API accepts */
+  waiter w;
+  send(f, 5, 6, text, NULL, &w);
+  free(text);
+  assert_int_equal(w.status, STORE_OK);
+  cqlmock_request rq;
+  assert_true(last_request(f, CQLMOCK_OP_BATCH, text_of(f, CASS_MSG_INSERT), &rq));
+  assert_int_equal(rq.batch_count, 5);
+  /* the content is in the batch exactly twice (message row, conversations row) */
+  assert_in_range(rq.value_bytes, 2 * CODE_POINTS * CHAR_BYTES, 2 * CODE_POINTS * CHAR_BYTES + 256);
+  int64_t mutation_bound = rq.value_bytes + 16 * (int64_t)rq.values + 8 * (int64_t)rq.batch_count;
+  assert_true(mutation_bound < FAIL_THRESHOLD - 16 * 1024); /* well under: > 16 KiB to spare */
+  assert_true(rq.body_length < FAIL_THRESHOLD - 16 * 1024); /* and so is the whole encoded request */
 }
 
 static void send_rejects_bad_requests_without_io(void **state) {
@@ -514,16 +546,32 @@ static void list_messages_unavailable(void **state) {
 
 /* ---- conversations ---- */
 
+#define USER_CONV_COLS                                                                                       \
+  3, (const char *[]){"conversation_id", "other_user_id", "last_message_id"}, (const char *[]) {             \
+    "bigint", "bigint", "bigint"                                                                             \
+  }
+
+/* The conversations row of conversation `id`, answering only reads of that id. */
+static void prime_conversation_row(fixture *f, const char *id, const char *last_id, const char *content) {
+  cqlmock_prime *p = rows_prime(
+      f, CASS_CONV_GET, 5,
+      (const char *[]){"conversation_id", "user1_id", "user2_id", "last_message_id", "last_message_content"},
+      (const char *[]){"bigint", "bigint", "bigint", "bigint", "text"});
+  cqlmock_prime_when_value(p, 0, "bigint", id);
+  cqlmock_prime_row(p, (const char *[]){id, "1", "2", last_id, content});
+  assert_int_equal(cqlmock_prime_add(f->mock, p), 0);
+}
+
 static void list_conversations_sorts_the_partition(void **state) {
   fixture *f = *state;
-  cqlmock_prime *p = rows_prime(
-      f, CASS_USER_CONVS, 4,
-      (const char *[]){"conversation_id", "other_user_id", "last_message_id", "last_message_content"},
-      (const char *[]){"bigint", "bigint", "bigint", "text"});
-  cqlmock_prime_row(p, (const char *[]){"11", "3", "500", "b"});
-  cqlmock_prime_row(p, (const char *[]){"12", "9", "900", "a"});
-  cqlmock_prime_row(p, (const char *[]){"13", "1", "100", "c"});
+  cqlmock_prime *p = rows_prime(f, CASS_USER_CONVS, USER_CONV_COLS);
+  cqlmock_prime_row(p, (const char *[]){"11", "3", "500"});
+  cqlmock_prime_row(p, (const char *[]){"12", "9", "900"});
+  cqlmock_prime_row(p, (const char *[]){"13", "1", "100"});
   assert_int_equal(cqlmock_prime_add(f->mock, p), 0);
+  prime_conversation_row(f, "11", "500", "b");
+  prime_conversation_row(f, "12", "900", "a");
+  prime_conversation_row(f, "13", "100", "c");
   waiter w;
   waiter_init(&w);
   conversation_query q = {.user_id = 5, .page = {.page = 1, .limit = 2}};
@@ -536,10 +584,19 @@ static void list_conversations_sorts_the_partition(void **state) {
   assert_int_equal(w.convs[0].id, 12);
   assert_int_equal(w.convs[0].user1_id, 5);
   assert_int_equal(w.convs[0].user2_id, 9);
+  assert_string_equal(w.contents[0], "a");
   assert_int_equal(w.convs[1].id, 11);
   assert_int_equal(w.convs[1].user1_id, 3);
   assert_int_equal(w.convs[1].user2_id, 5);
   assert_int_equal(w.convs[1].last_message_at_us, id_created_at_us(500));
+  assert_string_equal(w.contents[1], "b");
+  /* one read of the partition, then exactly one `conversations` read per item of the page */
+  assert_int_equal(executed(f, CASS_USER_CONVS), 1);
+  assert_int_equal(executed(f, CASS_CONV_GET), 2);
+  assert_int_equal(executed(f, CASS_MSG_GET), 0);
+  cqlmock_request rq;
+  assert_true(last_request(f, CQLMOCK_OP_EXECUTE, text_of(f, CASS_CONV_GET), &rq));
+  assert_int_equal(rq.consistency, CQL_CONSISTENCY_LOCAL_QUORUM);
 
   waiter_init(&w);
   q.page = (page_request){.limit = 2,
@@ -549,7 +606,59 @@ static void list_conversations_sorts_the_partition(void **state) {
   waiter_wait(&w);
   assert_int_equal(w.count, 1);
   assert_int_equal(w.convs[0].id, 13);
+  assert_string_equal(w.contents[0], "c");
   assert_false(w.has_more);
+  assert_int_equal(executed(f, CASS_CONV_GET), 3);
+}
+
+/* While a send's batch is being applied, `conversations` may name another last message than
+ * the user's row: the page then reads the exact message its row names. */
+static void list_conversations_reads_the_exact_message_when_rows_disagree(void **state) {
+  fixture *f = *state;
+  int64_t newer = ((INT64_C(1795000000000) - ID_EPOCH_MS) << 12) | (3 << 7);
+  int64_t older = newer - (INT64_C(1000) << 12);
+  char newer_text[32], older_text[32];
+  snprintf(newer_text, sizeof newer_text, "%lld", (long long)newer);
+  snprintf(older_text, sizeof older_text, "%lld", (long long)older);
+  cqlmock_prime *p = rows_prime(f, CASS_USER_CONVS, USER_CONV_COLS);
+  cqlmock_prime_row(p, (const char *[]){"21", "6", older_text});
+  assert_int_equal(cqlmock_prime_add(f->mock, p), 0);
+  prime_conversation_row(f, "21", newer_text, "newer message");
+  p = rows_prime(f, CASS_MSG_GET, 2, (const char *[]){"message_id", "content"},
+                 (const char *[]){"bigint", "text"});
+  cqlmock_prime_when_value(p, 2, "bigint", older_text);
+  cqlmock_prime_row(p, (const char *[]){older_text, "older message"});
+  assert_int_equal(cqlmock_prime_add(f->mock, p), 0);
+  waiter w;
+  waiter_init(&w);
+  conversation_query q = {.user_id = 5, .page = {.page = 1, .limit = 20}};
+  store_list_conversations(f->st, &q, on_conversations, &w);
+  waiter_wait(&w);
+  assert_int_equal(w.status, STORE_OK);
+  assert_int_equal(w.count, 1);
+  assert_int_equal(w.convs[0].last_message_id, older); /* the sort key (and cursor) of the page */
+  assert_string_equal(w.contents[0], "older message");
+  assert_int_equal(executed(f, CASS_MSG_GET), 1);
+}
+
+static void list_conversations_item_read_failure_is_unavailable(void **state) {
+  fixture *f = *state;
+  cqlmock_prime *p = rows_prime(f, CASS_USER_CONVS, USER_CONV_COLS);
+  cqlmock_prime_row(p, (const char *[]){"11", "3", "500"});
+  cqlmock_prime_row(p, (const char *[]){"12", "9", "900"});
+  assert_int_equal(cqlmock_prime_add(f->mock, p), 0);
+  prime_conversation_row(f, "11", "500", "b");
+  p = cqlmock_prime_new(CQLMOCK_MATCH_EXACT, text_of(f, CASS_CONV_GET));
+  cqlmock_prime_when_value(p, 0, "bigint", "12");
+  cqlmock_prime_read_timeout(p, CQL_CONSISTENCY_LOCAL_QUORUM, 1, 2, false);
+  assert_int_equal(cqlmock_prime_add(f->mock, p), 0);
+  waiter w;
+  waiter_init(&w);
+  conversation_query q = {.user_id = 5, .page = {.page = 1, .limit = 20}};
+  store_list_conversations(f->st, &q, on_conversations, &w);
+  waiter_wait(&w);
+  assert_int_equal(w.status, STORE_UNAVAILABLE);
+  assert_string_equal(w.detail, "Database timed out");
 }
 
 static void list_conversations_of_a_new_user(void **state) {
@@ -670,6 +779,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(send_replay_finishes_an_unwritten_message, setup, teardown),
       cmocka_unit_test_setup_teardown(send_batch_timeout_is_unavailable_and_not_counted, setup, teardown),
       cmocka_unit_test_setup_teardown(send_counter_failure_still_stores, setup, teardown),
+      cmocka_unit_test_setup_teardown(send_longest_message_batch_stays_under_the_batch_limit, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(send_rejects_bad_requests_without_io, setup, teardown),
       cmocka_unit_test_setup_teardown(list_messages_walks_buckets, setup, teardown),
       cmocka_unit_test_setup_teardown(list_messages_small_page_has_more, setup, teardown),
@@ -677,6 +788,9 @@ int main(void) {
       cmocka_unit_test_setup_teardown(list_messages_unknown_conversation, setup, teardown),
       cmocka_unit_test_setup_teardown(list_messages_unavailable, setup, teardown),
       cmocka_unit_test_setup_teardown(list_conversations_sorts_the_partition, setup, teardown),
+      cmocka_unit_test_setup_teardown(list_conversations_reads_the_exact_message_when_rows_disagree, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(list_conversations_item_read_failure_is_unavailable, setup, teardown),
       cmocka_unit_test_setup_teardown(list_conversations_of_a_new_user, setup, teardown),
       cmocka_unit_test_setup_teardown(get_conversation_found_and_not_found, setup, teardown),
       cmocka_unit_test_setup_teardown(get_conversation_unavailable, setup, teardown),

@@ -1,5 +1,6 @@
 /* Pure runtime policies: load-balancing query plans, the retry decision matrix, the stream-id
- * allocator with orphans, reconnection backoff, client timestamps, the prepared cache. */
+ * allocator with orphans, reconnection backoff, client timestamps, the prepared cache (and how
+ * a PREPARE's raw outcome completes it), and result sets that announce rows without columns. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,6 +9,7 @@
 #include <string.h>
 
 #include "cql/backoff.h"
+#include "cql/client_internal.h"
 #include "cql/lb.h"
 #include "cql/prepared.h"
 #include "cql/retry.h"
@@ -261,6 +263,83 @@ static void test_prepared_dedup(void **state) {
   cql_prepared_cache_free(&c);
 }
 
+/* What the connection delivers for a PREPARE (an ERROR, an unexpected response, a client-side
+ * error) completes the cache like an error; in-flight tracking and the READY walk. */
+static void count_ready(cql_prepared_entry *e, void *ud) {
+  (void)e;
+  (*(int *)ud)++;
+}
+
+static void test_prepared_complete_response(void **state) {
+  (void)state;
+  cql_prepared_cache c;
+  assert_true(cql_prepared_cache_init(&c));
+  bool oom;
+  /* a server ERROR fails the first PREPARE: waiters get its code, the entry goes */
+  cql_prepared_entry *e = cql_prepared_insert(&c, "Q1", 2);
+  woke a = {{NULL, on_wake}, 0, 0};
+  assert_true(cql_prepared_wait(e, NULL, &a.w, &oom));
+  assert_true(cql_prepared_in_flight(e, NULL));
+  cql_message resp;
+  cql_message_init(&resp, CQL_OP_ERROR);
+  resp.u.error.code = 0x2200;
+  cql_prepared_complete_response(&c, e, NULL, &resp, NULL);
+  assert_int_equal(a.code, 0x2200);
+  assert_null(cql_prepared_find(&c, "Q1", 2));
+  /* a RESULT that is not Prepared is a protocol violation */
+  e = cql_prepared_insert(&c, "Q2", 2);
+  woke b = {{NULL, on_wake}, 0, 0};
+  assert_true(cql_prepared_wait(e, NULL, &b.w, &oom));
+  cql_message other;
+  cql_message_init(&other, CQL_OP_RESULT);
+  other.u.result.kind = CQL_RESULT_VOID;
+  cql_prepared_complete_response(&c, e, NULL, &other, NULL);
+  assert_int_equal(b.code, CQL_ERR_PROTOCOL_VIOLATION);
+  /* success, then a client-side error on another host leaves it READY */
+  e = cql_prepared_insert(&c, "Q3", 2);
+  woke d = {{NULL, on_wake}, 0, 0}, h = {{NULL, on_wake}, 0, 0};
+  assert_true(cql_prepared_wait(e, NULL, &d.w, &oom));
+  static const uint8_t id[] = {9, 9};
+  cql_message ok;
+  cql_message_init(&ok, CQL_OP_RESULT);
+  ok.u.result.kind = CQL_RESULT_PREPARED;
+  ok.u.result.prepared.id = cql_value_of(id, 2);
+  cql_prepared_complete_response(&c, e, NULL, &ok, NULL);
+  assert_int_equal(d.code, -1);
+  assert_false(cql_prepared_in_flight(e, NULL));
+  int host;
+  assert_true(cql_prepared_wait(e, &host, &h.w, &oom));
+  assert_true(cql_prepared_in_flight(e, &host));
+  assert_false(cql_prepared_in_flight(e, NULL));
+  cql_error timeout;
+  memset(&timeout, 0, sizeof(timeout));
+  timeout.code = CQL_ERR_CLIENT_TIMEOUT;
+  cql_prepared_complete_response(&c, e, &host, NULL, &timeout);
+  assert_int_equal(h.code, CQL_ERR_CLIENT_TIMEOUT);
+  assert_int_equal(e->state, CQL_PREP_READY);
+  int ready = 0;
+  cql_prepared_each_ready(&c, count_ready, &ready);
+  assert_int_equal(ready, 1);
+  cql_prepared_cache_free(&c);
+}
+
+/* ---- result sets ---- */
+
+/* Rows without columns cost no bytes: 2^31-1 of them in 16 bytes must not allocate 32 GB. */
+static void test_resultset_rows_without_columns(void **state) {
+  (void)state;
+  static const uint8_t body[] = {0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0x7f, 0xff, 0xff, 0xff};
+  cql_frame_header h = {4 | CQL_VERSION_RESPONSE_BIT, 0, 1, CQL_OP_RESULT, sizeof(body)};
+  cql_message m;
+  assert_int_equal(cql_message_decode(&m, &h, body, sizeof(body)), CQL_OK);
+  assert_int_equal(m.u.result.rows.row_count, INT32_MAX);
+  cql_resultset *rs = cql_resultset_new(&m, NULL, "h:1");
+  assert_non_null(rs);
+  assert_int_equal(cql_resultset_row_count(rs), 0);
+  assert_null(cql_resultset_row(rs, 0));
+  cql_resultset_free(rs);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_lb_local_replicas_first),
@@ -271,6 +350,8 @@ int main(void) {
       cmocka_unit_test(test_backoff),
       cmocka_unit_test(test_tsgen_monotonic),
       cmocka_unit_test(test_prepared_dedup),
+      cmocka_unit_test(test_prepared_complete_response),
+      cmocka_unit_test(test_resultset_rows_without_columns),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -724,9 +724,65 @@ static void batches(void **state) {
   assert_int_equal(log[n - 1].batch_count, 2);
   assert_int_equal(log[n - 1].batch_type, CQL_BATCH_UNLOGGED);
   assert_int_equal(log[n - 1].values, 1);
+  assert_int_equal(log[n - 1].value_bytes, 4);
   assert_string_equal(log[n - 1].query, "INSERT INTO ks.ok (a) VALUES (?)");
   cqlmock_log_free(log, n);
   cql_values_free(&v);
+  client_close(&c);
+  cqlmock_stop(m);
+}
+
+/* A prime with a bound-value condition answers only requests carrying that value; the log
+ * records the bytes of bound values and of the frame body; no_log keeps no log at all. */
+static void value_conditions_and_sizes(void **state) {
+  (void)state;
+  cqlmock *m = cqlmock_start(NULL);
+  const char *text = "SELECT name FROM ks.users WHERE id = ?";
+  cqlmock_prime *p = cqlmock_prime_new(CQLMOCK_MATCH_EXACT, text);
+  cqlmock_prime_columns(p, "ks", "users", 1, (const char *[]){"name"}, (const char *[]){"text"});
+  cqlmock_prime_when_value(p, 0, "bigint", "42");
+  cqlmock_prime_row(p, (const char *[]){"answer"});
+  assert_int_equal(cqlmock_prime_add(m, p), 0);
+  p = cqlmock_prime_new(CQLMOCK_MATCH_EXACT, text);
+  cqlmock_prime_when_value(p, 0, "bigint", "not a number");
+  assert_int_equal(cqlmock_prime_add(m, p), -1); /* a bad condition is refused */
+  client c;
+  handshake(&c, m, 0);
+  cql_values v;
+  cql_values_init(&v);
+  cql_values_add_bigint(&v, 42);
+  cql_query_params params = {.consistency = CQL_CONSISTENCY_ONE, .values = v.items, .n_values = 1};
+  cql_message r;
+  query(&c, text, &params, &r);
+  assert_int_equal(r.u.result.kind, CQL_RESULT_ROWS);
+  assert_int_equal(r.u.result.rows.row_count, 1);
+  assert_true(text_is(*cell(&r, 0, 0), "answer"));
+  cql_message_free(&r);
+  size_t n;
+  cqlmock_request *log = cqlmock_log(m, -1, &n);
+  assert_int_equal(log[n - 1].value_bytes, 8);
+  assert_true(log[n - 1].body_length > strlen(text) + 8);
+  cqlmock_log_free(log, n);
+  cql_values_free(&v);
+  cql_values_init(&v);
+  cql_values_add_bigint(&v, 43);
+  params.values = v.items;
+  query(&c, text, &params, &r); /* another value: the built-in answer, no rows */
+  assert_int_equal(r.u.result.kind, CQL_RESULT_ROWS);
+  assert_int_equal(r.u.result.rows.row_count, 0);
+  cql_message_free(&r);
+  query(&c, text, NULL, &r); /* no values at all */
+  assert_int_equal(r.u.result.rows.row_count, 0);
+  cql_message_free(&r);
+  cql_values_free(&v);
+  client_close(&c);
+  cqlmock_stop(m);
+
+  m = cqlmock_start(&(cqlmock_config){.no_log = true});
+  handshake(&c, m, 0);
+  query(&c, "SELECT name FROM ks.users", NULL, &r);
+  cql_message_free(&r);
+  assert_int_equal(cqlmock_log_count(m, -1, 0, NULL), 0);
   client_close(&c);
   cqlmock_stop(m);
 }
@@ -818,6 +874,7 @@ int main(void) {
       cmocka_unit_test(actions_close_silence_delay),
       cmocka_unit_test(events_reach_registered_connections),
       cmocka_unit_test(batches),
+      cmocka_unit_test(value_conditions_and_sizes),
       cmocka_unit_test(node_stop_and_restart),
       cmocka_unit_test(json_script_and_commands),
   };

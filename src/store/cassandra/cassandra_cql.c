@@ -24,8 +24,8 @@ static const char *const TEMPLATES[CASS_STMT_COUNT] = {
                         " VALUES (?, ?, ?) IF NOT EXISTS",
     [CASS_IDEM_CLAIM] = "INSERT INTO {ks}.idempotency_keys (sender_id, key, message_id, conversation_id,"
                         " receiver_id, content) VALUES (?, ?, ?, ?, ?, ?) IF NOT EXISTS",
-    [CASS_MSG_EXISTS] = "SELECT message_id FROM {ks}.messages_by_conversation"
-                        " WHERE conversation_id = ? AND bucket = ? AND message_id = ?",
+    [CASS_MSG_GET] = "SELECT message_id, content FROM {ks}.messages_by_conversation"
+                     " WHERE conversation_id = ? AND bucket = ? AND message_id = ?",
     [CASS_MSG_INSERT] = "INSERT INTO {ks}.messages_by_conversation (conversation_id, bucket, " MSG_COLUMNS ")"
                         " VALUES (?, ?, ?, ?, ?, ?)",
     [CASS_BUCKET_INSERT] = "INSERT INTO {ks}.buckets_by_conversation (conversation_id, bucket) VALUES (?, ?)",
@@ -34,7 +34,7 @@ static const char *const TEMPLATES[CASS_STMT_COUNT] = {
         " last_message_content) VALUES (?, ?, ?, ?, ?)",
     [CASS_USER_CONV_UPSERT] =
         "INSERT INTO {ks}.conversations_by_user (user_id, conversation_id, other_user_id,"
-        " last_message_id, last_message_content) VALUES (?, ?, ?, ?, ?)",
+        " last_message_id) VALUES (?, ?, ?, ?)",
     [CASS_COUNTER_INCR] = "UPDATE {ks}.conversation_counters SET message_count = message_count + 1"
                           " WHERE conversation_id = ?",
     [CASS_CONV_GET] = "SELECT conversation_id, user1_id, user2_id, last_message_id, last_message_content"
@@ -47,7 +47,7 @@ static const char *const TEMPLATES[CASS_STMT_COUNT] = {
                       " WHERE conversation_id = ? AND bucket = ? AND message_id < ? LIMIT ?",
     [CASS_MSG_SKIP] = "SELECT message_id FROM {ks}.messages_by_conversation"
                       " WHERE conversation_id = ? AND bucket = ? AND message_id < ? LIMIT ?",
-    [CASS_USER_CONVS] = "SELECT conversation_id, other_user_id, last_message_id, last_message_content"
+    [CASS_USER_CONVS] = "SELECT conversation_id, other_user_id, last_message_id"
                         " FROM {ks}.conversations_by_user WHERE user_id = ?",
     [CASS_PING] = "SELECT release_version FROM system.local",
     [CASS_TABLES_LIST] = "SELECT table_name FROM system_schema.tables WHERE keyspace_name = ?",

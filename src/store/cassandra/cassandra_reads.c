@@ -1,5 +1,6 @@
 /* The read operations: a conversation's messages (the bucket walk of cassandra_model), a
- * user's conversations (the whole partition, sorted here), one conversation, and ping.
+ * user's conversations (the whole partition, sorted here, then each item's last message), one
+ * conversation, and ping.
  * Callbacks run on the cql I/O thread; each operation frees itself after its store callback. */
 #include <stdatomic.h>
 #include <stdio.h>
@@ -248,22 +249,50 @@ void cass_list_messages(store *base, const message_query *q, store_message_page_
   cass_execute(s, total, on_total, op);
 }
 
-/* ---- conversations of a user ---------------------------------------------------------------- */
+/* ---- conversations of a user ----------------------------------------------------------------
+ *
+ * 1. Every page of the user's conversations_by_user partition (ids only), sorted and sliced here.
+ * 2. For each item of the slice, in parallel, its `conversations` row (token-aware, one partition
+ *    each): the content of the last message. When that row names another last message than the
+ *    user's row (a send's logged batch is still being applied), the exact message is read from
+ *    messages_by_conversation so that id and content always belong together. */
 
-typedef struct conv_list_op {
+typedef struct conv_list_op conv_list_op;
+
+typedef struct conv_item_read {
+  conv_list_op *op;
+  size_t i;
+} conv_item_read;
+
+struct conv_list_op {
   cass_store *s;
   conversation_query q;
   store_conversation_page_cb cb;
   void *arg;
-  cql_resultset **pages; /* every page of the partition, kept until the callback returned */
+  cql_resultset **pages; /* every page of the partition, until the slice is cut */
   size_t n_pages, cap_pages;
-} conv_list_op;
+  /* the page */
+  int64_t total;
+  bool has_more;
+  size_t count;
+  conversation items[PAGE_LIMIT_MAX];
+  char *contents[PAGE_LIMIT_MAX];
+  conv_item_read reads[PAGE_LIMIT_MAX];
+  atomic_size_t pending;
+  atomic_int error_code; /* of the first failed read, 0 when none */
+};
 
-static void conv_list_finish(conv_list_op *op, store_status status, const char *detail,
-                             const conversation_page *page) {
+static void conv_list_finish(conv_list_op *op, store_status status, const char *detail) {
   cass_store *s = op->s;
-  op->cb(op->arg, status, detail, page);
+  if (status == STORE_OK) {
+    conversation_page page = {
+        .total = op->total, .count = op->count, .items = op->items, .has_more = op->has_more};
+    op->cb(op->arg, STORE_OK, NULL, &page);
+  } else {
+    op->cb(op->arg, status, detail, NULL);
+  }
   for (size_t i = 0; i < op->n_pages; i++) cql_resultset_free(op->pages[i]);
+  for (size_t i = 0; i < op->count; i++) free(op->contents[i]);
   free(op->pages);
   free(op);
   cass_op_end(s);
@@ -272,31 +301,98 @@ static void conv_list_finish(conv_list_op *op, store_status status, const char *
 /* Reads one row of conversations_by_user; false when it is malformed. */
 static bool read_user_row(const cql_resultset *r, const cql_row *row, int64_t user, conversation *c) {
   int64_t other = 0;
-  int col = cql_resultset_column_index(r, "last_message_content");
-  *c = (conversation){0};
-  const char *text = "";
-  size_t len = 0;
+  *c = (conversation){.last_message_content = ""};
   if (!cass_row_int64(r, row, "conversation_id", &c->id) ||
       !cass_row_int64(r, row, "other_user_id", &other) ||
-      !cass_row_int64(r, row, "last_message_id", &c->last_message_id) || col < 0)
+      !cass_row_int64(r, row, "last_message_id", &c->last_message_id))
     return false;
-  cql_get got = cql_row_get_text(row, (size_t)col, &text, &len);
-  if (got != CQL_GET_OK && got != CQL_GET_NULL) return false;
-  c->last_message_content = got == CQL_GET_OK ? text : "";
-  c->last_message_content_len = got == CQL_GET_OK ? len : 0;
   c->user1_id = user < other ? user : other;
   c->user2_id = user < other ? other : user;
   c->last_message_at_us = id_created_at_us(c->last_message_id);
   return true;
 }
 
-/* Every page is in: sort, cut the requested slice, answer. */
+/* Records the first failure of an item read. */
+static void conv_item_failed(conv_list_op *op, int32_t code) {
+  int none = 0;
+  atomic_compare_exchange_strong(&op->error_code, &none, code);
+}
+
+/* One item read arrived (err set on failure); the last one answers. */
+static void conv_item_done(conv_list_op *op, const char *what, const cql_error *err) {
+  if (err) {
+    cass_log_error(what, err);
+    conv_item_failed(op, err->code);
+  }
+  if (atomic_fetch_sub(&op->pending, 1) != 1) return;
+  int code = atomic_load(&op->error_code);
+  if (code)
+    conv_list_finish(op, STORE_UNAVAILABLE, cass_error_detail(code));
+  else
+    conv_list_finish(op, STORE_OK, NULL);
+}
+
+/* Replaces item i's content with the text column `name` of r's first row, when there is one;
+ * false on OOM or a malformed cell. */
+static bool take_content(conv_list_op *op, size_t i, const cql_resultset *r, const char *name) {
+  const cql_row *row = cql_resultset_row(r, 0);
+  if (!row) return true;
+  size_t len = 0;
+  char *text = copy_text(r, row, name, &len);
+  if (!text) return false;
+  free(op->contents[i]);
+  op->contents[i] = text;
+  op->items[i].last_message_content = text;
+  op->items[i].last_message_content_len = len;
+  return true;
+}
+
+static void on_item_message(cql_resultset *r, const cql_error *err, void *ud) {
+  conv_item_read *rd = ud;
+  conv_list_op *op = rd->op;
+  bool ok = err || take_content(op, rd->i, r, "content");
+  cql_resultset_free(r);
+  if (!ok) {
+    fprintf(stderr, "messenger: cassandra: malformed message row\n");
+    conv_item_failed(op, CQL_ERR_PROTOCOL_VIOLATION); /* "Database error" */
+  }
+  conv_item_done(op, "last message read", err);
+}
+
+static void on_item_conversation(cql_resultset *r, const cql_error *err, void *ud) {
+  conv_item_read *rd = ud;
+  conv_list_op *op = rd->op;
+  conversation *c = &op->items[rd->i];
+  int64_t last = 0;
+  bool ok = err || take_content(op, rd->i, r, "last_message_content");
+  bool same = !err && cass_row_int64(r, cql_resultset_row(r, 0), "last_message_id", &last) &&
+              last == c->last_message_id;
+  cql_resultset_free(r);
+  if (!ok) {
+    fprintf(stderr, "messenger: cassandra: malformed conversations row\n");
+    conv_item_failed(op, CQL_ERR_PROTOCOL_VIOLATION); /* "Database error" */
+  }
+  if (err || !ok || same || !id_is_valid(c->last_message_id)) {
+    conv_item_done(op, "conversation read", err);
+    return;
+  }
+  /* The rows disagree for a moment: read the very message the user's row names. */
+  cql_statement *st = cass_statement(op->s, CASS_MSG_GET, 3);
+  if (st) {
+    cql_statement_bind_int64(st, 0, c->id);
+    cql_statement_bind_int32(st, 1, cass_bucket_of_id(c->last_message_id));
+    cql_statement_bind_int64(st, 2, c->last_message_id);
+  }
+  cass_execute(op->s, st, on_item_message, rd);
+}
+
+/* Every page is in: sort, cut the requested slice, read its items' last messages. */
 static void conv_list_answer(conv_list_op *op) {
   size_t rows = 0;
   for (size_t i = 0; i < op->n_pages; i++) rows += cql_resultset_row_count(op->pages[i]);
   conversation *all = rows ? calloc(rows, sizeof *all) : NULL;
   if (rows && !all) {
-    conv_list_finish(op, STORE_UNAVAILABLE, "Out of memory", NULL);
+    conv_list_finish(op, STORE_UNAVAILABLE, "Out of memory");
     return;
   }
   size_t n = 0;
@@ -307,21 +403,35 @@ static void conv_list_answer(conv_list_op *op) {
   }
   if (n != rows)
     fprintf(stderr, "messenger: cassandra: %zu malformed conversations_by_user rows\n", rows - n);
+  for (size_t i = 0; i < op->n_pages; i++) cql_resultset_free(op->pages[i]); /* rows hold no strings */
+  op->n_pages = 0;
   cass_sort_conversations(all, n);
   cass_slice slice = cass_conversation_slice(all, n, &op->q.page);
-  conversation_page page = {.total = (int64_t)n,
-                            .count = slice.count,
-                            .items = all ? all + slice.start : NULL,
-                            .has_more = slice.has_more};
-  conv_list_finish(op, STORE_OK, NULL, &page);
+  op->total = (int64_t)n;
+  op->has_more = slice.has_more;
+  op->count = slice.count;
+  if (slice.count) memcpy(op->items, all + slice.start, slice.count * sizeof *all);
   free(all);
+  size_t count = op->count;
+  if (!count) {
+    conv_list_finish(op, STORE_OK, NULL);
+    return;
+  }
+  /* Nothing of op is touched after the last submission: its callback may finish op. */
+  atomic_init(&op->pending, count);
+  cass_store *s = op->s;
+  for (size_t i = 0; i < count; i++) {
+    op->reads[i] = (conv_item_read){.op = op, .i = i};
+    conv_item_read *rd = &op->reads[i];
+    cass_execute(s, by_conversation(s, CASS_CONV_GET, op->items[i].id), on_item_conversation, rd);
+  }
 }
 
 static void on_user_page(cql_resultset *r, const cql_error *err, void *ud) {
   conv_list_op *op = ud;
   if (err) {
     cass_log_error("conversations of a user", err);
-    conv_list_finish(op, STORE_UNAVAILABLE, cass_error_detail(err->code), NULL);
+    conv_list_finish(op, STORE_UNAVAILABLE, cass_error_detail(err->code));
     return;
   }
   if (op->n_pages == op->cap_pages) {
@@ -329,7 +439,7 @@ static void on_user_page(cql_resultset *r, const cql_error *err, void *ud) {
     cql_resultset **pages = realloc(op->pages, cap * sizeof *pages);
     if (!pages) {
       cql_resultset_free(r);
-      conv_list_finish(op, STORE_UNAVAILABLE, "Out of memory", NULL);
+      conv_list_finish(op, STORE_UNAVAILABLE, "Out of memory");
       return;
     }
     op->pages = pages;
@@ -341,7 +451,7 @@ static void on_user_page(cql_resultset *r, const cql_error *err, void *ud) {
     return;
   }
   if (!cql_client_next_page(op->s->client, r, on_user_page, op)) {
-    conv_list_finish(op, STORE_UNAVAILABLE, cass_error_detail(CQL_ERR_CLIENT_CLOSED), NULL);
+    conv_list_finish(op, STORE_UNAVAILABLE, cass_error_detail(CQL_ERR_CLIENT_CLOSED));
   }
 }
 
@@ -357,7 +467,11 @@ void cass_list_conversations(store *base, const conversation_query *q, store_con
     cb(arg, STORE_UNAVAILABLE, "Out of memory", NULL);
     return;
   }
-  *op = (conv_list_op){.s = s, .q = *q, .cb = cb, .arg = arg};
+  op->s = s;
+  op->q = *q;
+  op->cb = cb;
+  op->arg = arg;
+  atomic_init(&op->error_code, 0);
   cass_op_begin(s);
   cql_statement *st = cass_statement(s, CASS_USER_CONVS, 1);
   if (st) cql_statement_bind_int64(st, 0, q->user_id);
