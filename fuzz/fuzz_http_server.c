@@ -98,8 +98,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
   (void)argv;
   signal(SIGPIPE, SIG_IGN);
   /* tmpfs when available: the store fsyncs every commit, which is free there. */
-  snprintf(dir, sizeof dir, "%s", access("/dev/shm", W_OK) == 0 ? "/dev/shm/messenger-fuzz-XXXXXX"
-                                                                 : "/tmp/messenger-fuzz-XXXXXX");
+  snprintf(dir, sizeof dir, "%s",
+           access("/dev/shm", W_OK) == 0 ? "/dev/shm/messenger-fuzz-XXXXXX" : "/tmp/messenger-fuzz-XXXXXX");
   if (!mkdtemp(dir)) {
     perror("fuzz_http_server: mkdtemp");
     exit(1);
@@ -128,8 +128,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
   }
   port = http_server_port(srv);
   /* Conversation 1 between users 1 and 2, so that reads of it reach the store's rows. */
-  static const char seed[] = "POST /api/messages/ HTTP/1.1\r\nHost: fuzz\r\nContent-Type: application/json\r\n"
-                             "Content-Length: 46\r\n\r\n{\"sender_id\":1,\"receiver_id\":2,\"content\":\"hi\"}";
+  static const char seed[] =
+      "POST /api/messages/ HTTP/1.1\r\nHost: fuzz\r\nContent-Type: application/json\r\n"
+      "Content-Length: 46\r\n\r\n{\"sender_id\":1,\"receiver_id\":2,\"content\":\"hi\"}";
   char answer[1024];
   if (exchange((const uint8_t *)seed, sizeof seed - 1, answer, sizeof answer) <= 0 ||
       strncmp(answer, "HTTP/1.1 201 ", 13) != 0 || !server_is_healthy()) {

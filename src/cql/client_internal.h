@@ -117,8 +117,8 @@ struct cql_client {
 };
 
 /* ---- statement.c ---- */
-cql_statement *cql_statement_copy(const cql_statement *st);
-cql_batch_stmt *cql_batch_stmt_copy(const cql_batch_stmt *b);
+cql_statement *cql_statement_copy(const cql_statement *src); /* NULL: NULL */
+cql_batch_stmt *cql_batch_stmt_copy(const cql_batch_stmt *src);
 
 /* ---- resultset.c ---- */
 /* Takes the RESULT message (moved) and, for paging, the statement copy (owned, may be NULL). */

@@ -233,6 +233,10 @@ static bool add_keyspaces(cql_token_map *tm, const cql_rows_result *rows) {
 /* Builds the token map of hosts[0..n) (n > 0) with the replication of the last keyspaces rows
  * and hands both to the client. Takes hosts (freed on failure). */
 static bool publish_topology(cql_control *ctl, cql_host **hosts, size_t n) {
+  if (n == 0) {
+    free(hosts);
+    return false;
+  }
   cql_tm_node *nodes = calloc(n, sizeof(*nodes));
   bool ok = nodes != NULL;
   for (size_t i = 0; ok && i < n; i++)
@@ -278,7 +282,7 @@ static bool apply_discovery(cql_control *ctl) {
     c->local_dc = dc;
     c->lb.local_dc = c->local_dc;
   }
-  if (!ok || n == 0) {
+  if (!ok) {
     free(hosts);
     return false;
   }

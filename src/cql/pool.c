@@ -86,7 +86,8 @@ static void open_slot(cql_pool *p, size_t i) {
 
 void cql_pool_mark_down(cql_pool *p) {
   if (p->closing) return;
-  bool was_up = p->n_ready > 0;
+  bool changed = p->n_ready > 0 || !p->first_done; /* a first connect counts as an outcome */
+  p->first_done = true;
   p->n_ready = 0; /* before the closes: their failed requests may look for another host */
   for (size_t i = 0; i < p->n; i++) {
     cql_conn *c = p->conns[i];
@@ -95,7 +96,7 @@ void cql_pool_mark_down(cql_pool *p) {
     if (c) cql_conn_close(c, CQL_ERR_CONNECTION_CLOSED);
   }
   schedule_reconnect(p);
-  if (was_up) notify(p);
+  if (changed) notify(p);
 }
 
 cql_pool *cql_pool_new(cql_client *c, cql_host *h) {

@@ -33,6 +33,8 @@ struct cql_request {
   uint64_t deadline_ms; /* total budget end (uv_hrtime ms); 0 = none */
   unsigned retries;
   bool reprepared;
+  bool prep_initiator;   /* r sends the first PREPARE it waits for */
+  bool prepare_redriven; /* r already started a PREPARE of its own after another's timed out */
   int64_t timestamp;
   bool has_timestamp;
   cql_host *host; /* of the attempt in flight */
@@ -184,7 +186,7 @@ static const int *replicas_of(const cql_request *r, size_t *n) {
       st = r->batch->stmts[i];
       e = r->batch_entries[i];
     }
-  if (!e || e->state != CQL_PREP_READY || !e->keyspace || e->prep->meta.pk_count <= 0) return NULL;
+  if (!e || !st || e->state != CQL_PREP_READY || !e->keyspace || e->prep->meta.pk_count <= 0) return NULL;
   int64_t token;
   if (cql_token_for_values(e->prep->meta.pk_indexes, (size_t)e->prep->meta.pk_count, st->values, st->n_values,
                            &token) != CQL_OK)
@@ -258,11 +260,21 @@ static void retry_with(cql_request *r, cql_retry_decision d, const cql_error *e)
 
 static void on_prepared_wake(cql_prep_waiter *w, const cql_error *err) {
   cql_request *r = (cql_request *)((char *)w - offsetof(cql_request, waiter));
+  bool initiator = r->prep_initiator;
+  r->prep_initiator = false;
   if (err) {
-    if (r->client->shut_down)
+    unsigned left;
+    if (r->client->shut_down) {
       cql_request_fail(r, CQL_ERR_CLIENT_CLOSED, "client closed");
-    else
+    } else if (err->code == CQL_ERR_CLIENT_TIMEOUT && !initiator && !r->replay_after_prepare &&
+               !r->prepare_redriven && step_timeout(r, &left)) {
+      /* the first PREPARE we waited for timed out, maybe only on its sender's (shorter) total
+       * budget: once, send one with ours */
+      r->prepare_redriven = true;
+      ensure_prepared(r);
+    } else {
       finish(r, NULL, err);
+    }
     return;
   }
   if (r->replay_after_prepare) {
@@ -312,6 +324,7 @@ static void send_prepare(cql_request *r, cql_prepared_entry *e, cql_host *host) 
   r->prep_entry = e;
   r->prep_host = host;
   r->prep_pos = 0;
+  r->prep_initiator = host == NULL;
   if (!host && !build_plan(r, false)) {
     cql_error err;
     cql_client_error_set(&err, CQL_ERR_NO_HOSTS, "out of memory");
@@ -344,8 +357,8 @@ static void on_prepare_response(cql_request *r, cql_message *resp, const cql_err
   const cql_error *failure = err ? err : resp->opcode == CQL_OP_ERROR ? &resp->u.error : NULL;
   if (!host && failure && prepare_retryable(failure) && !c->shut_down) {
     r->prep_pos++;
-    prepare_send(r, failure); /* before resp is freed: failure may point into it */
-    if (resp) cql_message_free(resp);
+    prepare_send(r, failure);         /* before resp is freed: failure may point into it */
+    if (!err) cql_message_free(resp); /* the connection gives exactly one of them */
     return;
   }
   bool first_ok =

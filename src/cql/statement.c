@@ -118,6 +118,7 @@ bool cql_statement_set_paging_state(cql_statement *st, const void *state, size_t
 }
 
 cql_statement *cql_statement_copy(const cql_statement *src) {
+  if (!src) return NULL;
   cql_statement *st = cql_statement_new(src->query, src->n_values, src->prepared);
   if (!st) return NULL;
   const char *q = st->query;

@@ -416,12 +416,18 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 }
 
 /* Connections beyond what the open-files limit leaves room for would make accept() fail
- * with EMFILE and stall new clients in the backlog: cap max_connections below it, keeping
- * room for the store's files, the listening socket and each worker's epoll and wakeup fds. */
+ * with EMFILE and stall new clients in the backlog. The soft limit is raised as far as the
+ * hard limit allows; if that is still short, max_connections is lowered to fit, keeping room
+ * for the store's files, the listening socket and each worker's epoll and wakeup fds. */
 static void fit_open_files_limit(http_server_config *cfg, unsigned threads) {
   struct rlimit rl;
   if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return;
   rlim_t reserve = 32 + 8 * (rlim_t)threads;
+  rlim_t needed = cfg->max_connections + reserve;
+  if (rl.rlim_cur < needed && rl.rlim_max != rl.rlim_cur) {
+    rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > needed ? needed : rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0) getrlimit(RLIMIT_NOFILE, &rl);
+  }
   rlim_t room = rl.rlim_cur > reserve ? rl.rlim_cur - reserve : 1;
   if (cfg->max_connections <= room) return;
   fprintf(stderr, "messenger: max connections lowered from %u to %u to fit the open-files limit (%llu)\n",

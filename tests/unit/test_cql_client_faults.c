@@ -785,6 +785,25 @@ static void test_total_timeout_budget(void **state) {
   cfg.request_timeout_ms = 200; /* per attempt */
   cfg.heartbeat_interval_ms = 0;
   cql_client *c = connect_client(&cfg);
+  /* A (100 ms budget) sends a PREPARE that takes 150 ms on every node and gives up; B, waiting
+   * for that PREPARE without a budget, is not failed by A's budget: it prepares again */
+  const char *slow = "SELECT s FROM ks.t WHERE k = ?";
+  cqlmock_prime *p = cqlmock_prime_new(CQLMOCK_MATCH_EXACT, slow);
+  cqlmock_prime_on(p, CQLMOCK_ON_PREPARE);
+  cqlmock_prime_delay(p, 150);
+  assert_int_equal(cqlmock_prime_add(m, p), 0);
+  async_result a = {PTHREAD_MUTEX_INITIALIZER, false, 0, "", ""}, b = a;
+  cql_statement *st = cql_statement_new(slow, 1, true);
+  cql_statement_bind_int64(st, 0, 7);
+  cql_statement_set_timeout(st, 100);
+  assert_true(cql_client_execute(c, st, on_async, &a));
+  cql_statement_set_timeout(st, 0);
+  assert_true(cql_client_execute(c, st, on_async, &b));
+  cql_statement_free(st);
+  wait_async(&a);
+  wait_async(&b);
+  assert_int_equal(a.code, CQL_ERR_CLIENT_TIMEOUT);
+  assert_int_equal(b.code, 0);
   for (int i = 0; i < 3; i++) cqlmock_node_set_answering(m, i, false);
   /* idempotent, 350 ms budget: 200 ms on a first host, the remaining 150 ms on a second */
   outcome o = run_query(m, c, "SELECT budget FROM ks.t", true, 350);
