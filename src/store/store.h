@@ -98,6 +98,11 @@ typedef struct conversation_page {
   bool has_more;             /* next_cursor = (last item's last_message_id, id) */
 } conversation_page;
 
+/* Contract checks shared by the implementations: the API validates first, so a request that
+ * fails these is a caller bug, answered with STORE_UNAVAILABLE. */
+bool send_request_is_valid(const send_request *req);
+bool page_request_is_valid(const page_request *p, cursor_kind kind);
+
 typedef void (*store_send_cb)(void *arg, store_status status, const char *detail, const send_result *result);
 typedef void (*store_message_page_cb)(void *arg, store_status status, const char *detail,
                                       const message_page *page);

@@ -10,13 +10,6 @@
 #include "core/validate.h"
 #include "store/cassandra/cassandra_internal.h"
 
-static bool page_request_valid(const page_request *p, cursor_kind kind) {
-  if (p->limit < 1 || p->limit > PAGE_LIMIT_MAX) return false;
-  if (!p->has_cursor) return p->page >= 1;
-  return p->cursor.kind == kind && id_is_valid(p->cursor.message_id) &&
-         (kind != CURSOR_CONVERSATIONS || id_is_valid(p->cursor.conversation_id));
-}
-
 /* Copies a text cell; NULL on OOM (or when the cell is not text). */
 static char *copy_text(const cql_resultset *r, const cql_row *row, const char *name, size_t *len) {
   int col = cql_resultset_column_index(r, name);
@@ -215,7 +208,7 @@ static cql_statement *by_conversation(cass_store *s, cass_stmt which, int64_t co
 
 void cass_list_messages(store *base, const message_query *q, store_message_page_cb cb, void *arg) {
   cass_store *s = (cass_store *)base;
-  if (!page_request_valid(&q->page, CURSOR_MESSAGES)) {
+  if (!page_request_is_valid(&q->page, CURSOR_MESSAGES)) {
     cb(arg, STORE_UNAVAILABLE, "Invalid page request", NULL);
     return;
   }
@@ -458,7 +451,7 @@ static void on_user_page(cql_resultset *r, const cql_error *err, void *ud) {
 void cass_list_conversations(store *base, const conversation_query *q, store_conversation_page_cb cb,
                              void *arg) {
   cass_store *s = (cass_store *)base;
-  if (!page_request_valid(&q->page, CURSOR_CONVERSATIONS)) {
+  if (!page_request_is_valid(&q->page, CURSOR_CONVERSATIONS)) {
     cb(arg, STORE_UNAVAILABLE, "Invalid page request", NULL);
     return;
   }

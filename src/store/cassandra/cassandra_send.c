@@ -283,10 +283,7 @@ static void on_pair_read(cql_resultset *r, const cql_error *err, void *ud) {
 
 void cass_send_message(store *base, const send_request *req, store_send_cb cb, void *arg) {
   cass_store *s = (cass_store *)base;
-  int64_t low, high;
-  if (!id_is_valid(req->sender_id) || !id_is_valid(req->receiver_id) ||
-      !conversation_pair(req->sender_id, req->receiver_id, &low, &high) || !req->content ||
-      !req->content_len) {
+  if (!send_request_is_valid(req)) {
     cb(arg, STORE_UNAVAILABLE, "Invalid message", NULL);
     return;
   }
@@ -302,7 +299,8 @@ void cass_send_message(store *base, const send_request *req, store_send_cb cb, v
   int64_t now_ms = req->sent_at_ms ? req->sent_at_ms : timestamp_now_us() / 1000;
   int64_t id =
       cass_id_source_next(&s->ids, now_ms); /* before the first attempt: retries upsert the same row */
-  *op = (send_op){.s = s, .req = *req, .cb = cb, .arg = arg, .low = low, .high = high};
+  *op = (send_op){.s = s, .req = *req, .cb = cb, .arg = arg};
+  conversation_pair(req->sender_id, req->receiver_id, &op->low, &op->high);
   op->msg = (message){.id = id,
                       .sender_id = req->sender_id,
                       .receiver_id = req->receiver_id,
@@ -310,7 +308,7 @@ void cass_send_message(store *base, const send_request *req, store_send_cb cb, v
                       .content = req->content,
                       .content_len = req->content_len};
   cass_op_begin(s);
-  int64_t cached = cass_pair_cache_get(&s->pairs, low, high);
+  int64_t cached = cass_pair_cache_get(&s->pairs, op->low, op->high);
   if (cached) {
     with_conversation(op, cached);
     return;

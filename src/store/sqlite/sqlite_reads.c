@@ -98,13 +98,6 @@ static int query_int(sqlite3_stmt *st, int64_t p1, int64_t p2, int64_t *value) {
   return rc;
 }
 
-static bool page_request_valid(const page_request *p, cursor_kind kind) {
-  if (p->limit < 1 || p->limit > PAGE_LIMIT_MAX) return false;
-  if (!p->has_cursor) return p->page >= 1;
-  return p->cursor.kind == kind && id_is_valid(p->cursor.message_id) &&
-         (kind != CURSOR_CONVERSATIONS || id_is_valid(p->cursor.conversation_id));
-}
-
 /* Rows to skip for a page number, saturating instead of overflowing. */
 static int64_t page_offset(const page_request *p) {
   if (p->has_cursor) return 0;
@@ -162,7 +155,7 @@ static int read_messages(read_call *c, const message_query *q, message *items, s
 
 void sqlite_reads_list_messages(sqlite_readers *r, const message_query *q, store_message_page_cb cb,
                                 void *arg) {
-  if (!page_request_valid(&q->page, CURSOR_MESSAGES)) {
+  if (!page_request_is_valid(&q->page, CURSOR_MESSAGES)) {
     cb(arg, STORE_UNAVAILABLE, "Invalid page request", NULL);
     return;
   }
@@ -233,7 +226,7 @@ static int read_conversations(read_call *c, const conversation_query *q, convers
 
 void sqlite_reads_list_conversations(sqlite_readers *r, const conversation_query *q,
                                      store_conversation_page_cb cb, void *arg) {
-  if (!page_request_valid(&q->page, CURSOR_CONVERSATIONS)) {
+  if (!page_request_is_valid(&q->page, CURSOR_CONVERSATIONS)) {
     cb(arg, STORE_UNAVAILABLE, "Invalid page request", NULL);
     return;
   }

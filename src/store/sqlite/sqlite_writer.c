@@ -297,10 +297,7 @@ static void *writer_main(void *p) {
 }
 
 void sqlite_writer_submit(sqlite_writer *w, const send_request *req, store_send_cb cb, void *arg) {
-  int64_t low, high;
-  if (!id_is_valid(req->sender_id) || !id_is_valid(req->receiver_id) ||
-      !conversation_pair(req->sender_id, req->receiver_id, &low, &high) || !req->content ||
-      !req->content_len) {
+  if (!send_request_is_valid(req)) {
     cb(arg, STORE_UNAVAILABLE, "Invalid message", NULL);
     return;
   }
