@@ -9,7 +9,9 @@ and slow degradation.
    pauses SOAK_DELAY_MS before every request (wrk's delay() hook); the pause is calibrated in
    two 10 s runs so that the measured rate is 70% of capacity.
 4. Soak: one 60 s wrk run per minute at that pause; near the end of each minute the server's
-   VmRSS and open fds (/proc/PID) are sampled; wrk reports the minute's p99.
+   VmRSS and open fds (/proc/PID) and the machine's load average are sampled; wrk reports the
+   minute's p99. Server and load generator share the machine: run it on an otherwise idle one
+   (the load column shows when something else competed).
 
 Fails when, over the minutes after the first (warm-up), RSS grows steadily (least-squares
 slope above 256 KiB/min and a total rise above 4 MiB), open fds grow steadily (slope above
@@ -65,6 +67,12 @@ def wrk(port, seconds, connections, delay_ms, during=None):
     return r, sample
 
 
+def loadavg():
+    """The machine's 1-minute load average: above the core count, something else competes."""
+    with open("/proc/loadavg") as f:
+        return float(f.read().split()[0])
+
+
 def slope(ys):
     """Least-squares slope of ys against 0, 1, 2, ..."""
     n = len(ys)
@@ -95,12 +103,13 @@ def main():
         print("%s: capacity %.0f req/s (64 connections, closed loop, p99 %.2f ms); soak at %.0f req/s = %d%% "
               "(%d connections, %.2f ms pause before each request)" % (NAME, cap["rps"], cap["p99_us"] / 1000, target,
                                                                      LOAD_FRACTION * 100, CONNECTIONS, delay))
-        print("%6s %10s %9s %9s %10s %5s" % ("minute", "req/s", "p50 ms", "p99 ms", "RSS KiB", "fds"))
+        print("%6s %10s %9s %9s %10s %5s %6s" % ("minute", "req/s", "p50 ms", "p99 ms", "RSS KiB", "fds", "load"))
         rows = []
         for minute in range(1, args.minutes + 1):
-            r, (rss, fds) = wrk(server.port, 60, CONNECTIONS, delay, during=lambda: (server.rss_kib(), server.open_fds()))
-            rows.append((minute, r["rps"], r["p50_us"] / 1000, r["p99_us"] / 1000, rss, fds))
-            print("%6d %10.0f %9.2f %9.2f %10d %5d" % rows[-1], flush=True)
+            r, (rss, fds, load) = wrk(server.port, 60, CONNECTIONS, delay,
+                                      during=lambda: (server.rss_kib(), server.open_fds(), loadavg()))
+            rows.append((minute, r["rps"], r["p50_us"] / 1000, r["p99_us"] / 1000, rss, fds, load))
+            print("%6d %10.0f %9.2f %9.2f %10d %5d %6.2f" % rows[-1], flush=True)
         server.stop()
     steady = rows[1:]
     rss_slope = slope([row[4] for row in steady])

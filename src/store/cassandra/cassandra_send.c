@@ -315,8 +315,8 @@ void cass_send_message(store *base, const send_request *req, store_send_cb cb, v
   }
   cql_statement *st = cass_statement(s, CASS_PAIR_GET, 2);
   if (st) {
-    cql_statement_bind_int64(st, 0, low);
-    cql_statement_bind_int64(st, 1, high);
+    cql_statement_bind_int64(st, 0, op->low);
+    cql_statement_bind_int64(st, 1, op->high);
   }
   cass_execute(s, st, on_pair_read, op);
 }
