@@ -127,12 +127,12 @@ def main():
             p(f"- {key}: {a['rps'] / n['rps']:.0%} of nginx (target >= 50%), "
               f"p99 {ms(a['p99_us'])} (target < 10 ms)")
     first, cur, pg = (runs.get(("app", k)) for k in ("long-first", "long-cursor", "long-page"))
-    if first and cur:
-        p(f"- deep cursor page costs {first['rps'] / cur['rps']:.2f}x the first page in throughput "
-          f"(target within 1.2x); p50 {ms(cur['p50_us'])} vs {ms(first['p50_us'])}")
-    if first and pg:
-        p(f"- page number {info['long_page']} (no target) costs "
-          f"{first['rps'] / pg['rps']:.2f}x the first page")
+    for other, what in ((cur, "a deep cursor page (target: within 1.2x)"),
+                        (pg, f"page number {info['long_page']} (no target)")):
+        if first and other:
+            p(f"- {what} costs the first page's {first['rps'] / other['rps']:.2f}x in throughput "
+              f"(p50 {ms(other['p50_us'])} vs {ms(first['p50_us'])}) and "
+              f"{other['cpu_us'] / first['cpu_us']:.2f}x in server CPU per request")
     s = runs.get(("app", "send"))
     if s:
         bad = s["errors"]["status"]

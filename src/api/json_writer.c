@@ -66,7 +66,9 @@ void json_writer_string(json_writer *w, const char *text, size_t len) {
       esc[1] = 'f';
       break;
     default:
-      memcpy(esc + 1, "u00", 3);
+      esc[1] = 'u';
+      esc[2] = '0';
+      esc[3] = '0';
       esc[4] = hex[c >> 4];
       esc[5] = hex[c & 0xf];
       n = 6;

@@ -27,9 +27,7 @@ void respond_store_error(http_exchange *ex, store_status status, const char *det
     respond_detail(ex, 503, detail && detail[0] ? detail : "Store unavailable");
 }
 
-void validation_init(validation_errors *v) {
-  v->list = json_array();
-}
+void validation_init(validation_errors *v) { v->list = json_array(); }
 
 void validation_add(validation_errors *v, const char *where, const char *field, const char *type,
                     const char *msg) {

@@ -29,9 +29,7 @@ void validation_init(validation_errors *v);
 /* Adds one error at loc = [where, field] (field may be NULL for the whole body). */
 void validation_add(validation_errors *v, const char *where, const char *field, const char *type,
                     const char *msg);
-static inline bool validation_failed(const validation_errors *v) {
-  return json_array_size(v->list) > 0;
-}
+static inline bool validation_failed(const validation_errors *v) { return json_array_size(v->list) > 0; }
 /* Responds 422 with the collected errors and frees them. */
 void validation_respond(validation_errors *v, http_exchange *ex);
 void validation_free(validation_errors *v);

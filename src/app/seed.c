@@ -212,7 +212,8 @@ static seed_event *plan_events(rng *r, const seed_settings *sd, size_t *count) {
   size_t total = 0, cap = 1024;
   seed_event *events = malloc(cap * sizeof *events);
   for (uint32_t c = 0; events && c < (uint32_t)sd->conversations; c++) {
-    int64_t n = rng_range(r, sd->min_messages, sd->max_messages);
+    int64_t n = rng_range(r, sd->min_messages, sd->max_messages); /* >= 1: parse_seed_args */
+    if (n < 1) n = 1;
     int64_t at = now_ms - span_ms + rng_range(r, 0, span_ms / 2);
     int64_t budget = (now_ms - 60000 - at) / n; /* keeps the conversation in the past */
     for (int64_t i = 0; i < n; i++) {

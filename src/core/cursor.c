@@ -19,9 +19,7 @@ static int64_t get_be64(const unsigned char *p) {
   return (int64_t)v;
 }
 
-static size_t cursor_bytes(cursor_kind kind) {
-  return kind == CURSOR_CONVERSATIONS ? 17 : 9;
-}
+static size_t cursor_bytes(cursor_kind kind) { return kind == CURSOR_CONVERSATIONS ? 17 : 9; }
 
 size_t cursor_encode(const cursor *c, char out[CURSOR_TEXT_SIZE]) {
   unsigned char raw[CURSOR_MAX_BYTES];
@@ -46,7 +44,7 @@ static int hex_value(char c) {
 bool cursor_decode(const char *text, size_t len, cursor_kind kind, cursor *out) {
   size_t n = cursor_bytes(kind);
   if (len != 2 * n) return false;
-  unsigned char raw[CURSOR_MAX_BYTES];
+  unsigned char raw[CURSOR_MAX_BYTES] = {0};
   for (size_t i = 0; i < n; i++) {
     int hi = hex_value(text[2 * i]), lo = hex_value(text[2 * i + 1]);
     if (hi < 0 || lo < 0) return false;

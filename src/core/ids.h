@@ -20,9 +20,7 @@
 #define ID_EPOCH_MS ((int64_t)1577836800000)    /* 2020-01-01T00:00:00Z */
 #define ID_NODE_MAX 31
 
-static inline bool id_is_valid(int64_t id) {
-  return id >= 1 && id <= ID_MAX;
-}
+static inline bool id_is_valid(int64_t id) { return id >= 1 && id <= ID_MAX; }
 
 /* Thread-safe generator of message ids for one node. */
 typedef struct id_generator {

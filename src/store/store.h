@@ -149,14 +149,8 @@ static inline void store_list_conversations(store *s, const conversation_query *
 static inline void store_get_conversation(store *s, int64_t id, store_conversation_cb cb, void *a) {
   s->vt->get_conversation(s, id, cb, a);
 }
-static inline void store_ping(store *s, store_ping_cb cb, void *a) {
-  s->vt->ping(s, cb, a);
-}
-static inline void store_close(store *s) {
-  s->vt->close(s);
-}
-static inline const char *store_backend(const store *s) {
-  return s->vt->backend;
-}
+static inline void store_ping(store *s, store_ping_cb cb, void *a) { s->vt->ping(s, cb, a); }
+static inline void store_close(store *s) { s->vt->close(s); }
+static inline const char *store_backend(const store *s) { return s->vt->backend; }
 
 #endif

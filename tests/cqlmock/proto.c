@@ -186,7 +186,7 @@ static void answer_with_prime(request_ctx *rq, cqlmock_prime *p) {
 static void first_word(const char *text, char *out, size_t size) {
   while (isspace((unsigned char)*text)) text++;
   size_t n = 0;
-  while (isalpha((unsigned char)text[n]) && n < size - 1) out[n] = (char)tolower((unsigned char)text[n]), n++;
+  while (n < size - 1 && isalpha((unsigned char)text[n])) out[n] = (char)tolower((unsigned char)text[n]), n++;
   out[n] = '\0';
 }
 
@@ -305,6 +305,8 @@ static void answer_prepare(request_ctx *rq) {
     if (params->n_cols) r.prepared.meta.flags = CQL_ROWS_FLAG_GLOBAL_TABLES_SPEC;
     r.prepared.meta.pk_count = primed ? (int32_t)p->pk_count : 0;
     r.prepared.meta.pk_indexes = primed ? p->pk_indexes : NULL;
+    // cppcheck-suppress nullPointerRedundantCheck ; p is dereferenced above only when `primed`, which implies
+    // p
     if (p && p->has_rows && p->rows.n_cols) {
       r.prepared.result_meta.flags = CQL_ROWS_FLAG_GLOBAL_TABLES_SPEC;
       r.prepared.result_meta.column_count = (int32_t)p->rows.n_cols;

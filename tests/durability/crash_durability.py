@@ -111,50 +111,73 @@ def walk_conversation(conn, conv_id):
             return total, msgs
 
 
+def user_conversations(conn, user):
+    """(total, ids) of a user's conversations, walked with cursors."""
+    ids, cursor, total = [], None, None
+    while True:
+        path = "/api/conversations/user/%d?limit=100" % user + ("&cursor=" + cursor if cursor else "")
+        status, page = request(None, "GET", path, conn=conn)
+        if status != 200:
+            fail("GET %s -> %d %r" % (path, status, page))
+        total = page["total"] if total is None else total
+        ids += [c["id"] for c in page["data"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            return total, ids
+
+
 def verify(port, acked, in_flight_max):
-    """Every acknowledged message is there exactly once; nothing unknown; totals exact."""
+    """Every acknowledged message is there exactly once; nothing unknown; totals exact.
+    Sends in flight at a kill may have been stored (with a conversation they created) without
+    their 201: they are accepted, at most in_flight_max of them, and then count as known."""
     conn = http.client.HTTPConnection(HOST, port, timeout=30)
     by_conv = {}
     for mid, conv, content, a, b in acked.values():
         by_conv.setdefault(conv, []).append(mid)
+    listed_by_user = {}
+    for user in range(1, USERS + 1):
+        total, ids = user_conversations(conn, user)
+        if total != len(ids) or len(set(ids)) != len(ids):
+            fail("user %d: conversations total %d, %d listed (%d distinct)" % (user, total, len(ids), len(set(ids))))
+        listed_by_user[user] = set(ids)
+    conversations = set(by_conv).union(*listed_by_user.values())
     extra = 0
-    partners = {}
     seen = 0
-    for conv in sorted(by_conv):
+    members = {}
+    for conv in sorted(conversations):
         status, c = request(None, "GET", "/api/conversations/%d" % conv, conn=conn)
         if status != 200:
-            fail("acknowledged conversation %d: GET -> %d %r" % (conv, status, c))
+            fail("conversation %d: GET -> %d %r" % (conv, status, c))
         total, msgs = walk_conversation(conn, conv)
         ids = [m["id"] for m in msgs]
         if len(ids) != len(set(ids)):
             fail("conversation %d lists a message twice" % conv)
-        if total != len(msgs):
+        if total != len(msgs) or not msgs:
             fail("conversation %d: total %d but %d messages listed" % (conv, total, len(msgs)))
         contents = [m["content"] for m in msgs]
         if len(contents) != len(set(contents)):
             fail("conversation %d holds a content twice (a send stored twice)" % conv)
         listed = {m["id"]: m for m in msgs}
-        for mid in by_conv[conv]:
+        for mid in by_conv.get(conv, []):
             m = listed.get(mid)
             if m is None:
                 fail("acknowledged message %d of conversation %d is missing after the crash" % (mid, conv))
             _, _, content, a, b = acked[mid]
             if (m["content"], m["sender_id"], m["receiver_id"]) != (content, a, b):
                 fail("message %d changed: %r" % (mid, m))
-        extra += len(msgs) - len(by_conv[conv])
+        extra += len(msgs) - len(by_conv.get(conv, []))
         seen += len(msgs)
         for m in msgs:
             if m["id"] not in acked:
                 acked[m["id"]] = (m["id"], conv, m["content"], m["sender_id"], m["receiver_id"])
-        u1, u2 = c["user1_id"], c["user2_id"]
-        partners.setdefault(u1, set()).add(u2)
-        partners.setdefault(u2, set()).add(u1)
+        for user in (c["user1_id"], c["user2_id"]):
+            members.setdefault(user, set()).add(conv)
     if extra > in_flight_max:
         fail("%d stored messages were never acknowledged, more than the %d sends in flight" % (extra, in_flight_max))
-    for user, others in partners.items():
-        status, page = request(None, "GET", "/api/conversations/user/%d?limit=1" % user, conn=conn)
-        if status != 200 or page["total"] != len(others):
-            fail("user %d: conversations total %r, expected %d" % (user, page.get("total"), len(others)))
+    for user, convs in listed_by_user.items():
+        if convs != members.get(user, set()):
+            fail("user %d: conversations listed %s, but is a member of %s" % (user, sorted(convs),
+                                                                             sorted(members.get(user, set()))))
     conn.close()
     return seen, extra
 

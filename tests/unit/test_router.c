@@ -9,15 +9,9 @@
 
 #include "http/http.h"
 
-static void handler_a(http_exchange *ex, void *app) {
-  (void)ex, (void)app;
-}
-static void handler_b(http_exchange *ex, void *app) {
-  (void)ex, (void)app;
-}
-static void handler_c(http_exchange *ex, void *app) {
-  (void)ex, (void)app;
-}
+static void handler_a(http_exchange *ex, void *app) { (void)ex, (void)app; }
+static void handler_b(http_exchange *ex, void *app) { (void)ex, (void)app; }
+static void handler_c(http_exchange *ex, void *app) { (void)ex, (void)app; }
 
 static const http_route routes[] = {
     {"POST", "/api/messages/", handler_a},

@@ -403,7 +403,7 @@ static void conv_list_answer(conv_list_op *op) {
   op->total = (int64_t)n;
   op->has_more = slice.has_more;
   op->count = slice.count;
-  if (slice.count) memcpy(op->items, all + slice.start, slice.count * sizeof *all);
+  if (slice.count && all) memcpy(op->items, all + slice.start, slice.count * sizeof *all);
   free(all);
   size_t count = op->count;
   if (!count) {

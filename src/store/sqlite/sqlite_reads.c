@@ -77,7 +77,7 @@ static int call_commit(read_call *c, int rc) {
 static void call_end(read_call *c) { sqlite_reader_release_text(c->rd, c->text); }
 
 static const char *text_at(const sqlite_text_buf *buf, size_t offset, size_t len) {
-  return len ? buf->data + offset : "";
+  return len && buf ? buf->data + offset : "";
 }
 
 /* Copies a text column into the call's buffer; its pointer is fixed once all rows are in. */

@@ -13,9 +13,9 @@
 #include "store/store.h"
 
 typedef struct sqlite_store_config {
-  const char *path;      /* database file; created with the schema when missing */
-  unsigned max_batch;    /* sends per group-commit transaction; 0 = default (256) */
-  unsigned max_queue;    /* sends waiting for the writer before new ones get STORE_UNAVAILABLE; 0 = 65536 */
+  const char *path;   /* database file; created with the schema when missing */
+  unsigned max_batch; /* sends per group-commit transaction; 0 = default (256) */
+  unsigned max_queue; /* sends waiting for the writer before new ones get STORE_UNAVAILABLE; 0 = 65536 */
 } sqlite_store_config;
 
 /* Opens (creating if needed) the database and starts the writer thread. Returns 0 and sets
