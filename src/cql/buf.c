@@ -333,8 +333,9 @@ uint8_t *cql_writer_reserve(cql_writer *w, size_t n) {
 }
 
 void cql_write_raw(cql_writer *w, const void *p, size_t n) {
+  if (n == 0) return; /* nothing to reserve: an empty writer has no buffer to point into */
   uint8_t *d = cql_writer_reserve(w, n);
-  if (d && n) memcpy(d, p, n);
+  if (d) memcpy(d, p, n);
 }
 
 void cql_write_byte(cql_writer *w, uint8_t v) {

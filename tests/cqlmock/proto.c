@@ -297,16 +297,17 @@ static void answer_prepare(request_ctx *rq) {
       (!primed && default_markers(&arena, p, rq->text, &markers) < 0)) {
     mock_encode_error(w, rq->version, rq->stream, CQL_ERROR_SERVER, "cqlmock: out of memory");
   } else {
-    const mock_rows *params = primed ? &p->params : &markers;
     cql_result_msg r = {.kind = CQL_RESULT_PREPARED};
+    const mock_rows *params = &markers;
+    if (primed) {
+      params = &p->params;
+      r.prepared.meta.pk_count = (int32_t)p->pk_count;
+      r.prepared.meta.pk_indexes = p->pk_indexes;
+    }
     r.prepared.id = cql_value_of(id, 16);
     r.prepared.meta.column_count = (int32_t)params->n_cols;
     r.prepared.meta.columns = params->cols;
     if (params->n_cols) r.prepared.meta.flags = CQL_ROWS_FLAG_GLOBAL_TABLES_SPEC;
-    r.prepared.meta.pk_count = primed ? (int32_t)p->pk_count : 0;
-    r.prepared.meta.pk_indexes = primed ? p->pk_indexes : NULL;
-    // cppcheck-suppress nullPointerRedundantCheck ; p is dereferenced above only when `primed`, which implies
-    // p
     if (p && p->has_rows && p->rows.n_cols) {
       r.prepared.result_meta.flags = CQL_ROWS_FLAG_GLOBAL_TABLES_SPEC;
       r.prepared.result_meta.column_count = (int32_t)p->rows.n_cols;
