@@ -113,7 +113,7 @@ def main():
     write_lines(os.path.join(out, "paths", "long-first.app"), [base + "?limit=20"])
     info["bytes_long-first"] = save_bodies(out, "long-first", [first_body])
 
-    cursors, depth, cursor = [], 0, None
+    cursors, depth, cursor = {}, 0, None  # depth (messages before the page) -> cursor
     while True:
         q = "?limit=100" + (f"&cursor={urllib.parse.quote(cursor)}" if cursor else "")
         page, _ = c.json(base + q)
@@ -121,24 +121,30 @@ def main():
         cursor = page["next_cursor"]
         if not cursor:
             break
-        if depth >= total // 2:
-            cursors.append(cursor)
-    if not cursors:
+        cursors[depth] = cursor
+    deep = [d for d in cursors if d >= total // 2]
+    if not deep:
         sys.exit(f"prepare: conversation {lid} has only {total} messages; no deep cursors")
-    app = [f"{base}?limit=20&cursor={urllib.parse.quote(cur)}" for cur in cursors]
+    app = [f"{base}?limit=20&cursor={urllib.parse.quote(cursors[d])}" for d in deep]
     write_lines(os.path.join(out, "paths", "long-cursor.app"), app)
     bodies = [c.json(p)[1] for p in rnd.sample(app, min(SAMPLE, len(app)))]
-    info["long_cursor_depths"] = f"{total // 2}..{depth - 100}"
+    info["long_cursor_depths"] = f"{deep[0]}..{deep[-1]}"
     info["bytes_long-cursor"] = save_bodies(out, "long-cursor", bodies)
 
+    # The same depth two ways: page number, and the one cursor nearest to it.
     page_no = min(args.deep_page, max(1, total // 20))
     path = f"{base}?page={page_no}&limit=20"
-    deep, deep_body = c.json(path)
-    if len(deep["data"]) == 0:
+    page, body = c.json(path)
+    if len(page["data"]) == 0:
         sys.exit(f"prepare: {path} is past the end")
     write_lines(os.path.join(out, "paths", "long-page.app"), [path])
     info["long_page"] = page_no
-    info["bytes_long-page"] = save_bodies(out, "long-page", [deep_body])
+    info["bytes_long-page"] = save_bodies(out, "long-page", [body])
+    at = min(cursors, key=lambda d: abs(d - (page_no - 1) * 20))
+    path = f"{base}?limit=20&cursor={urllib.parse.quote(cursors[at])}"
+    write_lines(os.path.join(out, "paths", "long-cursor-fixed.app"), [path])
+    info["long_cursor_fixed_depth"] = at
+    info["bytes_long-cursor-fixed"] = save_bodies(out, "long-cursor-fixed", [c.json(path)[1]])
 
     # convs: first page (20) of random users' conversations.
     app = [f"/api/conversations/user/{u}?limit=20" for u in range(1, args.users + 1)]

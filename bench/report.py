@@ -10,13 +10,14 @@ import sys
 SCENARIOS = [
     ("msgs", "page of 20 messages, random conversation"),
     ("long-first", "long conversation, first page (20)"),
-    ("long-cursor", "long conversation, cursor page deep in (20)"),
+    ("long-cursor-fixed", "long conversation, one cursor deep in (20)"),
+    ("long-cursor", "long conversation, random cursors deep in (20)"),
     ("long-page", "long conversation, page number deep in (20)"),
     ("convs", "a user's conversations (20)"),
     ("send", "send between random users (POST, durable)"),
     ("mix", "90% message pages / 10% sends"),
 ]
-READS = ("msgs", "long-first", "long-cursor", "long-page")
+READS = ("msgs", "long-first", "long-cursor-fixed", "long-cursor", "long-page")
 
 
 def machine():
@@ -82,8 +83,8 @@ def main():
     seeded = total - info["long_total"]
     p(f"- Data: {info['conversations']} conversations, {total} messages "
       f"(database {int(env['db_bytes']) / 1048576:.0f} MiB); long conversation {info['long_conversation']} "
-      f"with {info['long_total']} messages; cursor pages at depths {info['long_cursor_depths']}, "
-      f"page number {info['long_page']}.")
+      f"with {info['long_total']} messages; random cursors at depths {info['long_cursor_depths']}, "
+      f"one cursor at depth {info['long_cursor_fixed_depth']}, page number {info['long_page']}.")
     p(f"- Seeding{' (cached from an earlier run)' if env['seed_cached'] == 'yes' else ''}: "
       f"{seeded} messages in {seed_s:.1f} s ({seeded / seed_s:,.0f}/s), the long conversation in "
       f"{long_s:.1f} s ({info['long_total'] / long_s:,.0f}/s).")
@@ -116,7 +117,7 @@ def main():
       "divided by requests answered. other load: share of the machine's CPU used by processes "
       "other than the server and wrk during the run (messenger / nginx); "
       "above a few percent the run was disturbed and its numbers are low.")
-    if busy > 0.05:
+    if busy > 0.10:
         p(f"\n**Warning: other processes used up to {busy:.0%} of the CPU during this run; "
           "rerun on a quiet machine for figures to quote.**")
     p("")
@@ -126,13 +127,16 @@ def main():
         if a and n:
             p(f"- {key}: {a['rps'] / n['rps']:.0%} of nginx (target >= 50%), "
               f"p99 {ms(a['p99_us'])} (target < 10 ms)")
-    first, cur, pg = (runs.get(("app", k)) for k in ("long-first", "long-cursor", "long-page"))
-    for other, what in ((cur, "a deep cursor page (target: within 1.2x)"),
-                        (pg, f"page number {info['long_page']} (no target)")):
+    first = runs.get(("app", "long-first"))
+    for key, what in (("long-cursor-fixed", "one deep cursor (target: within 1.2x of the first page)"),
+                      ("long-cursor", "random deep cursors (target: within 1.2x of the first page)"),
+                      ("long-page", f"page number {info['long_page']} (no target)")):
+        other = runs.get(("app", key))
         if first and other:
-            p(f"- {what} costs the first page's {first['rps'] / other['rps']:.2f}x in throughput "
-              f"(p50 {ms(other['p50_us'])} vs {ms(first['p50_us'])}) and "
-              f"{other['cpu_us'] / first['cpu_us']:.2f}x in server CPU per request")
+            p(f"- {what}: {other['rps']:,.0f} vs {first['rps']:,.0f} requests/s for the first page "
+              f"({other['rps'] / first['rps']:.2f}x), p50 {ms(other['p50_us'])} vs {ms(first['p50_us'])}, "
+              f"server CPU {other['cpu_us']:.0f} vs {first['cpu_us']:.0f} µs per request "
+              f"({other['cpu_us'] / first['cpu_us']:.2f}x)")
     s = runs.get(("app", "send"))
     if s:
         bad = s["errors"]["status"]

@@ -12,6 +12,7 @@
 #   BENCH_ROUNDS=1 (every scenario pair that many times; the report keeps each one's best run)
 #   BENCH_SERVER_THREADS= (empty: the server's default) BENCH_SCENARIOS="msgs ... mix"
 #   BENCH_RESEED=1 (ignore the cached database) BENCH_STORE=sqlite (cassandra: not yet)
+#   BENCH_BIN=build/release/messenger (e.g. another build to compare)
 # The seeded database is cached in build/bench/cache/, keyed by the seed parameters and the
 # sources of the schema and of the seed command (a new key replaces the old database); each
 # run works on a fresh copy of it.
@@ -29,7 +30,7 @@ warmup=${BENCH_WARMUP:-2s}
 wrk_threads=${BENCH_WRK_THREADS:-2}
 connections=${BENCH_CONNECTIONS:-64}
 server_threads=${BENCH_SERVER_THREADS:-}
-scenarios=${BENCH_SCENARIOS:-msgs long-first long-cursor long-page convs send mix}
+scenarios=${BENCH_SCENARIOS:-msgs long-first long-cursor-fixed long-cursor long-page convs send mix}
 store=${BENCH_STORE:-sqlite}
 
 bin=${BENCH_BIN:-build/release/messenger}

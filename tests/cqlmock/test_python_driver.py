@@ -107,7 +107,12 @@ def session_of():
     def _connect(mock, **kwargs):
         cluster = mock.cluster(**kwargs)
         clusters.append(cluster)
-        return cluster, cluster.connect()
+        session = cluster.connect()
+        # connect() returns once one pool is up; the others open in the background, and until
+        # then token-aware routing falls back to another host. Tests about routing need them all.
+        assert wait_until(lambda: len(session.get_pool_state()) == len(cluster.metadata.all_hosts())), \
+            "the driver did not open a pool to every node"
+        return cluster, session
 
     yield _connect
     for c in clusters:
