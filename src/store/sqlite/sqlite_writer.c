@@ -15,6 +15,13 @@
 #define DEFAULT_MAX_BATCH 256
 #define DEFAULT_MAX_QUEUE 65536
 #define STALL_LIMIT_US    (INT64_C(10) * 1000 * 1000)
+/* The writer's own settings, measured with make bench on a 100 MB database (durable sends/s):
+ * - a 16 MiB page cache keeps the B-tree pages sends touch in memory between batches instead
+ *   of reading them again (+20%);
+ * - SQLite checkpoints inside the committing thread, stalling that batch: every 16,000 WAL
+ *   pages (64 MiB) instead of every 1,000 (+50%; 4.4k/s -> 6.8k/s). A separate checkpoint
+ *   thread was tried and was slower on two cores: its copying competes with the requests. */
+#define WRITER_PRAGMAS "PRAGMA cache_size=-16384; PRAGMA wal_autocheckpoint=16000"
 
 enum {
   W_BEGIN,
@@ -365,6 +372,10 @@ static int open_connection(sqlite_writer *w, const char *path, char *err, size_t
   }
   id_generator_init(&w->ids, 0);
   if (max_id > 0) id_generator_next_after(&w->ids, 0, max_id);
+  if (sqlite3_exec(w->db, WRITER_PRAGMAS, NULL, NULL, NULL) != SQLITE_OK) {
+    snprintf(err, err_size, "cannot configure the writer: %s", sqlite3_errmsg(w->db));
+    return -1;
+  }
   return 0;
 }
 
