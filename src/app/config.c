@@ -25,6 +25,15 @@ static uint64_t env_unsigned(const char *name, uint64_t min, uint64_t max, uint6
   return parse_unsigned(getenv(name), min, max, &v) ? v : fallback;
 }
 
+/* CASSANDRA_PROTOCOL_VERSION: "4" (default), "5", or "auto" to negotiate. v4 is the default
+ * because it is the path tested end to end (the test server speaks v4); v5 framing is
+ * checked byte for byte against the DataStax Python driver but has not met a server here. */
+static int cassandra_protocol_version(const char *text) {
+  if (text && strcmp(text, "5") == 0) return 5;
+  if (text && strcmp(text, "auto") == 0) return 0;
+  return 4;
+}
+
 void store_settings_from_env(store_settings *s) {
   *s = (store_settings){
       .backend = env_or("MESSENGER_STORE", "sqlite"),
@@ -39,6 +48,7 @@ void store_settings_from_env(store_settings *s) {
       .consistency = env_or("CASSANDRA_CONSISTENCY", "LOCAL_QUORUM"),
       .replication = env_or("CASSANDRA_REPLICATION", NULL),
       .request_timeout_ms = (unsigned)env_unsigned("CASSANDRA_REQUEST_TIMEOUT_MS", 100, 600000, 12000),
+      .protocol_version = cassandra_protocol_version(getenv("CASSANDRA_PROTOCOL_VERSION")),
   };
   uint64_t node;
   s->node_id_set = parse_unsigned(getenv("MESSENGER_NODE_ID"), 0, 31, &node);

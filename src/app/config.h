@@ -23,6 +23,7 @@ typedef struct store_settings {
   const char *consistency;
   const char *replication;
   unsigned request_timeout_ms;
+  int protocol_version; /* 4 (default) or 5; 0 = negotiate (try 5, fall back to 4) */
 } store_settings;
 
 typedef struct serve_settings {

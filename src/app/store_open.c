@@ -38,6 +38,7 @@ cassandra_store_config cassandra_settings(const store_settings *s) {
       .password = s->password,
       .consistency = s->consistency,
       .request_timeout_ms = s->request_timeout_ms,
+      .protocol_version = s->protocol_version,
       .node_id = s->node_id_set ? s->node_id : -1,
   };
 }

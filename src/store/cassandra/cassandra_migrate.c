@@ -22,6 +22,7 @@ cql_client *cass_connect(const cassandra_store_config *cfg, cql_consistency cl, 
   cc.username = cfg->username;
   cc.password = cfg->password;
   if (cfg->request_timeout_ms) cc.request_timeout_ms = cfg->request_timeout_ms;
+  cc.protocol_version = cfg->protocol_version;
   cc.consistency = cl;
   cc.serial_consistency = CQL_CONSISTENCY_LOCAL_SERIAL;
   const char *why = NULL;

@@ -24,6 +24,7 @@ typedef struct cassandra_store_config {
   const char *password;
   const char *consistency;     /* NULL: LOCAL_QUORUM; LWTs always use LOCAL_SERIAL */
   unsigned request_timeout_ms; /* 0: 12000 */
+  int protocol_version;        /* 4 or 5; 0: negotiate (try 5, fall back to 4) */
   int node_id;                 /* 0..31 for message ids; -1: lease one from node_leases */
   unsigned lease_renew_ms;     /* 0: 20000 (the lease's TTL is 60 s) */
 } cassandra_store_config;
