@@ -13,8 +13,9 @@
 
 typedef struct api {
   store *store;
-  const char *docs_dir; /* Swagger UI assets for /docs; NULL or missing files = self-contained page */
-  atomic_bool draining; /* set at shutdown: /ready answers 503 so load balancers stop routing here */
+  const char *docs_dir;  /* Swagger UI assets for /docs; NULL or missing files = self-contained page */
+  const char *docs_page; /* the /docs HTML, chosen once at init from what docs_dir holds */
+  atomic_bool draining;  /* set at shutdown: /ready answers 503 so load balancers stop routing here */
   http_routes routes;
 } api;
 

@@ -95,18 +95,21 @@ static void respond_writer(http_exchange *ex, unsigned status, json_writer *w) {
   http_respond(ex, status, JSON_CONTENT_TYPE, body, len);
 }
 
-void respond_message(http_exchange *ex, unsigned status, const message *m) {
+/* One value as the whole body; text_len sizes the buffer for its one text field. */
+static void respond_item(http_exchange *ex, unsigned status, page_item_writer write_item, const void *item,
+                         size_t text_len) {
   json_writer w;
-  json_writer_init(&w, 256 + m->content_len * 2);
-  write_message(&w, m);
+  json_writer_init(&w, 256 + text_len * 2);
+  write_item(&w, item, 0);
   respond_writer(ex, status, &w);
 }
 
+void respond_message(http_exchange *ex, unsigned status, const message *m) {
+  respond_item(ex, status, write_message_item, m, m->content_len);
+}
+
 void respond_conversation(http_exchange *ex, const conversation *c) {
-  json_writer w;
-  json_writer_init(&w, 256 + c->last_message_content_len * 2);
-  write_conversation(&w, c);
-  respond_writer(ex, 200, &w);
+  respond_item(ex, 200, write_conversation_item, c, c->last_message_content_len);
 }
 
 void respond_page(http_exchange *ex, int64_t total, const page_request *p, const void *items, size_t count,

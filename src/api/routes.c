@@ -28,6 +28,7 @@ static void on_transport_error(http_exchange *ex, void *app, unsigned status, co
 void api_init(api *a, store *s, const char *docs_dir) {
   a->store = s;
   a->docs_dir = docs_dir;
+  a->docs_page = api_docs_page_for(docs_dir);
   atomic_init(&a->draining, false);
   a->routes = (http_routes){
       .routes = routes,

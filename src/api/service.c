@@ -89,17 +89,16 @@ static const char plain_page[] =
     "  }\n"
     "});\n</script></body></html>\n";
 
-static bool has_swagger_assets(const char *dir) {
+const char *api_docs_page_for(const char *docs_dir) {
   char path[4096];
-  if (!dir) return false;
-  snprintf(path, sizeof path, "%s/swagger-ui-bundle.js", dir);
-  return access(path, R_OK) == 0;
+  if (!docs_dir) return plain_page;
+  snprintf(path, sizeof path, "%s/swagger-ui-bundle.js", docs_dir);
+  return access(path, R_OK) == 0 ? swagger_page : plain_page;
 }
 
 void api_docs_page(http_exchange *ex, void *app) {
   api *a = app;
-  const char *page = has_swagger_assets(a->docs_dir) ? swagger_page : plain_page;
-  http_respond_static(ex, 200, "text/html; charset=utf-8", page, strlen(page));
+  http_respond_static(ex, 200, "text/html; charset=utf-8", a->docs_page, strlen(a->docs_page));
 }
 
 void api_docs_asset(http_exchange *ex, void *app) {

@@ -31,6 +31,10 @@ bool store_option(store_settings *s, int opt, const char *arg, const char *prog)
   "  Cassandra: CASSANDRA_CONTACT_POINTS, CASSANDRA_PORT, CASSANDRA_KEYSPACE, CASSANDRA_LOCAL_DC,\n"         \
   "             CASSANDRA_USERNAME, CASSANDRA_PASSWORD, CASSANDRA_CONSISTENCY, CASSANDRA_REPLICATION\n"
 
+/* Reports a bad option (getopt already reported unknown ones as '?'), prints the usage,
+ * sets *exit_code to 2 and returns false, for `return reject_option(...)`. */
+bool reject_option(const char *prog, int opt, void (*usage)(FILE *), int *exit_code);
+
 enum { OPT_STORE = 1000, OPT_DB, OPT_NODE_ID };
 #define STORE_LONG_OPTIONS                                                                                   \
   {"store", required_argument, NULL, OPT_STORE}, {"db", required_argument, NULL, OPT_DB}, {                  \

@@ -158,12 +158,7 @@ static bool parse_seed_args(int argc, char **argv, seed_settings *sd, store_sett
       ok = store_option(st, opt, optarg, "messenger seed") && st->node_id >= 0;
       break;
     }
-    if (!ok) {
-      if (opt != '?') fprintf(stderr, "messenger seed: invalid option value '%s'\n", optarg ? optarg : "");
-      seed_usage(stderr);
-      *exit_code = 2;
-      return false;
-    }
+    if (!ok) return reject_option("messenger seed", opt, seed_usage, exit_code);
   }
   if (sd->min_messages > sd->max_messages) sd->min_messages = sd->max_messages;
   int64_t possible = sd->users * (sd->users - 1) / 2;

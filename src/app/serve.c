@@ -78,12 +78,7 @@ static bool parse_serve_args(int argc, char **argv, serve_settings *srv, store_s
       ok = store_option(st, opt, optarg, "messenger serve") && st->node_id >= 0;
       break;
     }
-    if (!ok) {
-      if (opt != '?') fprintf(stderr, "messenger serve: invalid option value '%s'\n", optarg ? optarg : "");
-      serve_usage(stderr);
-      *exit_code = 2;
-      return false;
-    }
+    if (!ok) return reject_option("messenger serve", opt, serve_usage, exit_code);
   }
   if (optind < argc) {
     fprintf(stderr, "messenger serve: unexpected argument '%s'\n", argv[optind]);

@@ -43,6 +43,13 @@ cassandra_store_config cassandra_settings(const store_settings *s) {
   };
 }
 
+bool reject_option(const char *prog, int opt, void (*usage)(FILE *), int *exit_code) {
+  if (opt != '?') fprintf(stderr, "%s: invalid option value '%s'\n", prog, optarg ? optarg : "");
+  usage(stderr);
+  *exit_code = 2;
+  return false;
+}
+
 store *open_store(const store_settings *s) {
   char err[512] = "";
   store *st = NULL;
