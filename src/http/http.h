@@ -33,11 +33,19 @@ typedef struct http_route {
   http_handler handler;
 } http_route;
 
+/* Optional observer, called once per request whose response was sent (or failed to be), on
+ * the transport thread that finished it: `route` is the matched route, NULL when none matched
+ * (404/405/framing errors); status 0 means the connection ended before the response went out.
+ * It must be cheap and must not block (metrics). */
+typedef void (*http_completion_observer)(void *app, const http_route *route, const char *method,
+                                         unsigned status, uint64_t duration_us);
+
 typedef struct http_routes {
   const http_route *routes;
   size_t count;
   http_error_handler on_error;
-  void *app; /* passed to every handler */
+  http_completion_observer on_complete; /* may be NULL */
+  void *app;                            /* passed to every handler */
 } http_routes;
 
 /* Request accessors. Strings are NUL-terminated. */

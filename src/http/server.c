@@ -1,4 +1,5 @@
 #include "http/server.h"
+#include "log/log.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -44,6 +45,7 @@ struct http_exchange {
   struct MHD_Connection *conn;
   const char *method;
   const char *path;
+  const http_route *route; /* matched route, NULL until (or unless) one matched */
   struct timespec started;
   char request_id[REQUEST_ID_MAX + 1];
 
@@ -304,6 +306,7 @@ static enum MHD_Result dispatch(http_exchange *ex) {
     const http_route *r = http_route_match(t, ex->method, ex->path, ex->params, ex->param_buf,
                                            sizeof ex->param_buf, &status, allow, sizeof allow);
     if (r) {
+      ex->route = r;
       r->handler(ex, t->app);
     } else {
       t->on_error(ex, t->app, status, status == 405 ? "Method Not Allowed" : "Not Found",
@@ -372,18 +375,16 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
   http_exchange *ex = *con_cls;
   if (!ex) return;
   *con_cls = NULL;
-  if (srv->cfg.log_requests) {
+  const http_routes *t = srv->routes;
+  if (srv->cfg.log_requests || t->on_complete) {
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     long long us = (now.tv_sec - ex->started.tv_sec) * 1000000LL + (now.tv_nsec - ex->started.tv_nsec) / 1000;
     unsigned status = ex->state == EX_QUEUED && toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? ex->status : 0;
-    char line[512];
-    int n = snprintf(line, sizeof line, "%s %.200s %u %lldus %s%s\n", ex->method, ex->path, status, us,
-                     ex->request_id, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted");
-    if (n > 0) {
-      ssize_t w = write(STDERR_FILENO, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
-      (void)w;
-    }
+    if (t->on_complete) t->on_complete(t->app, ex->route, ex->method, status, us > 0 ? (uint64_t)us : 0);
+    if (srv->cfg.log_requests)
+      log_msg(LOG_INFO, "http", "%s %.200s %u %lldus %s%s", ex->method, ex->path, status, us, ex->request_id,
+              toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted");
   }
   if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
     MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT, srv->cfg.idle_timeout_s);

@@ -36,7 +36,7 @@ STOP_TIMEOUT_S = 30.0 * (6 if WRAPPER else 1)
 SANITIZER_MARKERS = ("AddressSanitizer", "LeakSanitizer", "runtime error", "UndefinedBehaviorSanitizer",
                      "ThreadSanitizer")
 
-ACCESS_LOG_RE = re.compile(r"^[A-Z]+ \S* \d{3} \d+us ")
+ACCESS_LOG_RE = re.compile(r"^\S+Z INFO  http: \S+ \S* \d{3} \d+us ")
 
 if STORE not in ("sqlite", "cassandra"):
     raise pytest.UsageError("MESSENGER_TEST_STORE must be sqlite or cassandra, not %r" % STORE)
