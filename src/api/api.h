@@ -2,13 +2,16 @@
  * the request, calls the store, and renders the JSON answer; this module owns the route
  * table handed to the transport.
  *
- * The api borrows the store and the docs directory path; both must outlive it. */
+ * The api borrows the store, the docs directory path and the metrics registry; they must
+ * outlive it. */
 #ifndef MESSENGER_API_API_H
 #define MESSENGER_API_API_H
 
 #include <stdatomic.h>
 
+#include "api/request_metrics.h"
 #include "http/http.h"
+#include "metrics/metrics.h"
 #include "store/store.h"
 
 typedef struct api {
@@ -16,10 +19,18 @@ typedef struct api {
   const char *docs_dir;  /* Swagger UI assets for /docs; NULL or missing files = self-contained page */
   const char *docs_page; /* the /docs HTML, chosen once at init from what docs_dir holds */
   atomic_bool draining;  /* set at shutdown: /ready answers 503 so load balancers stop routing here */
+  metrics_registry *metrics;         /* rendered by GET /metrics; NULL = metrics off */
+  request_metrics *request_metrics; /* owned; fed by the transport's completion observer */
   http_routes routes;
 } api;
 
 /* Fills the route table of `a`; hand &a->routes to the transport. */
 void api_init(api *a, store *s, const char *docs_dir);
+
+/* Serves `reg` (borrowed) on GET /metrics and counts every request in it. False when out of
+ * memory (metrics stay off). Call before handing the routes to the transport. */
+bool api_enable_metrics(api *a, metrics_registry *reg);
+/* Frees what api_enable_metrics allocated, once the transport has stopped. */
+void api_free(api *a);
 
 #endif

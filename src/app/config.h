@@ -30,6 +30,7 @@ typedef struct serve_settings {
   http_server_config http;
   const char *docs_dir;
   unsigned shutdown_grace_ms;
+  bool metrics; /* MESSENGER_METRICS (default 1): collect and serve /metrics */
 } serve_settings;
 
 typedef struct seed_settings {

@@ -8,6 +8,8 @@
 #include "api/api.h"
 #include "app/commands.h"
 #include "http/server.h"
+#include "metrics/global.h"
+#include "store/metered.h"
 
 static void serve_usage(FILE *out) {
   fprintf(
@@ -20,13 +22,14 @@ static void serve_usage(FILE *out) {
       "  --max-connections N      open connections at most (1024)          [MESSENGER_MAX_CONNECTIONS]\n"
       "  --per-ip-connections N   per client address, 0 = no limit (1024)  [MESSENGER_PER_IP_CONNECTIONS]\n"
       "  --quiet                  no per-request log lines                 "
-      "[MESSENGER_QUIET=1]\n" STORE_OPTIONS_HELP
+      "[MESSENGER_QUIET=1]\n"
+      "  --no-metrics             no metrics, /metrics answers 404         [MESSENGER_METRICS=0]\n" STORE_OPTIONS_HELP
       "\nLimits: body 64 KiB (413), request line + headers 16 KiB (431), 10 s to send a request,\n"
       "60 s idle keep-alive. SIGTERM/SIGINT: stop accepting, finish in-flight requests, exit 0.\n");
 }
 
 static bool parse_serve_args(int argc, char **argv, serve_settings *srv, store_settings *st, int *exit_code) {
-  enum { OPT_PORT = 1, OPT_HOST, OPT_THREADS, OPT_DOCS, OPT_MAXCONN, OPT_PERIP, OPT_QUIET, OPT_HELP };
+  enum { OPT_PORT = 1, OPT_HOST, OPT_THREADS, OPT_DOCS, OPT_MAXCONN, OPT_PERIP, OPT_QUIET, OPT_NO_METRICS, OPT_HELP };
   static const struct option options[] = {
       {"port", required_argument, NULL, OPT_PORT},
       {"host", required_argument, NULL, OPT_HOST},
@@ -35,6 +38,7 @@ static bool parse_serve_args(int argc, char **argv, serve_settings *srv, store_s
       {"max-connections", required_argument, NULL, OPT_MAXCONN},
       {"per-ip-connections", required_argument, NULL, OPT_PERIP},
       {"quiet", no_argument, NULL, OPT_QUIET},
+      {"no-metrics", no_argument, NULL, OPT_NO_METRICS},
       {"help", no_argument, NULL, OPT_HELP},
       STORE_LONG_OPTIONS,
       {NULL, 0, NULL, 0},
@@ -69,6 +73,9 @@ static bool parse_serve_args(int argc, char **argv, serve_settings *srv, store_s
       break;
     case OPT_QUIET:
       srv->http.log_requests = false;
+      break;
+    case OPT_NO_METRICS:
+      srv->metrics = false;
       break;
     case OPT_HELP:
       serve_usage(stdout);
@@ -106,13 +113,19 @@ int cmd_serve(int argc, char **argv) {
 
   store *st = open_store(&st_cfg);
   if (!st) return 1;
+  if (srv_cfg.metrics && metrics_global_init(MESSENGER_VERSION, store_backend(st)))
+    st = store_metered_wrap(st, metrics_global());
   static api app;
   api_init(&app, st, srv_cfg.docs_dir);
+  if (metrics_global() && !api_enable_metrics(&app, metrics_global()))
+    fprintf(stderr, "messenger: out of memory: HTTP metrics are off\n");
   char err[256];
   http_server *srv = http_server_start(&srv_cfg.http, &app.routes, err, sizeof err);
   if (!srv) {
     fprintf(stderr, "messenger: %s\n", err);
     store_close(st);
+    api_free(&app);
+    metrics_global_shutdown();
     return 1;
   }
   fprintf(stderr, "messenger: listening on %s:%u (store: %s)\n", srv_cfg.http.host, http_server_port(srv),
@@ -127,6 +140,8 @@ int cmd_serve(int argc, char **argv) {
     return 1;
   }
   store_close(st);
+  api_free(&app);
+  metrics_global_shutdown();
   fprintf(stderr, "messenger: stopped\n");
   return 0;
 }
