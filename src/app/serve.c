@@ -7,6 +7,7 @@
 
 #include "api/api.h"
 #include "app/commands.h"
+#include "app/cql_metrics.h"
 #include "http/server.h"
 #include "metrics/global.h"
 #include "store/metered.h"
@@ -113,8 +114,12 @@ int cmd_serve(int argc, char **argv) {
 
   store *st = open_store(&st_cfg);
   if (!st) return 1;
-  if (srv_cfg.metrics && metrics_global_init(MESSENGER_VERSION, store_backend(st)))
+  cql_client *cql = strcmp(store_backend(st), "cassandra") == 0 ? cassandra_store_client(st) : NULL;
+  if (srv_cfg.metrics && metrics_global_init(MESSENGER_VERSION, store_backend(st))) {
+    if (cql && !metrics_collector_add(metrics_global(), cql_metrics_collect, cql))
+      fprintf(stderr, "messenger: out of memory: CQL metrics are off\n");
     st = store_metered_wrap(st, metrics_global());
+  }
   static api app;
   api_init(&app, st, srv_cfg.docs_dir);
   if (metrics_global() && !api_enable_metrics(&app, metrics_global()))
@@ -139,6 +144,7 @@ int cmd_serve(int argc, char **argv) {
     fprintf(stderr, "messenger: stopped without draining the store\n");
     return 1;
   }
+  metrics_collector_remove(metrics_global(), cql_metrics_collect, cql); /* the transport is stopped */
   store_close(st);
   api_free(&app);
   metrics_global_shutdown();
