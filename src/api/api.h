@@ -16,10 +16,10 @@
 
 typedef struct api {
   store *store;
-  const char *docs_dir;  /* Swagger UI assets for /docs; NULL or missing files = self-contained page */
-  const char *docs_page; /* the /docs HTML, chosen once at init from what docs_dir holds */
-  atomic_bool draining;  /* set at shutdown: /ready answers 503 so load balancers stop routing here */
-  metrics_registry *metrics;         /* rendered by GET /metrics; NULL = metrics off */
+  const char *docs_dir;      /* Swagger UI assets for /docs; NULL or missing files = self-contained page */
+  const char *docs_page;     /* the /docs HTML, chosen once at init from what docs_dir holds */
+  atomic_bool draining;      /* set at shutdown: /ready answers 503 so load balancers stop routing here */
+  metrics_registry *metrics; /* rendered by GET /metrics; NULL = metrics off */
   request_metrics *request_metrics; /* owned; fed by the transport's completion observer */
   http_routes routes;
 } api;

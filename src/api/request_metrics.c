@@ -31,10 +31,10 @@ request_metrics *request_metrics_new(metrics_registry *reg, const http_route *ro
   m->requests = metrics_family_new(reg, "messenger_http_requests_total",
                                    "HTTP requests answered, by route pattern, method and status.",
                                    METRICS_COUNTER, 3, request_labels);
-  metrics_family *durations = metrics_histogram_new(
-      reg, "messenger_http_request_duration_seconds",
-      "Time from a request's first byte to its response, by route pattern.", 1, route_label,
-      METRICS_LATENCY_BOUNDS_US, METRICS_LATENCY_BOUND_COUNT, 1e-6);
+  metrics_family *durations =
+      metrics_histogram_new(reg, "messenger_http_request_duration_seconds",
+                            "Time from a request's first byte to its response, by route pattern.", 1,
+                            route_label, METRICS_LATENCY_BOUNDS_US, METRICS_LATENCY_BOUND_COUNT, 1e-6);
   m->durations = calloc(route_count + 1, sizeof *m->durations);
   m->by_status = calloc((route_count + 1) * METHOD_COUNT * STATUS_COUNT, sizeof *m->by_status);
   bool ok = m->requests && durations && m->durations && m->by_status;

@@ -18,8 +18,8 @@ void cql_metrics_render(const cql_client_stats *s, metrics_text *out) {
          s->errors);
   single(out, "messenger_cql_request_timeouts_total", "CQL requests finished with a client-side timeout.",
          "counter", s->timeouts);
-  single(out, "messenger_cql_request_retries_total", "CQL attempts sent again by the retry policy.", "counter",
-         s->retries);
+  single(out, "messenger_cql_request_retries_total", "CQL attempts sent again by the retry policy.",
+         "counter", s->retries);
   single(out, "messenger_cql_hosts", "Cassandra hosts the client knows (live).", "gauge", s->host_count);
   metrics_text_family(out, "messenger_cql_host_up", "1 when the client has a ready connection to the host.",
                       "gauge");

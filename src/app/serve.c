@@ -24,13 +24,24 @@ static void serve_usage(FILE *out) {
       "  --per-ip-connections N   per client address, 0 = no limit (1024)  [MESSENGER_PER_IP_CONNECTIONS]\n"
       "  --quiet                  no per-request log lines                 "
       "[MESSENGER_QUIET=1]\n"
-      "  --no-metrics             no metrics, /metrics answers 404         [MESSENGER_METRICS=0]\n" STORE_OPTIONS_HELP
+      "  --no-metrics             no metrics, /metrics answers 404         "
+      "[MESSENGER_METRICS=0]\n" STORE_OPTIONS_HELP
       "\nLimits: body 64 KiB (413), request line + headers 16 KiB (431), 10 s to send a request,\n"
       "60 s idle keep-alive. SIGTERM/SIGINT: stop accepting, finish in-flight requests, exit 0.\n");
 }
 
 static bool parse_serve_args(int argc, char **argv, serve_settings *srv, store_settings *st, int *exit_code) {
-  enum { OPT_PORT = 1, OPT_HOST, OPT_THREADS, OPT_DOCS, OPT_MAXCONN, OPT_PERIP, OPT_QUIET, OPT_NO_METRICS, OPT_HELP };
+  enum {
+    OPT_PORT = 1,
+    OPT_HOST,
+    OPT_THREADS,
+    OPT_DOCS,
+    OPT_MAXCONN,
+    OPT_PERIP,
+    OPT_QUIET,
+    OPT_NO_METRICS,
+    OPT_HELP
+  };
   static const struct option options[] = {
       {"port", required_argument, NULL, OPT_PORT},
       {"host", required_argument, NULL, OPT_HOST},

@@ -231,13 +231,13 @@ typedef struct cql_host_stats {
 /* A snapshot of the client's counters and hosts, for monitoring. Counters are totals since
  * cql_client_new. */
 typedef struct cql_client_stats {
-  uint64_t in_flight;      /* accepted requests without a callback yet (queued ones included) */
-  uint64_t queued;         /* accepted, not yet started: waiting for the I/O thread or the first connect */
-  uint64_t completed;      /* requests whose callback ran */
-  uint64_t errors;         /* ... with an error */
-  uint64_t timeouts;       /* ... with CQL_ERR_CLIENT_TIMEOUT */
-  uint64_t retries;        /* attempts sent again (same or next host) by the retry policy */
-  size_t host_count;       /* live hosts; the first CQL_STATS_MAX_HOSTS are in hosts[] */
+  uint64_t in_flight; /* accepted requests without a callback yet (queued ones included) */
+  uint64_t queued;    /* accepted, not yet started: waiting for the I/O thread or the first connect */
+  uint64_t completed; /* requests whose callback ran */
+  uint64_t errors;    /* ... with an error */
+  uint64_t timeouts;  /* ... with CQL_ERR_CLIENT_TIMEOUT */
+  uint64_t retries;   /* attempts sent again (same or next host) by the retry policy */
+  size_t host_count;  /* live hosts; the first CQL_STATS_MAX_HOSTS are in hosts[] */
   cql_host_stats hosts[CQL_STATS_MAX_HOSTS];
 } cql_client_stats;
 

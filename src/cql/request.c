@@ -58,9 +58,13 @@ static void unqueue(cql_request *r) {
   atomic_fetch_sub_explicit(&r->client->stats.queued, 1, memory_order_relaxed);
 }
 
-static void request_free(cql_request *r) {
+/* Counts r finished (before its callback, so a caller woken by it sees the counts). */
+static void count_finished(cql_request *r) {
   unqueue(r);
   atomic_fetch_add_explicit(&r->client->stats.completed, 1, memory_order_relaxed);
+}
+
+static void request_free(cql_request *r) {
   cql_statement_free(r->st);
   cql_batch_stmt_free(r->batch);
   free(r->batch_entries);
@@ -69,6 +73,7 @@ static void request_free(cql_request *r) {
 }
 
 static void finish(cql_request *r, cql_resultset *rs, const cql_error *err) {
+  count_finished(r);
   if (err) atomic_fetch_add_explicit(&r->client->stats.errors, 1, memory_order_relaxed);
   if (err && err->code == CQL_ERR_CLIENT_TIMEOUT)
     atomic_fetch_add_explicit(&r->client->stats.timeouts, 1, memory_order_relaxed);
@@ -562,7 +567,10 @@ cql_request *cql_request_new_batch(cql_client *c, const cql_batch_stmt *b, cql_r
   return r;
 }
 
-void cql_request_free_unstarted(cql_request *r) { request_free(r); }
+void cql_request_free_unstarted(cql_request *r) {
+  count_finished(r);
+  request_free(r);
+}
 
 void cql_request_mark_queued(cql_request *r) {
   r->queued = true;

@@ -8,9 +8,11 @@
  * every histogram. */
 #define GLOBAL_SLOTS 16384
 
-const uint64_t METRICS_LATENCY_BOUNDS_US[] = {100,    250,    500,     1000,    2500,    5000,    10000,  25000,
-                                              50000,  100000, 250000,  500000,  1000000, 2500000, 5000000, 10000000};
-const size_t METRICS_LATENCY_BOUND_COUNT = sizeof METRICS_LATENCY_BOUNDS_US / sizeof METRICS_LATENCY_BOUNDS_US[0];
+const uint64_t METRICS_LATENCY_BOUNDS_US[] = {100,     250,     500,     1000,    2500,   5000,
+                                              10000,   25000,   50000,   100000,  250000, 500000,
+                                              1000000, 2500000, 5000000, 10000000};
+const size_t METRICS_LATENCY_BOUND_COUNT =
+    sizeof METRICS_LATENCY_BOUNDS_US / sizeof METRICS_LATENCY_BOUNDS_US[0];
 
 static const uint64_t BATCH_BOUNDS[] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512};
 
@@ -37,23 +39,22 @@ bool metrics_global_init(const char *version, const char *store_backend) {
                          METRICS_GAUGE, 2, build_labels),
       build_values);
   metrics_gauge_set(build, 1);
-  g.streams = single(
-      metrics_family_new(r, "messenger_event_streams", "Open event streams (SSE and WebSocket).", METRICS_GAUGE, 0, NULL));
+  g.streams = single(metrics_family_new(r, "messenger_event_streams",
+                                        "Open event streams (SSE and WebSocket).", METRICS_GAUGE, 0, NULL));
   g.streams_opened = single(metrics_family_new(r, "messenger_event_streams_opened_total",
                                                "Event streams opened.", METRICS_COUNTER, 0, NULL));
-  g.streams_dropped =
-      single(metrics_family_new(r, "messenger_event_streams_dropped_total",
-                                "Event streams closed by the server because the client fell behind.",
-                                METRICS_COUNTER, 0, NULL));
+  g.streams_dropped = single(metrics_family_new(
+      r, "messenger_event_streams_dropped_total",
+      "Event streams closed by the server because the client fell behind.", METRICS_COUNTER, 0, NULL));
   g.queue_depth = single(metrics_family_new(r, "messenger_sqlite_writer_queue_depth",
                                             "Sends waiting for the SQLite writer.", METRICS_GAUGE, 0, NULL));
   g.batch_size = single(metrics_histogram_new(r, "messenger_sqlite_writer_batch_size",
-                                              "Sends committed per SQLite write transaction.", 0, NULL, BATCH_BOUNDS,
-                                              sizeof BATCH_BOUNDS / sizeof BATCH_BOUNDS[0], 1));
-  g.commit_duration = single(metrics_histogram_new(
-      r, "messenger_sqlite_writer_commit_duration_seconds",
-      "Time of one SQLite write transaction, BEGIN to COMMIT (fsync included).", 0, NULL,
-      METRICS_LATENCY_BOUNDS_US, METRICS_LATENCY_BOUND_COUNT, 1e-6));
+                                              "Sends committed per SQLite write transaction.", 0, NULL,
+                                              BATCH_BOUNDS, sizeof BATCH_BOUNDS / sizeof BATCH_BOUNDS[0], 1));
+  g.commit_duration =
+      single(metrics_histogram_new(r, "messenger_sqlite_writer_commit_duration_seconds",
+                                   "Time of one SQLite write transaction, BEGIN to COMMIT (fsync included).",
+                                   0, NULL, METRICS_LATENCY_BOUNDS_US, METRICS_LATENCY_BOUND_COUNT, 1e-6));
   if (!build || !g.streams || !g.streams_opened || !g.streams_dropped || !g.queue_depth || !g.batch_size ||
       !g.commit_duration || !metrics_collector_add(r, process_metrics_collect, NULL)) {
     log_msg(LOG_ERROR, "metrics", "out of memory: metrics are off");

@@ -15,7 +15,7 @@ struct metrics_series {
   metrics_series *next;
   metrics_family *family;
   char *labels[METRICS_MAX_LABELS];
-  size_t slot;          /* counters: 1 slot; histograms: bound_count + 1 buckets, then the sum */
+  size_t slot;           /* counters: 1 slot; histograms: bound_count + 1 buckets, then the sum */
   _Atomic int64_t gauge; /* gauges only */
 };
 
@@ -158,8 +158,8 @@ void metrics_text_family(metrics_text *t, const char *name, const char *help, co
   text_str(t, "\n");
 }
 
-void metrics_text_sample(metrics_text *t, const char *name, size_t label_count, const char *const *label_names,
-                         const char *const *label_values, double value) {
+void metrics_text_sample(metrics_text *t, const char *name, size_t label_count,
+                         const char *const *label_names, const char *const *label_values, double value) {
   text_series_name(t, name, label_count, label_names, label_values, NULL, NULL);
   text_str(t, " ");
   text_double(t, value);
@@ -260,8 +260,8 @@ metrics_family *metrics_family_new(metrics_registry *r, const char *name, const 
 }
 
 metrics_family *metrics_histogram_new(metrics_registry *r, const char *name, const char *help,
-                                      size_t label_count, const char *const *label_names, const uint64_t *bounds,
-                                      size_t bound_count, double scale) {
+                                      size_t label_count, const char *const *label_names,
+                                      const uint64_t *bounds, size_t bound_count, double scale) {
   if (bound_count == 0 || bound_count > METRICS_MAX_BOUNDS || !(scale > 0)) return NULL;
   for (size_t i = 1; i < bound_count; i++)
     if (bounds[i] <= bounds[i - 1]) return NULL;
@@ -341,7 +341,8 @@ void metrics_gauge_set(metrics_series *s, int64_t value) {
 }
 
 void metrics_gauge_add(metrics_series *s, int64_t delta) {
-  if (s && s->family->type == METRICS_GAUGE) atomic_fetch_add_explicit(&s->gauge, delta, memory_order_relaxed);
+  if (s && s->family->type == METRICS_GAUGE)
+    atomic_fetch_add_explicit(&s->gauge, delta, memory_order_relaxed);
 }
 
 void metrics_histogram_observe(metrics_series *s, uint64_t value) {
@@ -357,7 +358,8 @@ void metrics_histogram_observe(metrics_series *s, uint64_t value) {
 /* Sum of one slot over every shard. Caller holds r->mu (shard_count is stable). */
 static uint64_t slot_sum(const metrics_registry *r, size_t slot) {
   uint64_t sum = 0;
-  for (size_t i = 0; i < r->shard_count; i++) sum += atomic_load_explicit(&r->shards[i][slot], memory_order_relaxed);
+  for (size_t i = 0; i < r->shard_count; i++)
+    sum += atomic_load_explicit(&r->shards[i][slot], memory_order_relaxed);
   return sum;
 }
 

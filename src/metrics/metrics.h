@@ -26,9 +26,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define METRICS_MAX_SHARDS 64
-#define METRICS_MAX_LABELS 4
-#define METRICS_MAX_BOUNDS 24
+#define METRICS_MAX_SHARDS   64
+#define METRICS_MAX_LABELS   4
+#define METRICS_MAX_BOUNDS   24
 #define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
 typedef struct metrics_registry metrics_registry;
@@ -51,8 +51,8 @@ metrics_family *metrics_family_new(metrics_registry *r, const char *name, const 
  * bounds[0..bound_count) ascending in that unit; `scale` converts the unit to the exposed one
  * (1e-6 for microseconds exposed as seconds, 1 for counts). */
 metrics_family *metrics_histogram_new(metrics_registry *r, const char *name, const char *help,
-                                      size_t label_count, const char *const *label_names, const uint64_t *bounds,
-                                      size_t bound_count, double scale);
+                                      size_t label_count, const char *const *label_names,
+                                      const uint64_t *bounds, size_t bound_count, double scale);
 
 /* The series of `f` with these label values (copied; as many as the family has labels); the
  * same handle for the same values. NULL when `f` is NULL, out of slots or memory. */
@@ -76,8 +76,8 @@ void metrics_collector_remove(metrics_registry *r, metrics_collector fn, void *c
 /* Writing samples from a collector: the # HELP / # TYPE lines once per family, then samples
  * of that family. type is "counter", "gauge", ... Label values are escaped. */
 void metrics_text_family(metrics_text *t, const char *name, const char *help, const char *type);
-void metrics_text_sample(metrics_text *t, const char *name, size_t label_count, const char *const *label_names,
-                         const char *const *label_values, double value);
+void metrics_text_sample(metrics_text *t, const char *name, size_t label_count,
+                         const char *const *label_names, const char *const *label_values, double value);
 
 /* A monotonic clock in microseconds, for timing what histograms observe. */
 uint64_t metrics_now_us(void);

@@ -34,7 +34,8 @@ static metered_store *from_base(store *s) { return (metered_store *)s; }
 /* The context of one call (the caller sets its callback), or NULL when out of memory. */
 static timed_call *call_start(store *s, int op, void *arg) {
   timed_call *call = malloc(sizeof *call);
-  if (call) *call = (timed_call){.duration = from_base(s)->duration[op], .started_us = metrics_now_us(), .arg = arg};
+  if (call)
+    *call = (timed_call){.duration = from_base(s)->duration[op], .started_us = metrics_now_us(), .arg = arg};
   return call;
 }
 
@@ -76,7 +77,8 @@ static void list_messages(store *s, const message_query *q, store_message_page_c
   store_list_messages(from_base(s)->inner, q, on_messages, call);
 }
 
-static void on_conversations(void *p, store_status status, const char *detail, const conversation_page *page) {
+static void on_conversations(void *p, store_status status, const char *detail,
+                             const conversation_page *page) {
   store_conversation_page_cb cb = ((timed_call *)p)->cb.conversations;
   cb(call_end(p), status, detail, page);
 }
@@ -130,10 +132,10 @@ static void close_store(store *s) {
 
 store *store_metered_wrap(store *inner, metrics_registry *reg) {
   static const char *const labels[] = {"store", "operation"};
-  metrics_family *f = metrics_histogram_new(
-      reg, "messenger_store_operation_duration_seconds",
-      "Time from a store call to its completion, by store backend and operation.", 2, labels,
-      METRICS_LATENCY_BOUNDS_US, METRICS_LATENCY_BOUND_COUNT, 1e-6);
+  metrics_family *f =
+      metrics_histogram_new(reg, "messenger_store_operation_duration_seconds",
+                            "Time from a store call to its completion, by store backend and operation.", 2,
+                            labels, METRICS_LATENCY_BOUNDS_US, METRICS_LATENCY_BOUND_COUNT, 1e-6);
   metered_store *ms = f ? calloc(1, sizeof *ms) : NULL;
   if (!ms) return inner;
   for (int op = 0; op < OP_COUNT; op++) {
