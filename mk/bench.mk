@@ -1,8 +1,13 @@
 # make bench: throughput and latency of messenger against nginx serving the same bytes
 # (bench/run.sh; settings via BENCH_* environment variables, see its header), then the CQL
-# client's own overhead against the cqlmock test server (mk/bench-cassandra.mk). Not part of
-# make test. Writes build/bench/results.md.
-.PHONY: bench
+# client's own overhead against the cqlmock test server (mk/bench-cassandra.mk), then the read
+# path with metrics on vs off (make bench-metrics: bench/metrics_overhead.sh, fails above a 3%
+# loss). Not part of make test. Writes build/bench/results.md and build/bench/metrics/results.md.
+.PHONY: bench bench-metrics
 bench: build
 	@bash bench/run.sh
 	@$(MAKE) --no-print-directory bench-cassandra
+	@$(MAKE) --no-print-directory bench-metrics
+
+bench-metrics: build
+	@bash bench/metrics_overhead.sh
