@@ -97,27 +97,16 @@ static void text_double(metrics_text *t, double v) {
     text_printf(t, "%.15g", v);
 }
 
-/* Label values: backslash, double quote and line feed escaped (format 0.0.4). */
-static void text_label_value(metrics_text *t, const char *v) {
+/* Label values escape backslash, double quote and line feed; HELP texts backslash and line
+ * feed only (format 0.0.4). */
+static void text_escaped(metrics_text *t, const char *v, bool quote) {
   for (const char *p = v; *p; p++) {
     if (*p == '\\')
       text_str(t, "\\\\");
-    else if (*p == '"')
+    else if (*p == '\n')
+      text_str(t, "\\n");
+    else if (quote && *p == '"')
       text_str(t, "\\\"");
-    else if (*p == '\n')
-      text_str(t, "\\n");
-    else
-      text_append(t, p, 1);
-  }
-}
-
-/* HELP text: backslash and line feed escaped. */
-static void text_help(metrics_text *t, const char *v) {
-  for (const char *p = v; *p; p++) {
-    if (*p == '\\')
-      text_str(t, "\\\\");
-    else if (*p == '\n')
-      text_str(t, "\\n");
     else
       text_append(t, p, 1);
   }
@@ -133,7 +122,7 @@ static void text_series_name(metrics_text *t, const char *name, size_t n, const 
     if (i) text_str(t, ",");
     text_str(t, names[i]);
     text_str(t, "=\"");
-    text_label_value(t, values[i]);
+    text_escaped(t, values[i], true);
     text_str(t, "\"");
   }
   if (extra_name) {
@@ -150,7 +139,7 @@ void metrics_text_family(metrics_text *t, const char *name, const char *help, co
   text_str(t, "# HELP ");
   text_str(t, name);
   text_str(t, " ");
-  text_help(t, help);
+  text_escaped(t, help, false);
   text_str(t, "\n# TYPE ");
   text_str(t, name);
   text_str(t, " ");

@@ -1,22 +1,23 @@
 """Fixtures of the monitoring checks (make monitoring-check): one `messenger serve` on SQLite
-on a free loopback port (MESSENGER_BIN, default the ASan build), stopped with SIGTERM at the
-end (must exit 0); the exposition reader of tests/http."""
+(the black-box suite's Server of tests/http/conftest.py: a free loopback port, MESSENGER_BIN,
+SIGTERM at the end with exit 0 and no sanitizer report), and the exposition reader of tests/http."""
 
+import importlib.util
 import os
-import signal
 import socket
-import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 
 import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
-sys.path.insert(0, os.path.join(ROOT, "tests", "http"))
-BIN = os.environ.get("MESSENGER_BIN") or os.path.join(ROOT, "build", "asan", "messenger")
+HTTP_TESTS = os.path.join(ROOT, "tests", "http")
+sys.path.insert(0, HTTP_TESTS)
+_spec = importlib.util.spec_from_file_location("http_conftest", os.path.join(HTTP_TESTS, "conftest.py"))
+http_conftest = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(http_conftest)
 
 
 def free_port():
@@ -30,31 +31,7 @@ def get(url, timeout=10):
         return r.status, r.headers, r.read()
 
 
-class Messenger:
-    def __init__(self, workdir):
-        self.workdir = workdir
-        self.proc = None
-        self.port = None
-
-    def start(self):
-        env = {k: v for k, v in os.environ.items() if not k.startswith("MESSENGER_") and k not in ("PORT", "HOST")}
-        for _ in range(3):
-            self.port = free_port()
-            self.log = open(os.path.join(self.workdir, "messenger.stderr"), "wb")
-            self.proc = subprocess.Popen([BIN, "serve", "--host", "127.0.0.1", "--port", str(self.port), "--quiet",
-                                          "--db", os.path.join(self.workdir, "m.db")],
-                                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self.log,
-                                         env=env, cwd=self.workdir)
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline and self.proc.poll() is None:
-                try:
-                    if get(self.url("/health"), timeout=2)[0] == 200:
-                        return self
-                except OSError:
-                    time.sleep(0.05)
-            self.stop(check=False)
-        pytest.fail("messenger did not start")
-
+class Messenger(http_conftest.Server):
     def url(self, path):
         return "http://127.0.0.1:%d%s" % (self.port, path)
 
@@ -63,16 +40,6 @@ class Messenger:
         assert status == 200
         assert headers["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"
         return body.decode("utf-8")
-
-    def stop(self, check=True):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        rc = self.proc.wait(timeout=60)
-        self.log.close()
-        if check:
-            with open(self.log.name, "rb") as f:
-                err = f.read().decode("utf-8", "replace")
-            assert rc == 0 and "Sanitizer" not in err and "runtime error" not in err, err[-4000:]
 
 
 @pytest.fixture(scope="session")
@@ -83,6 +50,8 @@ def workdir():
 
 @pytest.fixture(scope="session")
 def messenger(workdir):
-    m = Messenger(workdir).start()
+    env = http_conftest._base_env(workdir)
+    env["MESSENGER_QUIET"] = "1"
+    m = Messenger(workdir, env, "ops").start()
     yield m
-    m.stop()
+    m.stop_and_check()

@@ -16,16 +16,14 @@
 #include "cql/client.h"
 #include "metrics/metrics.h"
 
+/* A client that notices a restarted node within ~50 ms. */
 static cql_client *new_client(cqlmock *m, unsigned request_timeout_ms) {
   cql_config cfg;
   cql_config_init(&cfg);
   cfg.contact_points = cqlmock_contact_points(m);
   cfg.port = cqlmock_node_port(m, 0);
   cfg.request_timeout_ms = request_timeout_ms;
-  cfg.connect_timeout_ms = 2000;
-  cfg.reconnect_base_ms = 50;
-  cfg.reconnect_max_ms = 200;
-  cfg.event_delay_ms = 50;
+  cfg.reconnect_base_ms = cfg.reconnect_max_ms = 50;
   cql_client *c = cql_client_new(&cfg, NULL);
   assert_non_null(c);
   char err[256];
