@@ -9,5 +9,12 @@ bench: build
 	@$(MAKE) --no-print-directory bench-cassandra
 	@$(MAKE) --no-print-directory bench-metrics
 
+METRICS_MICRO := $(BUILD)/release/metrics_micro
+$(METRICS_MICRO): bench/metrics_micro.c $(BUILD)/release/libmessenger.a
+	@echo "  LD      $@"
+	@$(CC) $(RELEASE_CFLAGS) $(PKG_CFLAGS) $< $(BUILD)/release/libmessenger.a $(PKG_LIBS) -lm -o $@
+
 bench-metrics: build
+	@$(MAKE) --no-print-directory $(METRICS_MICRO)
+	@$(METRICS_MICRO) | tee $(BUILD)/bench/metrics-micro.md
 	@bash bench/metrics_overhead.sh
