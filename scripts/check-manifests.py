@@ -351,10 +351,10 @@ class Checker:
                     ok = False
                 if not ok:
                     self.err(name, f"prod must limit sends: MESSENGER_SEND_RATE is {rate!r}, want > 0")
-        redis = [n for n, d in self.objects("Deployment")
-                 if any(self.image_repo(c.get("image")) == "redis" for c in self.pod_spec(d).get("containers") or [])]
+        redis = [n for n, d in self.objects() if d.get("kind") in ("Deployment", "StatefulSet")
+                 and any(self.image_repo(c.get("image")) == "redis" for c in self.pod_spec(d).get("containers") or [])]
         if not redis:
-            self.err("k8s/", "prod has no Redis Deployment (live events across replicas)")
+            self.err("k8s/", "prod has no Redis workload (live events across replicas)")
         if not any(d["metadata"]["name"] == "redis" for _, d in self.objects("Service")):
             self.err("k8s/", "prod has no Service named redis")
 
@@ -809,7 +809,7 @@ def self_test():
             "annotations"].pop("prometheus.io/scrape"), "prometheus.io/scrape"),
         "no send limit": (lambda r: k8s_doc(r, "ConfigMap")["data"].pop("MESSENGER_SEND_RATE"),
                           "MESSENGER_SEND_RATE"),
-        "no redis": (lambda r: r["overlays"]["prod"].remove(k8s_doc(r, "Deployment", "redis")), "no Redis"),
+        "no redis": (lambda r: r["overlays"]["prod"].remove(k8s_doc(r, "StatefulSet", "redis")), "no Redis"),
         "prod without pdb": (lambda r: r["overlays"]["prod"].remove(k8s_doc(r, "PodDisruptionBudget")),
                              "no PodDisruptionBudget"),
         "unlisted overlay file": (lambda r: r["k8s_files"].__setitem__("k8s/overlays/prod/extra.yaml", []),
