@@ -14,7 +14,8 @@ COVERAGE_UNIT_BINS := $(patsubst tests/unit/%.c,$(COVERAGE_DIR)/tests/%,$(UNIT_S
 
 $(eval $(call variant,coverage,$(COVERAGE_CFLAGS),$(ASAN_FLAGS) $(COVERAGE_FLAGS)))
 
-$(COVERAGE_DIR)/tests/%: tests/unit/%.c $(UNIT_EXTRA_LIBS) $(COVERAGE_DIR)/libmessenger.a
+# (the test doubles of UNIT_EXTRA_LIBS, added by later fragments, are built first by `coverage`)
+$(COVERAGE_DIR)/tests/%: tests/unit/%.c $(COVERAGE_DIR)/libmessenger.a
 	@mkdir -p $(@D)
 	@echo "  TEST    $@"
 	@$(CC) $(COVERAGE_CFLAGS) $(PKG_CFLAGS) -Itests/unit $< $(UNIT_EXTRA_LIBS) $(COVERAGE_DIR)/libmessenger.a \
@@ -22,7 +23,8 @@ $(COVERAGE_DIR)/tests/%: tests/unit/%.c $(UNIT_EXTRA_LIBS) $(COVERAGE_DIR)/libme
 
 .PHONY: coverage coverage-check
 coverage: deps
-	@$(MAKE) --no-print-directory $(COVERAGE_DIR)/messenger $(COVERAGE_UNIT_BINS) $(CQLMOCK_LIB) docs-assets
+	@$(MAKE) --no-print-directory $(UNIT_EXTRA_LIBS) docs-assets
+	@$(MAKE) --no-print-directory $(COVERAGE_DIR)/messenger $(COVERAGE_UNIT_BINS)
 	@find $(COVERAGE_DIR) -name '*.gcda' -delete
 	@bash scripts/run-unit-tests.sh $(COVERAGE_UNIT_BINS)
 	cd tests/http && MESSENGER_BIN=$(abspath $(COVERAGE_DIR)/messenger) MESSENGER_DOCS_DIR=$(abspath $(BUILD)/docs) \
