@@ -3,6 +3,7 @@ target is healthy, the alerting rules load, and the request rate Prometheus comp
 messenger_http_requests_total matches the load this test sent (a known number of requests at
 a paced rate). Loopback only, free ports, a temporary config and storage directory."""
 
+import http.client
 import json
 import os
 import shutil
@@ -89,7 +90,6 @@ def test_prometheus_scrapes_and_rate_matches_load(prometheus, messenger):
 
     # the load: RATE requests per second for SECONDS on one route (404: a conversation that
     # does not exist), paced against the clock
-    import http.client
     conn = http.client.HTTPConnection("127.0.0.1", messenger.port, timeout=10)
     sent = 0
     start = time.time()
@@ -115,7 +115,9 @@ def test_prometheus_scrapes_and_rate_matches_load(prometheus, messenger):
     window = int(SECONDS - 2)
     rate = scalar(prometheus, "rate(%s[%ds])" % (selector, window), end - 0.5)
     assert rate is not None, "no rate: too few scrapes during the load"
-    assert abs(rate - RATE) <= 0.25 * RATE, "Prometheus rate %.1f/s, sent %d/s" % (rate, RATE)
+    sent_rate = sent / (end - start)  # RATE, unless a loaded machine made the pacing fall behind
+    assert sent_rate > RATE / 2, "could not send the load: %.1f/s" % sent_rate
+    assert abs(rate - sent_rate) <= 0.25 * sent_rate, "Prometheus rate %.1f/s, sent %.1f/s" % (rate, sent_rate)
     # and the recording rule of the alerts sees the same traffic
     ratio = scalar(prometheus, "messenger:http_errors:ratio_rate5m", time.time())
     assert ratio == 0.0, ratio
