@@ -14,6 +14,12 @@
 #include "metrics/metrics.h"
 #include "store/store.h"
 
+/* Called once per successful POST /api/conversations/{id}/read, after the mark is durable and
+ * before the 200 is sent, on the thread that completed the store call (an HTTP worker or a
+ * store thread): it must not block. mark->advanced is false when the mark was already there
+ * or beyond (nothing changed). The mark is borrowed for the call. */
+typedef void (*api_read_observer)(void *ctx, const read_mark *mark);
+
 typedef struct api {
   store *store;
   const char *docs_dir;      /* Swagger UI assets for /docs; NULL or missing files = self-contained page */
@@ -22,6 +28,8 @@ typedef struct api {
   metrics_registry *metrics; /* rendered by GET /metrics; NULL = metrics off */
   request_metrics *request_metrics; /* owned; fed by the transport's completion observer */
   http_routes routes;
+  api_read_observer on_read; /* NULL = none; set after api_init (the event streams do) */
+  void *on_read_ctx;
 } api;
 
 /* Fills the route table of `a`; hand &a->routes to the transport. */
