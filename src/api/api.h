@@ -17,7 +17,8 @@
 /* Called once per successful POST /api/conversations/{id}/read, after the mark is durable and
  * before the 200 is sent, on the thread that completed the store call (an HTTP worker or a
  * store thread): it must not block. mark->advanced is false when the mark was already there
- * or beyond (nothing changed). The mark is borrowed for the call. */
+ * or beyond (nothing changed); mark->other_user_id names the other participant, so a receipt can
+ * go to both without another store read. The mark is borrowed for the call. */
 typedef void (*api_read_observer)(void *ctx, const read_mark *mark);
 
 typedef struct api {

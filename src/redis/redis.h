@@ -90,7 +90,8 @@ redis_client *redis_client_open(const char *url, const redis_client_options *opt
 void redis_client_close(redis_client *c);
 
 /* One command, argv-style: argv[i] has argvlen[i] bytes. Returns REDIS_SUBMIT_OK (cb will be
- * called once), or FULL / CLOSED / INVALID (argc < 1 or > 1024; cb will not be called). */
+ * called once), or FULL (max_pending reached, or out of memory) / CLOSED / INVALID (argc < 1 or
+ * > 1024); then cb will not be called. */
 int redis_client_command(redis_client *c, int argc, const char *const *argv, const size_t *argvlen,
                          redis_reply_cb cb, void *user);
 

@@ -112,6 +112,7 @@ typedef struct read_mark_request {
 typedef struct read_mark {
   int64_t conversation_id;
   int64_t user_id;
+  int64_t other_user_id;        /* the conversation's other participant (who also sees receipts) */
   int64_t last_read_message_id; /* the mark after the request (never below an earlier mark) */
   bool advanced;                /* this request moved the mark (false: it was already there or beyond) */
 } read_mark;

@@ -741,6 +741,7 @@ static void on_mark(void *arg, store_status status, const char *detail, const re
   waiter *w = arg;
   if (m) {
     w->msg.id = m->last_read_message_id;
+    w->msg.receiver_id = m->other_user_id;
     w->replayed = !m->advanced; /* reused: true when the mark did not move */
   }
   waiter_done(w, status, detail);
@@ -779,6 +780,7 @@ static void mark_read_writes_one_partition_batch(void **state) {
   waiter w;
   assert_int_equal(mark(f, 40, 2, msg, &w), STORE_OK);
   assert_int_equal(w.msg.id, msg);
+  assert_int_equal(w.msg.receiver_id, 1); /* the other participant */
   assert_false(w.replayed);
   assert_int_equal(executed(f, CASS_CONV_GET), 1);
   assert_int_equal(executed(f, CASS_MSG_GET), 1);
@@ -802,6 +804,7 @@ static void mark_read_older_message_keeps_the_mark(void **state) {
   waiter w;
   assert_int_equal(mark(f, 40, 2, 1000, &w), STORE_OK);
   assert_int_equal(w.msg.id, 5000);
+  assert_int_equal(w.msg.receiver_id, 1);
   assert_true(w.replayed);
   assert_int_equal(cqlmock_log_count(f->mock, -1, CQLMOCK_OP_BATCH, NULL), 0);
   assert_int_equal(mark(f, 40, 2, 5000, &w), STORE_INVALID); /* 5000 is not primed as a message */

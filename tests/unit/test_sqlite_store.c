@@ -656,6 +656,7 @@ static void on_mark(void *arg, store_status status, const char *detail, const re
     w->msg.id = m->last_read_message_id;
     w->msg.conversation_id = m->conversation_id;
     w->msg.receiver_id = m->user_id;
+    w->msg.sender_id = m->other_user_id;
     mw->advanced = m->advanced;
   }
   pthread_cond_broadcast(&w->cv);
@@ -674,6 +675,7 @@ static store_status mark_read(store *s, int64_t conv, int64_t user, int64_t mess
   if (mw.w.status == STORE_OK) {
     assert_int_equal(mw.w.msg.conversation_id, conv);
     assert_int_equal(mw.w.msg.receiver_id, user);
+    assert_int_equal(mw.w.msg.sender_id, user == 1 ? 2 : 1); /* every marking test uses users 1 and 2 */
   }
   if (mark) *mark = mw.w.msg.id;
   if (advanced) *advanced = mw.advanced;

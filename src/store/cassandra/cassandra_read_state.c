@@ -31,6 +31,7 @@ typedef struct mark_op {
   atomic_int pending;
   atomic_int error_code; /* of the first failed read, 0 when none */
   bool participant;      /* the conversation exists and the user is in it */
+  int64_t other_user_id; /* the other participant */
   bool message_found;
   int64_t current; /* the stored mark, 0 when none */
 } mark_op;
@@ -52,6 +53,7 @@ static void on_mark_written(cql_resultset *r, const cql_error *err, void *ud) {
   }
   read_mark mark = {.conversation_id = op->req.conversation_id,
                     .user_id = op->req.user_id,
+                    .other_user_id = op->other_user_id,
                     .last_read_message_id = op->req.message_id,
                     .advanced = true};
   mark_finish(op, STORE_OK, NULL, &mark);
@@ -100,6 +102,7 @@ static void mark_decide(mark_op *op) {
   } else if (op->current >= op->req.message_id) {
     read_mark mark = {.conversation_id = op->req.conversation_id,
                       .user_id = op->req.user_id,
+                      .other_user_id = op->other_user_id,
                       .last_read_message_id = op->current,
                       .advanced = false};
     mark_finish(op, STORE_OK, NULL, &mark);
@@ -122,8 +125,10 @@ static void on_mark_conversation(cql_resultset *r, const cql_error *err, void *u
   mark_op *op = ud;
   const cql_row *row = err ? NULL : cql_resultset_row(r, 0);
   int64_t user1 = 0, user2 = 0;
-  if (row && cass_row_int64(r, row, "user1_id", &user1) && cass_row_int64(r, row, "user2_id", &user2))
+  if (row && cass_row_int64(r, row, "user1_id", &user1) && cass_row_int64(r, row, "user2_id", &user2)) {
     op->participant = user1 == op->req.user_id || user2 == op->req.user_id;
+    op->other_user_id = user1 == op->req.user_id ? user2 : user1;
+  }
   cql_resultset_free(r);
   mark_check_done(op, "read mark: conversation read", err);
 }

@@ -282,6 +282,7 @@ static int write_mark(sqlite_writer *w, write_job *job) {
   if (rc != SQLITE_OK) return rc;
   if (!found || (row[0] != req->user_id && row[1] != req->user_id))
     return refuse(job, STORE_NOT_FOUND, "Conversation not found");
+  int64_t other = row[0] == req->user_id ? row[1] : row[0];
   st = w->st[W_MARK_MESSAGE];
   sqlite3_bind_int64(st, 1, req->conversation_id);
   sqlite3_bind_int64(st, 2, req->message_id);
@@ -294,6 +295,7 @@ static int write_mark(sqlite_writer *w, write_job *job) {
   int64_t current = found ? row[0] : 0;
   job->mark = (read_mark){.conversation_id = req->conversation_id,
                           .user_id = req->user_id,
+                          .other_user_id = other,
                           .last_read_message_id = current > req->message_id ? current : req->message_id,
                           .advanced = req->message_id > current};
   if (!job->mark.advanced) return SQLITE_OK;
