@@ -453,7 +453,7 @@ static void subscriptions_survive_a_server_restart(void **state) {
   server_start(&s, NULL);
   const char *err = NULL;
   redis_client_options opt = {
-      .reconnect_min_ms = 20, .reconnect_max_ms = 200, .request_timeout_ms = 500, .pubsub_ping_ms = 200};
+      .reconnect_min_ms = 20, .reconnect_max_ms = 200, .request_timeout_ms = 1500, .pubsub_ping_ms = 300};
   redis_client *c = redis_client_open(server_url(&s, ""), &opt, &err);
   assert_non_null(c);
   events a = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
@@ -519,7 +519,8 @@ static void commands_wait_for_the_server_and_time_out(void **state) {
   server s = {0};
   s.port = free_port();
   const char *err = NULL;
-  redis_client_options opt = {.request_timeout_ms = 3000, .reconnect_min_ms = 20, .reconnect_max_ms = 100};
+  /* Generous: the server below must start within it, also on a loaded machine. */
+  redis_client_options opt = {.request_timeout_ms = 6000, .reconnect_min_ms = 20, .reconnect_max_ms = 100};
   redis_client *c = redis_client_open(server_url(&s, ""), &opt, &err);
   assert_non_null(c);
   /* No server yet: the command waits for the connection, which comes within its timeout. */
