@@ -14,7 +14,7 @@ SHELL := /bin/bash
 ifeq ($(origin CC),default)
 CC := gcc
 endif
-PKGS := jansson sqlite3 libuv liblz4 zlib uuid
+PKGS := jansson sqlite3 libuv liblz4 zlib uuid hiredis libcrypto
 # llhttp (Node.js's HTTP parser): Debian's node-llhttp ships its C sources, compiled into
 # libmessenger.a by the variant rules below (not copied into the tree).
 LLHTTP_DIR := /usr/share/llhttp

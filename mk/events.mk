@@ -1,4 +1,3 @@
-# events layer (issue 10, owner: the event-stream engineer): WebSocket frames with libwslay
-# (no pkg-config file in Debian 12), the handshake's SHA-1 with OpenSSL libcrypto.
-PKGS += libcrypto
+# events layer (issue 10): WebSocket frames with libwslay, which has no pkg-config file in
+# Debian 12 (the handshake SHA-1 uses libcrypto, already in PKGS).
 PKG_LIBS += -lwslay
