@@ -85,4 +85,14 @@ void serve_settings_from_env(serve_settings *s) {
   s->http.log_requests = !env_unsigned("MESSENGER_QUIET", 0, 1, 0);
   s->docs_dir = env_or("MESSENGER_DOCS_DIR", NULL);
   s->shutdown_grace_ms = 25000;
+  s->http.max_stream_buffer_bytes =
+      (size_t)env_unsigned("MESSENGER_STREAM_BUFFER_BYTES", 4096, 64 << 20, s->http.max_stream_buffer_bytes);
+  events_config_defaults(&s->events);
+  s->events.heartbeat_ms = (unsigned)env_unsigned("MESSENGER_EVENTS_HEARTBEAT_MS", 100, 600000, 15000);
+  s->events.history_per_user = (size_t)env_unsigned("MESSENGER_EVENTS_HISTORY", 1, 1000000, 1000);
+  s->events.history_max_age_s =
+      (unsigned)env_unsigned("MESSENGER_EVENTS_HISTORY_SECONDS", 1, 7 * 86400, 3600);
+  s->events.history_max_bytes = (size_t)env_unsigned("MESSENGER_EVENTS_HISTORY_MB", 1, 65536, 64) << 20;
+  s->redis_url = env_or("MESSENGER_REDIS_URL", NULL);
+  if (s->redis_url && !*s->redis_url) s->redis_url = NULL;
 }

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "events/hub.h"
 #include "http/server.h"
 
 typedef struct store_settings {
@@ -30,6 +31,8 @@ typedef struct serve_settings {
   http_server_config http;
   const char *docs_dir;
   unsigned shutdown_grace_ms;
+  events_config events;  /* MESSENGER_EVENTS_* */
+  const char *redis_url; /* MESSENGER_REDIS_URL: the shared event log; NULL = in-process */
 } serve_settings;
 
 typedef struct seed_settings {

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "api/events.h"
 #include "app/commands.h"
 #include "http/server.h"
 #include "log/log.h"
@@ -110,10 +111,22 @@ int cmd_serve(int argc, char **argv) {
   if (!st) return 1;
   static api app;
   api_init(&app, st, srv_cfg.docs_dir);
+  events_hub *hub = events_hub_new(&srv_cfg.events);
+  rate_gate *typing_gate = rate_gate_new(EVENTS_TYPING_INTERVAL_MS, 1 << 16);
+  if (!hub || !typing_gate) {
+    log_msg(LOG_ERROR, "serve", "cannot start the event streams (out of memory)");
+    events_hub_free(hub);
+    rate_gate_free(typing_gate);
+    store_close(st);
+    return 1;
+  }
+  api_events_init(&app, hub, typing_gate);
   char err[256];
   http_server *srv = http_server_start(&srv_cfg.http, &app.routes, err, sizeof err);
   if (!srv) {
     log_msg(LOG_ERROR, "serve", "%s", err);
+    events_hub_free(hub);
+    rate_gate_free(typing_gate);
     store_close(st);
     return 1;
   }
@@ -128,7 +141,9 @@ int cmd_serve(int argc, char **argv) {
     log_msg(LOG_ERROR, "serve", "stopped without draining the store");
     return 1;
   }
-  store_close(st);
+  store_close(st); /* its last callbacks may still publish events */
+  events_hub_free(hub);
+  rate_gate_free(typing_gate);
   log_msg(LOG_INFO, "serve", "stopped");
   return 0;
 }
