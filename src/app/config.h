@@ -31,8 +31,9 @@ typedef struct serve_settings {
   http_server_config http;
   const char *docs_dir;
   unsigned shutdown_grace_ms;
-  events_config events;  /* MESSENGER_EVENTS_* */
-  const char *redis_url; /* MESSENGER_REDIS_URL: the shared event log; NULL = in-process */
+  events_config events;     /* MESSENGER_EVENTS_* */
+  const char *redis_url;    /* MESSENGER_REDIS_URL: the shared event log; NULL = in-process */
+  const char *redis_prefix; /* MESSENGER_REDIS_PREFIX: of its keys and channel ("messenger:") */
 } serve_settings;
 
 typedef struct seed_settings {
