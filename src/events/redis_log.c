@@ -24,18 +24,29 @@ static const char publish_lua[] =
     "return id\n";
 
 /* KEYS[1] = the user's stream; ARGV = since ('' = none), max age ms. Returns {'position', last},
- * {'reset', last} or {'entries', last, id, type, fields, ...}. Ids are compared as decimal
- * strings (Lua numbers cannot hold 64-bit sequence numbers). */
+ * {'reset', last} or {'entries', last, id, type, fields, ...}. The position of a stream that
+ * does not exist is "<now-1>-<2^64-1>" (below any id a new entry gets, and never an entry's own).
+ * A resume from `since` is gapless unless: since is above the last id (unknown); or an entry
+ * after since may have been removed: XDEL above since (max-deleted-entry-id), or trimming (more
+ * entries added than present) with since below the first entry, or the stream is gone although
+ * since is an entry's id (expired, or Redis lost its data), or since is older than the age
+ * bound. Ids are compared as decimal strings (Lua numbers cannot hold 64-bit sequences). */
 static const char replay_lua[] =
     "local t = redis.call('TIME')\n"
     "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
-    "local last = (now - 1) .. '-18446744073709551615'\n"
-    "local maxdel = '0-0'\n"
-    "if redis.call('EXISTS', KEYS[1]) == 1 then\n"
+    "local empty = '-18446744073709551615'\n"
+    "local last = (now - 1) .. empty\n"
+    "local exists = redis.call('EXISTS', KEYS[1]) == 1\n"
+    "local maxdel, length, added, first = '0-0', 0, 0, nil\n"
+    "if exists then\n"
     "  local info = redis.call('XINFO', 'STREAM', KEYS[1])\n"
     "  for i = 1, #info, 2 do\n"
-    "    if info[i] == 'last-generated-id' then last = info[i + 1]\n"
-    "    elseif info[i] == 'max-deleted-entry-id' then maxdel = info[i + 1] end\n"
+    "    local k, v = info[i], info[i + 1]\n"
+    "    if k == 'last-generated-id' then last = v\n"
+    "    elseif k == 'max-deleted-entry-id' then maxdel = v\n"
+    "    elseif k == 'length' then length = v\n"
+    "    elseif k == 'entries-added' then added = v\n"
+    "    elseif k == 'first-entry' and v then first = v[1] end\n"
     "  end\n"
     "end\n"
     "if ARGV[1] == '' then return {'position', last} end\n"
@@ -48,8 +59,11 @@ static const char replay_lua[] =
     "  return as < bs\n"
     "end\n"
     "local since = ARGV[1]\n"
+    "if since == last then return {'entries', last} end\n"
     "local since_ms = tonumber(string.match(since, '^(%d+)-'))\n"
-    "if less(last, since) or less(since, maxdel) or since_ms < now - tonumber(ARGV[2]) then\n"
+    "local marker = string.sub(since, -#empty) == empty\n"
+    "if less(last, since) or less(since, maxdel) or (added > length and (not first or less(since, first)))\n"
+    "   or (not exists and not marker) or since_ms < now - tonumber(ARGV[2]) then\n"
     "  return {'reset', last}\n"
     "end\n"
     "local out = {'entries', last}\n"

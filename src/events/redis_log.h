@@ -5,10 +5,10 @@
  * one Lua script per user, so the channel carries each user's events in stream order, with the
  * stream entry id as the event id. Typing is PUBLISHed only (never stored).
  *
- * A stream's replay is one script: from XINFO STREAM it knows the last id and the largest id
- * ever trimmed (max-deleted-entry-id, Redis >= 7.0); a last id the stream still covers gets
- * XRANGE (id, +]; one that is newer than the stream, older than the age bound or older than a
- * trimmed entry gets `reset`. See remote.h for how the hub merges replay and live events.
+ * A stream's replay is one script: from XINFO STREAM (Redis >= 7.0) it knows the last id, the
+ * first retained entry and whether entries were trimmed or deleted; a last id after which
+ * nothing can have been removed gets XRANGE (id, +], any other gets `reset` (the rules are
+ * next to the script). See remote.h for how the hub merges replay and live events.
  *
  * Ownership: the log owns its Redis client (redis/redis.h) and borrows the hub, which must
  * outlive it; close the log before freeing the hub, after the HTTP server and the store. */
