@@ -16,3 +16,11 @@ events-test: build-asan
 	  /usr/bin/python3 -m pytest -q -p no:cacheprovider .
 
 TEST_TARGETS += events-test
+
+# BENCH_EVENTS_STREAMS (50000) BENCH_EVENTS_RECEIVERS (10000) BENCH_EVENTS_RATE (5000)
+# BENCH_EVENTS_SECONDS (10) BENCH_EVENTS_SENDER_CONNECTIONS (64); release build, own servers and
+# redis-server on free loopback ports. Writes build/bench/events.md.
+.PHONY: bench-events
+bench-events: build
+	@mkdir -p $(BUILD)/bench
+	/usr/bin/python3 bench/events_bench.py | tee $(BUILD)/bench/events.md

@@ -21,6 +21,18 @@ BIN = os.environ.get("MESSENGER_BIN") or os.path.join(HERE, "..", "..", "build",
 SANITIZER_MARKERS = ("AddressSanitizer", "LeakSanitizer", "runtime error")
 
 
+# Every process started here, so that a failing test leaves nothing running (conftest.py).
+LIVE = []
+
+
+def kill_leftovers():
+    while LIVE:
+        p = LIVE.pop().proc
+        if p is not None and p.poll() is None:
+            p.kill()
+            p.wait()
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -38,10 +50,11 @@ class Redis:
         self.port = None
         self.proc = None
 
-    def start(self):
+    def start(self, port=None):
         if not shutil.which("redis-server"):
             pytest.skip("redis-server is not installed (scripts/apt-packages.txt has it)")
-        self.port = free_port()
+        self.port = port or free_port()
+        LIVE.append(self)
         self.proc = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
                                       "--save", "", "--appendonly", "no", "--dir", self.workdir],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -74,6 +87,7 @@ class Replica:
     def start(self, port=None):
         self.port = port or free_port()
         self.err = open(self.stderr_path, "wb")
+        LIVE.append(self)
         self.proc = subprocess.Popen([BIN, "serve", "--host", self.host, "--port", str(self.port)] + self.args,
                                      env=self.env, stdout=subprocess.DEVNULL, stderr=self.err, cwd=self.workdir)
         deadline = time.monotonic() + 30

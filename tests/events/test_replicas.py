@@ -195,9 +195,7 @@ def test_losing_redis_closes_streams_and_they_come_back(workdir):
     # sends still succeed (the store is the source of truth)
     m2 = post.send(a, b, "during the outage")
     assert post.messages(m2["conversation_id"]).json["data"][0]["id"] == m2["id"]
-    redis.proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                                   "--appendonly", "no", "--dir", workdir],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    redis.start(port=port)
     deadline = time.monotonic() + 30
     while True:  # the replicas reconnect by themselves; a stream resumes (reset: Redis lost its data)
         assert time.monotonic() < deadline, "streams did not come back after Redis restarted"
