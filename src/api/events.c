@@ -211,7 +211,9 @@ static bool ws_deliver(void *sink, const event *ev) {
 static bool ws_heartbeat(void *sink) { return ws_session_ping(((event_stream *)sink)->ws); }
 
 /* The shared log's fan-out was lost: "going away", the client resumes from its last id. */
-static void ws_close(void *sink) { ws_session_close(((event_stream *)sink)->ws, 1001, "resume from your last id"); }
+static void ws_close(void *sink) {
+  ws_session_close(((event_stream *)sink)->ws, 1001, "resume from your last id");
+}
 
 static const event_sink_ops ws_ops = {ws_deliver, ws_heartbeat, NULL, ws_close};
 

@@ -195,8 +195,11 @@ static void entry_evict(shard *sh, log_entry *e) {
 
 static void shard_evict_old(events_hub *h, shard *sh, int64_t now) {
   int64_t cutoff = now - (int64_t)h->cfg.history_max_age_s * 1000;
-  while (sh->oldest && (sh->oldest->at_ms < cutoff || sh->bytes > h->shard_max_bytes))
-    entry_evict(sh, sh->oldest);
+  while (sh->oldest && (sh->oldest->at_ms < cutoff || sh->bytes > h->shard_max_bytes)) {
+    log_entry *e = sh->oldest;
+    e->shard_prev = NULL; /* already true: said for the analyzer, which cannot know it */
+    entry_evict(sh, e);
+  }
 }
 
 static bool entry_append(events_hub *h, shard *sh, user_rec *u, uint64_t seq, const char *type,
@@ -595,7 +598,10 @@ static void *heartbeat_main(void *arg) {
 static void shards_free(events_hub *h, size_t count) {
   for (size_t i = 0; i < count; i++) {
     shard *sh = &h->shards[i];
-    while (sh->oldest) entry_evict(sh, sh->oldest);
+    for (log_entry *e = sh->oldest, *next; e; e = next) {
+      next = e->shard_next;
+      free(e);
+    }
     for (size_t b = 0; b < sh->bucket_count; b++) {
       for (user_rec *u = sh->buckets[b], *next; u; u = next) {
         next = u->hash_next;
