@@ -36,6 +36,7 @@ EXPECTED = {
     "/api/messages/conversation/{conversation_id}/before": {"get": STORE_LIST},
     "/api/conversations/user/{user_id}": {"get": {"200", "422", "503"}},
     "/api/conversations/{conversation_id}": {"get": STORE_LIST},
+    "/api/conversations/{conversation_id}/read": {"post": {"200", "404", "413", "422", "503"}},
     "/api/conversations/{conversation_id}/typing": {"post": {"202", "404", "422", "503"}},
     "/api/events": {"get": {"101", "200", "400", "422", "426", "503"}},
     "/": {"get": {"200"}},
@@ -45,6 +46,7 @@ EXPECTED = {
     "/docs": {"get": {"200"}},
 }
 EXPECTED_SCHEMAS = {"MessageCreate", "Message", "MessagePage", "Conversation", "ConversationPage",
+                    "UserConversation", "ReadMarkCreate", "ReadMark",
                     "HTTPValidationError", "ValidationError", "ErrorDetail", "ServiceInfo", "Health", "Ready",
                     "Unavailable"}
 # What the service description must state: the limits table and the transport-level answers.
