@@ -84,7 +84,7 @@ static void on_message(wslay_event_context_ptr ctx, const struct wslay_event_on_
   }
   t->next = NULL;
   t->len = arg->msg_length;
-  memcpy(t->data, arg->msg, arg->msg_length);
+  if (arg->msg_length) memcpy(t->data, arg->msg, arg->msg_length); /* an empty message has no buffer */
   *s->texts_tail = t;
   s->texts_tail = &t->next;
 }

@@ -140,6 +140,18 @@ static void text_both_ways(void **state) {
   ws_session_free(s);
 }
 
+static void empty_text_message(void **state) {
+  (void)state;
+  pipe_end p;
+  ws_session *s = session(&p, 4096);
+  uint8_t buf[16];
+  size_t n = client_frame(buf, true, 0x1, "", 0, true);
+  ws_session_feed(s, buf, n);
+  assert_int_equal(p.text_count, 1);
+  assert_string_equal(p.texts[0], "");
+  ws_session_free(s);
+}
+
 static void frames_split_at_every_byte(void **state) {
   (void)state;
   pipe_end p;
@@ -303,6 +315,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(accept_key_matches_rfc_example),
       cmocka_unit_test(text_both_ways),
+      cmocka_unit_test(empty_text_message),
       cmocka_unit_test(frames_split_at_every_byte),
       cmocka_unit_test(unmasked_client_frame_is_a_protocol_error),
       cmocka_unit_test(fragments_with_interleaved_ping),
