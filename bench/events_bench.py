@@ -43,15 +43,20 @@ def free_port():
 
 
 def raise_nofile():
+    """Raises the open-files limit as far as allowed (children inherit it) and caps the number of
+    streams to what fits: client and server each hold one descriptor per stream."""
+    global STREAMS
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    want = max(STREAMS * 2 + 1000, RECEIVERS * 2 + 1000)
-    if hard < want:
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (want, want))
-            return
-        except (ValueError, OSError):
-            want = hard
-    resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard if hard >= want else want))
+    want = max(STREAMS, RECEIVERS) + 1000
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, max(want, hard)))
+    except (ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    if STREAMS > limit - 1000:
+        print("note: open-files limit %d (hard limit, cannot be raised here): %d idle streams instead of %d"
+              % (limit, limit - 1000, STREAMS), file=sys.stderr)
+        STREAMS = limit - 1000
 
 
 def start_server(work, name, extra_env=None, extra_args=()):
