@@ -8,6 +8,7 @@ bench: build
 	@bash bench/run.sh
 	@$(MAKE) --no-print-directory bench-cassandra
 	@$(MAKE) --no-print-directory bench-metrics
+	@$(MAKE) --no-print-directory bench-events
 
 METRICS_MICRO := $(BUILD)/release/metrics_micro
 $(METRICS_MICRO): bench/metrics_micro.c $(BUILD)/release/libmessenger.a

@@ -31,6 +31,8 @@ typedef struct api {
   http_routes routes;
   api_read_observer on_read; /* NULL = none; set after api_init (the event streams do) */
   void *on_read_ctx;
+  struct events_hub *events;     /* NULL until api_events_init: no event is published */
+  struct rate_gate *typing_gate; /* typing events per user and conversation */
 } api;
 
 /* Fills the route table of `a`; hand &a->routes to the transport. */

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "api/events.h"
 #include "api/handlers.h"
 #include "api/params.h"
 #include "api/respond.h"
@@ -15,12 +16,15 @@
 
 typedef struct send_call {
   http_exchange *ex;
+  api *api;
   json_t *body; /* keeps the content string alive until the store answers */
   send_request req;
 } send_call;
 
 static void on_sent(void *arg, store_status status, const char *detail, const send_result *result) {
   send_call *call = arg;
+  if (status == STORE_OK && !result->replayed) /* durable now; a replayed send was announced the first time */
+    api_events_message(call->api, &result->message);
   if (status == STORE_OK)
     respond_message(call->ex, 201, &result->message);
   else
@@ -93,7 +97,7 @@ void api_send_message(http_exchange *ex, void *app) {
     respond_detail(ex, 503, "Out of memory");
     return;
   }
-  *call = (send_call){.ex = ex, .body = body, .req = req};
+  *call = (send_call){.ex = ex, .api = a, .body = body, .req = req};
   store_send_message(a->store, &call->req, on_sent, call);
 }
 

@@ -45,6 +45,15 @@ bool param_path_id(http_exchange *ex, size_t index, const char *name, validation
   return parse_bounded(http_path_param(ex, index), "path", name, 1, ID_MAX, v, out);
 }
 
+bool param_query_id(http_exchange *ex, const char *name, validation_errors *v, int64_t *out) {
+  const char *text = http_query(ex, name);
+  if (!text) {
+    validation_add(v, "query", name, "missing", "Field required");
+    return false;
+  }
+  return parse_bounded(text, "query", name, 1, ID_MAX, v, out);
+}
+
 bool param_page(http_exchange *ex, cursor_kind kind, validation_errors *v, page_request *out) {
   bool ok = true;
   int64_t page = 1, limit = PAGE_LIMIT_DEFAULT;

@@ -14,6 +14,9 @@
 /* An id (1 .. 2^53-1) in path parameter `index`, reported as loc ["path", name]. */
 bool param_path_id(http_exchange *ex, size_t index, const char *name, validation_errors *v, int64_t *out);
 
+/* An id (1 .. 2^53-1) in query parameter `name`, which must be present (else "missing"). */
+bool param_query_id(http_exchange *ex, const char *name, validation_errors *v, int64_t *out);
+
 /* page, limit and cursor (of `kind`) from the query string, with their defaults. */
 bool param_page(http_exchange *ex, cursor_kind kind, validation_errors *v, page_request *out);
 

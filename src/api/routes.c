@@ -11,6 +11,8 @@ static const http_route routes[] = {
     {"GET", "/api/conversations/user/{}", api_list_user_conversations},
     {"GET", "/api/conversations/{}", api_get_conversation},
     {"POST", "/api/conversations/{}/read", api_mark_read},
+    {"POST", "/api/conversations/{}/typing", api_typing},
+    {"GET", "/api/events", api_events},
     {"GET", "/", api_root},
     {"GET", "/health", api_health},
     {"GET", "/ready", api_ready},
@@ -41,6 +43,8 @@ void api_init(api *a, store *s, const char *docs_dir) {
   a->request_metrics = NULL;
   a->on_read = NULL;
   a->on_read_ctx = NULL;
+  a->events = NULL;
+  a->typing_gate = NULL;
   atomic_init(&a->draining, false);
   a->routes = (http_routes){
       .routes = routes,

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "events/hub.h"
 #include "http/server.h"
 
 typedef struct store_settings {
@@ -31,6 +32,9 @@ typedef struct serve_settings {
   const char *docs_dir;
   unsigned shutdown_grace_ms;
   bool metrics; /* MESSENGER_METRICS (default 1): collect and serve /metrics */
+  events_config events;     /* MESSENGER_EVENTS_* */
+  const char *redis_url;    /* MESSENGER_REDIS_URL: the shared event log; NULL = in-process */
+  const char *redis_prefix; /* MESSENGER_REDIS_PREFIX: of its keys and channel ("messenger:") */
 } serve_settings;
 
 typedef struct seed_settings {
@@ -44,6 +48,10 @@ typedef struct seed_settings {
 
 void store_settings_from_env(store_settings *s);
 void serve_settings_from_env(serve_settings *s);
+
+/* After *_settings_from_env: false (with the message on stderr) when a numeric variable was set
+ * to an invalid value; the command then exits 2, as for an invalid flag. */
+bool config_check_env(const char *prog);
 
 /* Parses an unsigned decimal in [min, max]; false on anything else. */
 bool parse_unsigned(const char *text, uint64_t min, uint64_t max, uint64_t *out);

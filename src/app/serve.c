@@ -6,9 +6,12 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "api/events.h"
+#include "events/redis_log.h"
 #include "app/commands.h"
 #include "app/cql_metrics.h"
 #include "http/server.h"
+#include "log/log.h"
 #include "metrics/global.h"
 #include "store/metered.h"
 
@@ -100,11 +103,18 @@ static bool parse_serve_args(int argc, char **argv, serve_settings *srv, store_s
     if (!ok) return reject_option("messenger serve", opt, serve_usage, exit_code);
   }
   if (optind < argc) {
-    fprintf(stderr, "messenger serve: unexpected argument '%s'\n", argv[optind]);
+    log_msg(LOG_ERROR, "serve", "unexpected argument '%s'", argv[optind]);
     *exit_code = 2;
     return false;
   }
   return true;
+}
+
+/* The event streams' parts, in the order they can go (each accepts NULL). */
+static void stop_events(redis_log *shared_log, events_hub *hub, rate_gate *typing_gate) {
+  redis_log_close(shared_log);
+  events_hub_free(hub);
+  rate_gate_free(typing_gate);
 }
 
 int cmd_serve(int argc, char **argv) {
@@ -112,6 +122,7 @@ int cmd_serve(int argc, char **argv) {
   store_settings st_cfg;
   serve_settings_from_env(&srv_cfg);
   store_settings_from_env(&st_cfg);
+  if (!config_check_env("messenger serve")) return 2;
   int exit_code = 0;
   if (!parse_serve_args(argc, argv, &srv_cfg, &st_cfg, &exit_code)) return exit_code;
 
@@ -128,37 +139,66 @@ int cmd_serve(int argc, char **argv) {
   cql_client *cql = strcmp(store_backend(st), "cassandra") == 0 ? cassandra_store_client(st) : NULL;
   if (srv_cfg.metrics && metrics_global_init(MESSENGER_VERSION, store_backend(st))) {
     if (cql && !metrics_collector_add(metrics_global(), cql_metrics_collect, cql))
-      fprintf(stderr, "messenger: out of memory: CQL metrics are off\n");
+      log_msg(LOG_WARN, "serve", "out of memory: CQL metrics are off");
     st = store_metered_wrap(st, metrics_global());
   }
   static api app;
   api_init(&app, st, srv_cfg.docs_dir);
   if (metrics_global() && !api_enable_metrics(&app, metrics_global()))
-    fprintf(stderr, "messenger: out of memory: HTTP metrics are off\n");
+    log_msg(LOG_WARN, "serve", "out of memory: HTTP metrics are off");
+  events_hub *hub = events_hub_new(&srv_cfg.events);
+  rate_gate *typing_gate = rate_gate_new(EVENTS_TYPING_INTERVAL_MS, 1 << 16);
+  redis_log *shared_log = NULL;
+  if (!hub || !typing_gate) {
+    log_msg(LOG_ERROR, "serve", "cannot start the event streams (out of memory)");
+    goto fail;
+  }
+  if (srv_cfg.redis_url) {
+    const redis_log_config log_cfg = {
+        .url = srv_cfg.redis_url,
+        .prefix = srv_cfg.redis_prefix,
+        .max_per_user = srv_cfg.events.history_per_user,
+        .max_age_s = srv_cfg.events.history_max_age_s,
+        .wait_ready_ms = 5000,
+    };
+    const char *log_err;
+    shared_log = redis_log_open(hub, &log_cfg, &log_err);
+    if (!shared_log) {
+      log_msg(LOG_ERROR, "serve", "MESSENGER_REDIS_URL: %s", log_err);
+      goto fail;
+    }
+  }
+  api_events_init(&app, hub, typing_gate);
   char err[256];
   http_server *srv = http_server_start(&srv_cfg.http, &app.routes, err, sizeof err);
   if (!srv) {
-    fprintf(stderr, "messenger: %s\n", err);
-    store_close(st);
-    api_free(&app);
-    metrics_global_shutdown();
-    return 1;
+    log_msg(LOG_ERROR, "serve", "%s", err);
+    goto fail;
   }
-  fprintf(stderr, "messenger: listening on %s:%u (store: %s)\n", srv_cfg.http.host, http_server_port(srv),
+  log_msg(LOG_INFO, "serve", "listening on %s:%u (store: %s)", srv_cfg.http.host, http_server_port(srv),
           store_backend(st));
 
   int sig = 0;
   sigwait(&stop_signals, &sig);
-  fprintf(stderr, "messenger: %s received, draining\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  log_msg(LOG_INFO, "serve", "%s received, draining", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   atomic_store(&app.draining, true);
   if (!http_server_shutdown(srv, srv_cfg.shutdown_grace_ms)) {
-    fprintf(stderr, "messenger: stopped without draining the store\n");
+    log_msg(LOG_ERROR, "serve", "stopped without draining the store");
     return 1;
   }
   metrics_collector_remove(metrics_global(), cql_metrics_collect, cql); /* the transport is stopped */
-  store_close(st);
+  store_close(st); /* its last callbacks may still publish events */
+  stop_events(shared_log, hub, typing_gate);
   api_free(&app);
   metrics_global_shutdown();
-  fprintf(stderr, "messenger: stopped\n");
+  log_msg(LOG_INFO, "serve", "stopped");
   return 0;
+
+fail:
+  metrics_collector_remove(metrics_global(), cql_metrics_collect, cql);
+  store_close(st);
+  stop_events(shared_log, hub, typing_gate);
+  api_free(&app);
+  metrics_global_shutdown();
+  return 1;
 }
