@@ -15,6 +15,7 @@
 #include "core/ids.h"
 #include "http/websocket.h"
 #include "log/log.h"
+#include "metrics/global.h"
 
 /* ---- publishing ---- */
 
@@ -169,13 +170,22 @@ typedef struct event_stream {
   http_stream *stream;
   events_sub *sub;
   ws_session *ws; /* NULL for SSE */
+  bool dropped;   /* a write was refused (its buffer was full, or it was closing): counted once */
 } event_stream;
+
+/* Every write of a stream; a refused one means the transport drops the stream (a slow reader). */
+static bool stream_write(event_stream *es, const void *data, size_t len) {
+  if (http_stream_write(es->stream, data, len)) return true;
+  if (!es->dropped) metrics_event_stream_dropped();
+  es->dropped = true;
+  return false;
+}
 
 static bool sse_deliver(void *sink, const event *ev) {
   event_stream *es = sink;
   size_t len;
   char *text = event_encode_sse(ev, &len);
-  bool ok = text && http_stream_write(es->stream, text, len);
+  bool ok = text && stream_write(es, text, len);
   free(text);
   return ok;
 }
@@ -183,14 +193,14 @@ static bool sse_deliver(void *sink, const event *ev) {
 static bool sse_heartbeat(void *sink) {
   event_stream *es = sink;
   static const char ping[] = ": ping\n\n";
-  return http_stream_write(es->stream, ping, sizeof ping - 1);
+  return stream_write(es, ping, sizeof ping - 1);
 }
 
 static bool sse_position(void *sink, const char *id) {
   event_stream *es = sink;
   size_t len;
   char *text = event_encode_sse_position(id, &len);
-  bool ok = text && http_stream_write(es->stream, text, len);
+  bool ok = text && stream_write(es, text, len);
   free(text);
   return ok;
 }
@@ -218,7 +228,7 @@ static void ws_close(void *sink) {
 static const event_sink_ops ws_ops = {ws_deliver, ws_heartbeat, NULL, ws_close};
 
 static bool ws_write(void *user, const uint8_t *data, size_t len) {
-  return http_stream_write(((event_stream *)user)->stream, data, len);
+  return stream_write(user, data, len);
 }
 
 static void ws_finished(void *user) { http_stream_close(((event_stream *)user)->stream); }
@@ -264,6 +274,7 @@ static void on_stream_closed(http_stream *s, void *user) {
   events_unsubscribe(es->sub);
   ws_session_free(es->ws);
   free(es);
+  metrics_event_stream_closed();
 }
 
 /* Checks the WebSocket handshake and adds the 101's headers; false after answering an error. */
@@ -340,6 +351,7 @@ void api_events(http_exchange *ex, void *app) {
     free(es);
     return;
   }
+  metrics_event_stream_opened();
   static const char retry[] = "retry: 2000\n\n"; /* EventSource: reconnect after 2 s */
   if (!websocket) http_stream_write(es->stream, retry, sizeof retry - 1);
   es->sub = events_subscribe(a->events, user_id, last_id, websocket ? &ws_ops : &sse_ops, es);

@@ -24,6 +24,17 @@ def ev_server(workdir, server_env):
     s.stop_and_check()
 
 
+def metric(server, name):
+    """The value of one unlabelled family in the server's /metrics exposition."""
+    c = server.client()
+    r = c.get("/metrics", expect_json=False)
+    c.close()
+    for line in r.body.decode().splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError("%s not exported" % name)
+
+
 def pos(event_id):
     """An event id as a comparable tuple (ids are opaque to clients; the tests know the format)."""
     base = event_id.split("~")[0]
@@ -224,9 +235,26 @@ def test_resume_under_16_concurrent_senders_with_forced_disconnects(ev_server):
     assert reconnects >= 5
 
 
+def test_open_streams_are_counted_in_metrics(ev_server):
+    base = metric(ev_server, "messenger_event_streams")
+    opened = metric(ev_server, "messenger_event_streams_opened_total")
+    streams = [SseStream(ev_server, new_user()) for _ in range(3)]
+    for s in streams:
+        s.wait_position()
+    assert metric(ev_server, "messenger_event_streams") == base + 3
+    assert metric(ev_server, "messenger_event_streams_opened_total") == opened + 3
+    for s in streams:
+        s.close()
+    deadline = time.monotonic() + 10 * TIME_FACTOR
+    while metric(ev_server, "messenger_event_streams") != base and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert metric(ev_server, "messenger_event_streams") == base
+
+
 def test_slow_reader_is_dropped_without_delaying_others(ev_server):
     a, b = new_pair()
     api = ev_server.client()
+    dropped = metric(ev_server, "messenger_event_streams_dropped_total")
     slow = SseStream(ev_server, b, rcvbuf=4096)  # never reads
     slow.wait_position()
     fast = SseStream(ev_server, b)
@@ -261,6 +289,7 @@ def test_slow_reader_is_dropped_without_delaying_others(ev_server):
             break
         n += 1
     assert n < count, "the slow reader was never dropped"
+    assert metric(ev_server, "messenger_event_streams_dropped_total") >= dropped + 1
     assert worst < 5 * TIME_FACTOR, "a send took %.2f s while a reader was stuck" % worst
     fast.close()
     slow.close()
