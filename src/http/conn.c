@@ -55,6 +55,7 @@ struct http_stream {
   http_worker *w;
   http_conn *conn; /* loop thread; NULL once ended */
   bool started;    /* head written (loop thread) */
+  bool flush_deadline_set;
   http_stream_closed on_closed;
   http_stream_data on_data;
   void *user;
@@ -469,7 +470,8 @@ static void stream_flush(http_stream *s) {
   http_conn *c = s->conn;
   if (!c || !s->started || s->writing) return;
   pthread_mutex_lock(&s->lock);
-  bool overflow = s->overflow, close_now = s->close_requested && s->pending_len == 0;
+  bool overflow = s->overflow, close_requested = s->close_requested;
+  bool close_now = close_requested && s->pending_len == 0;
   char *bytes = s->pending;
   size_t len = s->pending_len;
   if (!overflow && len) {
@@ -481,6 +483,10 @@ static void stream_flush(http_stream *s) {
   if (overflow || close_now) {
     conn_close(c);
     return;
+  }
+  if (close_requested && !s->flush_deadline_set) { /* flushing before the close: bounded */
+    s->flush_deadline_set = true;
+    conn_set_deadline(c, HTTP_STREAM_FLUSH_MS);
   }
   if (!len) return;
   pthread_mutex_lock(&s->lock);

@@ -151,6 +151,7 @@ static void on_wakeup(uv_async_t *async) {
   }
   if (phase >= 2) {
     http_worker_close_all(w);
+    http_worker_take_handoffs(w); /* frees the streams that ended while on the hand-off list */
     uv_close((uv_handle_t *)&w->wakeup, NULL);
   }
 }
