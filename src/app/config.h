@@ -45,6 +45,10 @@ typedef struct seed_settings {
 void store_settings_from_env(store_settings *s);
 void serve_settings_from_env(serve_settings *s);
 
+/* After *_settings_from_env: false (with the message on stderr) when a numeric variable was set
+ * to an invalid value; the command then exits 2, as for an invalid flag. */
+bool config_check_env(const char *prog);
+
 /* Parses an unsigned decimal in [min, max]; false on anything else. */
 bool parse_unsigned(const char *text, uint64_t min, uint64_t max, uint64_t *out);
 

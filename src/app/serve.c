@@ -9,6 +9,7 @@
 #include "app/commands.h"
 #include "app/cql_metrics.h"
 #include "http/server.h"
+#include "log/log.h"
 #include "metrics/global.h"
 #include "store/metered.h"
 
@@ -100,7 +101,7 @@ static bool parse_serve_args(int argc, char **argv, serve_settings *srv, store_s
     if (!ok) return reject_option("messenger serve", opt, serve_usage, exit_code);
   }
   if (optind < argc) {
-    fprintf(stderr, "messenger serve: unexpected argument '%s'\n", argv[optind]);
+    log_msg(LOG_ERROR, "serve", "unexpected argument '%s'", argv[optind]);
     *exit_code = 2;
     return false;
   }
@@ -112,6 +113,7 @@ int cmd_serve(int argc, char **argv) {
   store_settings st_cfg;
   serve_settings_from_env(&srv_cfg);
   store_settings_from_env(&st_cfg);
+  if (!config_check_env("messenger serve")) return 2;
   int exit_code = 0;
   if (!parse_serve_args(argc, argv, &srv_cfg, &st_cfg, &exit_code)) return exit_code;
 
@@ -138,27 +140,27 @@ int cmd_serve(int argc, char **argv) {
   char err[256];
   http_server *srv = http_server_start(&srv_cfg.http, &app.routes, err, sizeof err);
   if (!srv) {
-    fprintf(stderr, "messenger: %s\n", err);
+    log_msg(LOG_ERROR, "serve", "%s", err);
     store_close(st);
     api_free(&app);
     metrics_global_shutdown();
     return 1;
   }
-  fprintf(stderr, "messenger: listening on %s:%u (store: %s)\n", srv_cfg.http.host, http_server_port(srv),
+  log_msg(LOG_INFO, "serve", "listening on %s:%u (store: %s)", srv_cfg.http.host, http_server_port(srv),
           store_backend(st));
 
   int sig = 0;
   sigwait(&stop_signals, &sig);
-  fprintf(stderr, "messenger: %s received, draining\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  log_msg(LOG_INFO, "serve", "%s received, draining", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   atomic_store(&app.draining, true);
   if (!http_server_shutdown(srv, srv_cfg.shutdown_grace_ms)) {
-    fprintf(stderr, "messenger: stopped without draining the store\n");
+    log_msg(LOG_ERROR, "serve", "stopped without draining the store");
     return 1;
   }
   metrics_collector_remove(metrics_global(), cql_metrics_collect, cql); /* the transport is stopped */
   store_close(st);
   api_free(&app);
   metrics_global_shutdown();
-  fprintf(stderr, "messenger: stopped\n");
+  log_msg(LOG_INFO, "serve", "stopped");
   return 0;
 }

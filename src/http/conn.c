@@ -131,6 +131,8 @@ struct http_conn {
   bool close_after; /* close once the current response is written */
   unsigned open_handles;
   size_t lingered;
+  /* the raw head scan (what llhttp tolerates and this server does not): see scan_head */
+  bool scan_done, at_line_start, blank_cr, in_request_line, prev_space, seen_line;
   uv_write_t write_req;
   uv_write_t continue_req;
   uv_shutdown_t shutdown_req;
@@ -936,6 +938,12 @@ static int on_body(llhttp_t *p, const char *at, size_t n) {
   return 0;
 }
 
+static int on_chunk_header(llhttp_t *p) {
+  http_exchange *ex = parser_exchange(p);
+  if (p->content_length > ex->srv->cfg.max_body_bytes - ex->body_len) return fail(ex, 413, "Request body too large");
+  return 0;
+}
+
 static int on_message_complete(llhttp_t *p) {
   http_exchange *ex = parser_exchange(p);
   ex->keep_alive = llhttp_should_keep_alive(p) != 0;
@@ -952,6 +960,7 @@ static void init_parser_settings(void) {
   parser_settings.on_header_value_complete = on_header_value_complete;
   parser_settings.on_headers_complete = on_headers_complete;
   parser_settings.on_body = on_body;
+  parser_settings.on_chunk_header = on_chunk_header;
   parser_settings.on_message_complete = on_message_complete;
 }
 
@@ -1056,6 +1065,45 @@ static void dispatch_error(http_conn *c, unsigned status, const char *reason) {
   dispatch(c, status, reason);
 }
 
+/* Scans the raw bytes of a request head for what llhttp accepts and this server rejects:
+ * obs-fold (a header line starting with a space or tab, which llhttp unfolds; RFC 9112 5.2
+ * lets a server reject it, and a proxy in front may have framed the request differently) and
+ * more than one space between the parts of the request line. Stops at the blank line. Returns
+ * the reason for a 400, or NULL. */
+static const char *scan_head(http_conn *c, const char *data, size_t len) {
+  for (size_t i = 0; i < len && !c->scan_done; i++) {
+    char b = data[i];
+    if (c->blank_cr) { /* a CR at the start of a line: the blank line that ends the head */
+      c->blank_cr = false;
+      if (b == '\n') {
+        c->scan_done = c->seen_line; /* empty lines before the request line are skipped */
+        continue;
+      }
+    } else if (c->at_line_start) {
+      if (c->seen_line && (b == ' ' || b == '\t')) return "Obsolete line folding is not allowed";
+      if (b == '\r') {
+        c->blank_cr = true;
+        continue;
+      }
+      if (b == '\n') {
+        c->scan_done = c->seen_line;
+        continue;
+      }
+      c->at_line_start = false;
+      c->in_request_line = !c->seen_line;
+      c->seen_line = true;
+    }
+    if (b == '\n') {
+      c->at_line_start = true;
+      c->in_request_line = false;
+    } else if (c->in_request_line) {
+      if (b == ' ' && c->prev_space) return "Malformed request line";
+      c->prev_space = b == ' ';
+    }
+  }
+  return NULL;
+}
+
 /* Parses what is pending or just read (data, len; data inside c->pending or the worker's read
  * buffer). Returns the number of bytes consumed. */
 static size_t conn_parse(http_conn *c, const char *data, size_t len) {
@@ -1066,10 +1114,17 @@ static size_t conn_parse(http_conn *c, const char *data, size_t len) {
       return len;
     }
     c->state = CONN_HEAD;
+    c->scan_done = c->blank_cr = c->prev_space = c->seen_line = c->in_request_line = false;
+    c->at_line_start = true;
     atomic_fetch_add(&c->w->srv->receiving, 1);
     llhttp_init(&c->parser, HTTP_REQUEST, &parser_settings);
     c->parser.data = c;
     conn_set_deadline(c, (uint64_t)c->w->srv->cfg.request_timeout_s * 1000);
+  }
+  const char *bad_head = c->state == CONN_HEAD ? scan_head(c, data, len) : NULL;
+  if (bad_head) {
+    dispatch_error(c, 400, bad_head);
+    return len;
   }
   llhttp_errno_t err = llhttp_execute(&c->parser, data, len);
   if (err == HPE_OK) return len;

@@ -10,6 +10,7 @@
 
 #include "core/validate.h"
 #include "store/cassandra/cassandra_internal.h"
+#include "log/log.h"
 
 /* Copies a text cell; NULL on OOM (or when the cell is not text). */
 static char *copy_text(const cql_resultset *r, const cql_row *row, const char *name, size_t *len) {
@@ -117,7 +118,7 @@ static void on_walk_rows(cql_resultset *r, const cql_error *err, void *ud) {
   }
   cql_resultset_free(r);
   if (!ok) {
-    fprintf(stderr, "messenger: cassandra: malformed message row\n");
+    log_msg(LOG_ERROR, "cassandra", "malformed message row");
     list_finish(op, STORE_UNAVAILABLE, "Database error");
     return;
   }
@@ -348,7 +349,7 @@ static void on_item_message(cql_resultset *r, const cql_error *err, void *ud) {
   bool ok = err || take_content(op, rd->i, r, "content");
   cql_resultset_free(r);
   if (!ok) {
-    fprintf(stderr, "messenger: cassandra: malformed message row\n");
+    log_msg(LOG_ERROR, "cassandra", "malformed message row");
     conv_item_failed(op, CQL_ERR_PROTOCOL_VIOLATION); /* "Database error" */
   }
   conv_item_done(op, "last message read", err);
@@ -364,7 +365,7 @@ static void on_item_conversation(cql_resultset *r, const cql_error *err, void *u
               last == c->last_message_id;
   cql_resultset_free(r);
   if (!ok) {
-    fprintf(stderr, "messenger: cassandra: malformed conversations row\n");
+    log_msg(LOG_ERROR, "cassandra", "malformed conversations row");
     conv_item_failed(op, CQL_ERR_PROTOCOL_VIOLATION); /* "Database error" */
   }
   if (err || !ok || same || !id_is_valid(c->last_message_id)) {
@@ -417,8 +418,7 @@ static void conv_list_answer(conv_list_op *op) {
     for (size_t j = 0; n < rows && (row = cql_resultset_row(op->pages[i], j)); j++)
       if (read_user_row(op->pages[i], row, op->q.user_id, &all[n])) n++;
   }
-  if (n != rows)
-    fprintf(stderr, "messenger: cassandra: %zu malformed conversations_by_user rows\n", rows - n);
+  if (n != rows) log_msg(LOG_ERROR, "cassandra", "%zu malformed conversations_by_user rows", rows - n);
   for (size_t i = 0; i < op->n_pages; i++) cql_resultset_free(op->pages[i]); /* rows hold no strings */
   op->n_pages = 0;
   cass_sort_conversations(all, n);
@@ -529,7 +529,7 @@ static void on_conversation(cql_resultset *r, const cql_error *err, void *ud) {
                !cass_row_int64(r, row, "user2_id", &c.user2_id) ||
                !cass_row_int64(r, row, "last_message_id", &c.last_message_id) || col < 0 ||
                cql_row_get_text(row, (size_t)col, &text, &len) != CQL_GET_OK) {
-      fprintf(stderr, "messenger: cassandra: malformed conversations row\n");
+      log_msg(LOG_ERROR, "cassandra", "malformed conversations row");
       op->cb(op->arg, STORE_UNAVAILABLE, "Database error", NULL);
     } else {
       c.last_message_at_us = id_created_at_us(c.last_message_id);

@@ -17,6 +17,7 @@
 #include "core/timestamp.h"
 #include "core/validate.h"
 #include "store/cassandra/cassandra_internal.h"
+#include "log/log.h"
 
 typedef struct send_op {
   cass_store *s;
@@ -206,7 +207,7 @@ static void on_key_claimed(cql_resultset *r, const cql_error *err, void *ud) {
   bool loaded = load_replay(op, r);
   cql_resultset_free(r);
   if (!loaded) {
-    fprintf(stderr, "messenger: cassandra: idempotency key row without a complete message\n");
+    log_msg(LOG_ERROR, "cassandra", "idempotency key row without a complete message");
     finish(op, STORE_UNAVAILABLE, "Database error");
     return;
   }
@@ -257,7 +258,7 @@ static void on_pair_claimed(cql_resultset *r, const cql_error *err, void *ud) {
             (cass_row_int64(r, cql_resultset_row(r, 0), "conversation_id", &id) && id_is_valid(id));
   cql_resultset_free(r);
   if (!ok) {
-    fprintf(stderr, "messenger: cassandra: conversation claim answered without a conversation id\n");
+    log_msg(LOG_ERROR, "cassandra", "conversation claim answered without a conversation id");
     finish(op, STORE_UNAVAILABLE, "Database error");
     return;
   }
