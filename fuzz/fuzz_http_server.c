@@ -55,10 +55,10 @@ static int connect_server(void) {
 
 /* Writes the request, half-closes, and reads the answer into out (truncated) until the server
  * closes the connection. The half-close waits up to HALF_CLOSE_DELAY_MS for the server to
- * start answering: libmicrohttpd (edge-triggered epoll) only notices an end of stream that
- * arrives after the data it has read, so sending both at once would leave a keep-alive
- * connection open until its idle timeout. The connection is reset at the end, so that the
- * server frees it at once. Returns the number of bytes kept, or -1 without a connection. */
+ * start answering, so that most inputs are parsed before the end of stream arrives (an end of
+ * stream in the middle of a request closes the connection at once). The connection is reset at
+ * the end, so that the server frees it at once. Returns the number of bytes kept, or -1
+ * without a connection. */
 static ssize_t exchange(const uint8_t *req, size_t len, char *out, size_t out_size) {
   int fd = connect_server();
   if (fd < 0) return -1;

@@ -176,6 +176,7 @@ static bool arena_append(http_exchange *ex, const char *at, size_t n) {
     ex->arena = a;
     ex->arena_cap = cap;
   }
+  if (!ex->arena) return false;
   memcpy(ex->arena + ex->arena_len, at, n);
   ex->arena_len += n;
   ex->arena[ex->arena_len] = '\0';
@@ -679,6 +680,7 @@ static void conn_linger(http_conn *c) {
 /* Loop thread: the request is over (response fully written). Next request, linger or close. */
 static void conn_request_done(http_conn *c) {
   http_exchange *ex = c->ex;
+  if (!ex) return;
   c->ex = NULL;
   free(c->head);
   c->head = NULL;
@@ -940,7 +942,8 @@ static int on_body(llhttp_t *p, const char *at, size_t n) {
 
 static int on_chunk_header(llhttp_t *p) {
   http_exchange *ex = parser_exchange(p);
-  if (p->content_length > ex->srv->cfg.max_body_bytes - ex->body_len) return fail(ex, 413, "Request body too large");
+  if (p->content_length > ex->srv->cfg.max_body_bytes - ex->body_len)
+    return fail(ex, 413, "Request body too large");
   return 0;
 }
 
@@ -1277,16 +1280,27 @@ static void conn_close(http_conn *c) {
 
 static void on_refused_closed(uv_handle_t *h) { free(h); }
 
-void http_conn_accept(http_worker *w) {
-  pthread_once(&parser_settings_once, init_parser_settings);
-  /* c starts with its tcp handle; without memory for c, a bare handle takes the connection
-   * just to close it (else it would wait in the backlog) */
-  http_conn *c = calloc(1, sizeof *c);
-  uv_tcp_t *tcp = c ? &c->tcp : malloc(sizeof *tcp);
+/* Takes a connection only to close it (out of memory for its state; else it would wait in the
+ * backlog). */
+static void refuse_connection(http_worker *w) {
+  uv_tcp_t *tcp = malloc(sizeof *tcp);
   if (!tcp) return;
   uv_tcp_init(&w->loop, tcp);
+  uv_accept((uv_stream_t *)&w->listener, (uv_stream_t *)tcp);
+  uv_close((uv_handle_t *)tcp, on_refused_closed);
+}
+
+void http_conn_accept(http_worker *w) {
+  pthread_once(&parser_settings_once, init_parser_settings);
+  http_conn *c = calloc(1, sizeof *c);
+  if (!c) {
+    refuse_connection(w);
+    return;
+  }
+  uv_tcp_t *tcp = &c->tcp; /* first member: on_refused_closed frees c whole */
+  uv_tcp_init(&w->loop, tcp);
   tcp->data = c;
-  if (uv_accept((uv_stream_t *)&w->listener, (uv_stream_t *)tcp) != 0 || !c) {
+  if (uv_accept((uv_stream_t *)&w->listener, (uv_stream_t *)tcp) != 0) {
     uv_close((uv_handle_t *)tcp, on_refused_closed);
     return;
   }
