@@ -23,7 +23,7 @@
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define IO_TIMEOUT_MS       3000
+#define IO_TIMEOUT_MS       10000
 #define HALF_CLOSE_DELAY_MS 1
 
 static uint16_t port;
