@@ -291,6 +291,18 @@ void http_add_header(http_exchange *ex, const char *name, const char *value) {
 
 /* ---- answering (any thread) ---- */
 
+/* Appends item to a worker's hand-off list (head, tail), linked through item->next_field; the
+ * caller holds the worker's lock. */
+#define HANDOFF_APPEND(head, tail, item, next_field)                                                         \
+  do {                                                                                                       \
+    (item)->next_field = NULL;                                                                               \
+    if (tail)                                                                                                \
+      (tail)->next_field = (item);                                                                           \
+    else                                                                                                     \
+      (head) = (item);                                                                                       \
+    (tail) = (item);                                                                                         \
+  } while (0)
+
 /* Hands the answered exchange to its connection's loop. */
 static void exchange_answered(http_exchange *ex, unsigned status, const char *content_type,
                               response_kind kind) {
@@ -303,12 +315,7 @@ static void exchange_answered(http_exchange *ex, unsigned status, const char *co
   }
   http_worker *w = ex->w;
   pthread_mutex_lock(&w->lock);
-  ex->next_answered = NULL;
-  if (w->answered_tail)
-    w->answered_tail->next_answered = ex;
-  else
-    w->answered_head = ex;
-  w->answered_tail = ex;
+  HANDOFF_APPEND(w->answered_head, w->answered_tail, ex, next_answered);
   pthread_mutex_unlock(&w->lock);
   uv_async_send(&w->wakeup);
 }
@@ -375,12 +382,7 @@ static bool stream_enqueue_locked(http_stream *s) {
   s->queued = true;
   http_worker *w = s->w;
   pthread_mutex_lock(&w->lock);
-  s->next_queued = NULL;
-  if (w->streams_tail)
-    w->streams_tail->next_queued = s;
-  else
-    w->streams_head = s;
-  w->streams_tail = s;
+  HANDOFF_APPEND(w->streams_head, w->streams_tail, s, next_queued);
   pthread_mutex_unlock(&w->lock);
   return true;
 }

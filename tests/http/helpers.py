@@ -316,6 +316,15 @@ def cursor_walk(fetch, limit, item_check, first_params=None):
 
 # --- raw sockets ---------------------------------------------------------------------------
 
+def stored_nothing(server, user):
+    """A rejected request must not have stored a message for `user` (a fresh user id)."""
+    c = server.client()
+    try:
+        assert c.conversations(user).json["total"] == 0, "a rejected request stored a message"
+    finally:
+        c.close()
+
+
 def raw_connect(server, timeout=5.0, source_ip=None):
     s = socket.create_connection((server.host, server.port), timeout=timeout * TIME_FACTOR,
                                  source_address=(source_ip, 0) if source_ip else None)
