@@ -362,9 +362,9 @@ http_stream *http_respond_stream(http_exchange *ex, unsigned status, const char 
 
 http_stream *http_upgrade(http_exchange *ex, http_stream_data on_data, http_stream_closed on_closed,
                           void *user) {
-  if (!ex->upgrade) {
-    static const char msg[] = "{\"detail\":\"Connection upgrade required\"}";
-    http_respond_static(ex, 400, "application/json; charset=utf-8", msg, sizeof msg - 1);
+  if (!ex->upgrade) { /* rendered like any transport error */
+    const http_routes *t = ex->srv->routes;
+    t->on_error(ex, t->app, 400, "Connection upgrade required", NULL);
     return NULL;
   }
   ex->stream = stream_new(ex, on_data, on_closed, user);
@@ -679,14 +679,27 @@ static void conn_linger(http_conn *c) {
   conn_read_start(c);
 }
 
-/* Loop thread: the request is over (response fully written). Next request, linger or close. */
-static void conn_request_done(http_conn *c) {
+/* Loop thread: the answer's head (and body) went out: the request ends (log line, observer). */
+static void conn_finish_exchange(http_conn *c) {
   http_exchange *ex = c->ex;
-  if (!ex) return;
   c->ex = NULL;
   free(c->head);
   c->head = NULL;
-  exchange_finish(ex, ex->status);
+  if (ex) exchange_finish(ex, ex->status);
+}
+
+/* Loop thread: the first thing in a write callback. False when the connection is gone or the
+ * write failed (then it is closed): the callback has nothing more to do. */
+static bool conn_write_succeeded(http_conn *c, int status) {
+  if (c->state == CONN_CLOSED) return false;
+  if (status == 0) return true;
+  conn_close(c);
+  return false;
+}
+
+/* Loop thread: the request is over (response fully written). Next request, linger or close. */
+static void conn_request_done(http_conn *c) {
+  conn_finish_exchange(c);
   if (c->close_after) {
     conn_linger(c);
     return;
@@ -719,11 +732,7 @@ static void write_file_chunk(http_conn *c) {
 
 static void on_response_written(uv_write_t *req, int status) {
   http_conn *c = req->data;
-  if (c->state == CONN_CLOSED) return;
-  if (status != 0) {
-    conn_close(c);
-    return;
-  }
+  if (!conn_write_succeeded(c, status)) return;
   http_exchange *ex = c->ex;
   if (ex && ex->kind == RESP_FILE && !ex->is_head && ex->file_sent < ex->file_size) {
     write_file_chunk(c);
@@ -737,17 +746,9 @@ static void on_response_written(uv_write_t *req, int status) {
 /* Loop thread: a stream's head is out; the request is answered, the stream starts. */
 static void on_stream_head_written(uv_write_t *req, int status) {
   http_conn *c = req->data;
-  if (c->state == CONN_CLOSED) return;
-  if (status != 0) {
-    conn_close(c);
-    return;
-  }
-  http_exchange *ex = c->ex;
+  if (!conn_write_succeeded(c, status)) return;
   http_stream *s = c->stream;
-  c->ex = NULL;
-  free(c->head);
-  c->head = NULL;
-  exchange_finish(ex, ex->status);
+  conn_finish_exchange(c);
   s->started = true;
   if (s->on_data && c->pending_len > c->pending_off) { /* bytes that came after the upgrade request */
     size_t n = c->pending_len - c->pending_off;
