@@ -6,9 +6,12 @@
  * body, routing, parameter parsing and validation. After every input the server must still
  * answer GET /health with 200, else the target aborts (a hang or dead worker is a finding). */
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,7 +60,23 @@ static int connect_server(void) {
   setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
   struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons(port)};
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
+  /* Non-blocking connect, waited for with poll: a SYN that meets an old TIME_WAIT or a full
+   * accept queue is retransmitted after a second, and libFuzzer's timer signal would make a
+   * blocking connect fail with EINTR meanwhile. */
+  int flags = fcntl(fd, F_GETFL);
+  int error = 0;
+  socklen_t error_len = sizeof error;
+  struct pollfd p = {.fd = fd, .events = POLLOUT};
+  bool connected = flags >= 0 && fcntl(fd, F_SETFL, flags | O_NONBLOCK) == 0 &&
+                   (connect(fd, (struct sockaddr *)&addr, sizeof addr) == 0 || errno == EINPROGRESS);
+  if (connected) {
+    int ready;
+    do ready = poll(&p, 1, IO_TIMEOUT_MS);
+    while (ready < 0 && errno == EINTR);
+    connected = ready == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &error_len) == 0 && error == 0 &&
+                fcntl(fd, F_SETFL, flags) == 0;
+  }
+  if (!connected) {
     close(fd);
     return -1;
   }
@@ -75,6 +94,7 @@ static ssize_t exchange(const uint8_t *req, size_t len, char *out, size_t out_si
   if (fd < 0) return -1;
   for (size_t off = 0; off < len;) { /* the server may answer early (413/431) and close */
     ssize_t n = send(fd, req + off, len - off, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
     off += (size_t)n;
   }
@@ -83,10 +103,14 @@ static ssize_t exchange(const uint8_t *req, size_t len, char *out, size_t out_si
   shutdown(fd, SHUT_WR);
   size_t kept = 0;
   char sink[4096];
-  while (poll(&p, 1, IO_TIMEOUT_MS) > 0) {
+  for (;;) {
+    int ready = poll(&p, 1, IO_TIMEOUT_MS);
+    if (ready < 0 && errno == EINTR) continue; /* libFuzzer's timer signal */
+    if (ready <= 0) break;
     char *buf = kept + 1 < out_size ? out + kept : sink;
     size_t room = kept + 1 < out_size ? out_size - 1 - kept : sizeof sink;
     ssize_t n = recv(fd, buf, room, 0);
+    if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
     if (buf != sink) kept += (size_t)n;
   }
