@@ -130,13 +130,13 @@ int cmd_serve(int argc, char **argv) {
   cql_client *cql = strcmp(store_backend(st), "cassandra") == 0 ? cassandra_store_client(st) : NULL;
   if (srv_cfg.metrics && metrics_global_init(MESSENGER_VERSION, store_backend(st))) {
     if (cql && !metrics_collector_add(metrics_global(), cql_metrics_collect, cql))
-      fprintf(stderr, "messenger: out of memory: CQL metrics are off\n");
+      log_msg(LOG_ERROR, "serve", "out of memory: CQL metrics are off");
     st = store_metered_wrap(st, metrics_global());
   }
   static api app;
   api_init(&app, st, srv_cfg.docs_dir);
   if (metrics_global() && !api_enable_metrics(&app, metrics_global()))
-    fprintf(stderr, "messenger: out of memory: HTTP metrics are off\n");
+    log_msg(LOG_ERROR, "serve", "out of memory: HTTP metrics are off");
   char err[256];
   http_server *srv = http_server_start(&srv_cfg.http, &app.routes, err, sizeof err);
   if (!srv) {
