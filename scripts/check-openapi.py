@@ -41,13 +41,15 @@ EXPECTED = {
     "/ready": {"get": {"200", "503"}},
     "/openapi.json": {"get": {"200"}},
     "/docs": {"get": {"200"}},
+    "/chat": {"get": {"200", "404"}},
+    "/chat/{file}": {"get": {"200", "404"}},
 }
 EXPECTED_SCHEMAS = {"MessageCreate", "Message", "MessagePage", "Conversation", "ConversationPage",
                     "HTTPValidationError", "ValidationError", "ErrorDetail", "ServiceInfo", "Health", "Ready",
                     "Unavailable"}
 # What the service description must state: the limits table and the transport-level answers.
 DESCRIPTION_FACTS = ["64 KiB", "16 KiB", "4,096", "| 413", "| 431", "405", "Allow", "60 s", "10 s",
-                     "X-Request-ID", "(ext)"]
+                     "X-Request-ID", "(ext)", "MESSENGER_CORS_ORIGINS", "Access-Control-Allow-Origin"]
 METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 
 failures = []

@@ -2,12 +2,14 @@
  * the request, calls the store, and renders the JSON answer; this module owns the route
  * table handed to the transport.
  *
- * The api borrows the store and the docs directory path; both must outlive it. */
+ * The api borrows the store and the directory paths, which must outlive it; it owns its CORS
+ * policy (api_free releases it). */
 #ifndef MESSENGER_API_API_H
 #define MESSENGER_API_API_H
 
 #include <stdatomic.h>
 
+#include "api/cors.h"
 #include "http/http.h"
 #include "store/store.h"
 
@@ -15,11 +17,22 @@ typedef struct api {
   store *store;
   const char *docs_dir;  /* Swagger UI assets for /docs; NULL or missing files = self-contained page */
   const char *docs_page; /* the /docs HTML, chosen once at init from what docs_dir holds */
+  const char *chat_dir;  /* the /chat web client's files; NULL = not installed (404) */
+  cors_policy cors;      /* headers for browsers on other origins (api/cors.h) */
   atomic_bool draining;  /* set at shutdown: /ready answers 503 so load balancers stop routing here */
   http_routes routes;
 } api;
 
-/* Fills the route table of `a`; hand &a->routes to the transport. */
-void api_init(api *a, store *s, const char *docs_dir);
+typedef struct api_options {
+  const char *docs_dir;     /* may be NULL */
+  const char *chat_dir;     /* may be NULL */
+  const char *cors_origins; /* comma list of allowed origins, "*" = any, "" = none (api/cors.h) */
+} api_options;
+
+/* Fills the route table of `a`; hand &a->routes to the transport. Returns false with a
+ * message in err when an option is invalid (a malformed CORS origin). */
+bool api_init(api *a, store *s, const api_options *opt, char *err, size_t err_size);
+/* Releases what api_init allocated, after the transport stopped. */
+void api_free(api *a);
 
 #endif

@@ -65,5 +65,13 @@ void serve_settings_from_env(serve_settings *s) {
       (unsigned)env_unsigned("MESSENGER_PER_IP_CONNECTIONS", 0, 1000000, s->http.per_ip_connections);
   s->http.log_requests = !env_unsigned("MESSENGER_QUIET", 0, 1, 0);
   s->docs_dir = env_or("MESSENGER_DOCS_DIR", NULL);
+  s->chat_dir = env_or("MESSENGER_CHAT_DIR", NULL);
+  s->cors_origins = getenv("MESSENGER_CORS_ORIGINS"); /* set but empty = no origin */
+  s->auth_enabled = false;
   s->shutdown_grace_ms = 25000;
+}
+
+const char *serve_cors_origins(const serve_settings *s) {
+  if (s->cors_origins) return s->cors_origins;
+  return s->auth_enabled ? "" : "*";
 }

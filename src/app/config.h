@@ -29,6 +29,9 @@ typedef struct store_settings {
 typedef struct serve_settings {
   http_server_config http;
   const char *docs_dir;
+  const char *chat_dir;     /* the /chat web client (MESSENGER_CHAT_DIR, --chat-dir) */
+  const char *cors_origins; /* MESSENGER_CORS_ORIGINS / --cors-origins; NULL = the default below */
+  bool auth_enabled;        /* a JWT key is configured (set by the auth settings); decides the CORS default */
   unsigned shutdown_grace_ms;
 } serve_settings;
 
@@ -43,6 +46,10 @@ typedef struct seed_settings {
 
 void store_settings_from_env(store_settings *s);
 void serve_settings_from_env(serve_settings *s);
+
+/* The allowed CORS origins to serve with: the configured list, else "*" with auth off and
+ * "" (no cross-origin access) with auth on, as API.md says. */
+const char *serve_cors_origins(const serve_settings *s);
 
 /* Parses an unsigned decimal in [min, max]; false on anything else. */
 bool parse_unsigned(const char *text, uint64_t min, uint64_t max, uint64_t *out);

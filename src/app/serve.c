@@ -17,6 +17,9 @@ static void serve_usage(FILE *out) {
       "  --host ADDR              listen IPv4 address (0.0.0.0)            [HOST]\n"
       "  --threads N              HTTP worker threads (number of cores)    [MESSENGER_THREADS]\n"
       "  --docs-dir DIR           Swagger UI assets for /docs              [MESSENGER_DOCS_DIR]\n"
+      "  --chat-dir DIR           the /chat web client's files             [MESSENGER_CHAT_DIR]\n"
+      "  --cors-origins LIST      allowed browser origins, comma list or * [MESSENGER_CORS_ORIGINS]\n"
+      "                           (default: * with auth off, none with auth on)\n"
       "  --max-connections N      open connections at most (1024)          [MESSENGER_MAX_CONNECTIONS]\n"
       "  --per-ip-connections N   per client address, 0 = no limit (1024)  [MESSENGER_PER_IP_CONNECTIONS]\n"
       "  --quiet                  no per-request log lines                 "
@@ -26,12 +29,25 @@ static void serve_usage(FILE *out) {
 }
 
 static bool parse_serve_args(int argc, char **argv, serve_settings *srv, store_settings *st, int *exit_code) {
-  enum { OPT_PORT = 1, OPT_HOST, OPT_THREADS, OPT_DOCS, OPT_MAXCONN, OPT_PERIP, OPT_QUIET, OPT_HELP };
+  enum {
+    OPT_PORT = 1,
+    OPT_HOST,
+    OPT_THREADS,
+    OPT_DOCS,
+    OPT_CHAT,
+    OPT_CORS,
+    OPT_MAXCONN,
+    OPT_PERIP,
+    OPT_QUIET,
+    OPT_HELP
+  };
   static const struct option options[] = {
       {"port", required_argument, NULL, OPT_PORT},
       {"host", required_argument, NULL, OPT_HOST},
       {"threads", required_argument, NULL, OPT_THREADS},
       {"docs-dir", required_argument, NULL, OPT_DOCS},
+      {"chat-dir", required_argument, NULL, OPT_CHAT},
+      {"cors-origins", required_argument, NULL, OPT_CORS},
       {"max-connections", required_argument, NULL, OPT_MAXCONN},
       {"per-ip-connections", required_argument, NULL, OPT_PERIP},
       {"quiet", no_argument, NULL, OPT_QUIET},
@@ -58,6 +74,12 @@ static bool parse_serve_args(int argc, char **argv, serve_settings *srv, store_s
       break;
     case OPT_DOCS:
       srv->docs_dir = optarg;
+      break;
+    case OPT_CHAT:
+      srv->chat_dir = optarg;
+      break;
+    case OPT_CORS:
+      srv->cors_origins = optarg;
       break;
     case OPT_MAXCONN:
       ok = parse_unsigned(optarg, 1, 1000000, &v);
@@ -107,11 +129,19 @@ int cmd_serve(int argc, char **argv) {
   store *st = open_store(&st_cfg);
   if (!st) return 1;
   static api app;
-  api_init(&app, st, srv_cfg.docs_dir);
   char err[256];
+  api_options api_opt = {.docs_dir = srv_cfg.docs_dir,
+                         .chat_dir = srv_cfg.chat_dir,
+                         .cors_origins = serve_cors_origins(&srv_cfg)};
+  if (!api_init(&app, st, &api_opt, err, sizeof err)) {
+    fprintf(stderr, "messenger: CORS origins: %s\n", err);
+    store_close(st);
+    return 2;
+  }
   http_server *srv = http_server_start(&srv_cfg.http, &app.routes, err, sizeof err);
   if (!srv) {
     fprintf(stderr, "messenger: %s\n", err);
+    api_free(&app);
     store_close(st);
     return 1;
   }
@@ -126,6 +156,7 @@ int cmd_serve(int argc, char **argv) {
     fprintf(stderr, "messenger: stopped without draining the store\n");
     return 1;
   }
+  api_free(&app);
   store_close(st);
   fprintf(stderr, "messenger: stopped\n");
   return 0;
