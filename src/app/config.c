@@ -67,7 +67,9 @@ void serve_settings_from_env(serve_settings *s) {
   s->docs_dir = env_or("MESSENGER_DOCS_DIR", NULL);
   s->chat_dir = env_or("MESSENGER_CHAT_DIR", NULL);
   s->cors_origins = getenv("MESSENGER_CORS_ORIGINS"); /* set but empty = no origin */
-  s->auth_enabled = false;
+  /* API.md: auth is on when a JWT secret or public key is configured (the auth settings
+   * read the same variables); flags cannot turn it on, so the environment decides. */
+  s->auth_enabled = env_or("MESSENGER_JWT_SECRET", NULL) || env_or("MESSENGER_JWT_PUBLIC_KEY_FILE", NULL);
   s->shutdown_grace_ms = 25000;
 }
 

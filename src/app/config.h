@@ -31,7 +31,7 @@ typedef struct serve_settings {
   const char *docs_dir;
   const char *chat_dir;     /* the /chat web client (MESSENGER_CHAT_DIR, --chat-dir) */
   const char *cors_origins; /* MESSENGER_CORS_ORIGINS / --cors-origins; NULL = the default below */
-  bool auth_enabled;        /* a JWT key is configured (set by the auth settings); decides the CORS default */
+  bool auth_enabled;        /* MESSENGER_JWT_SECRET or _PUBLIC_KEY_FILE set: decides the CORS default */
   unsigned shutdown_grace_ms;
 } serve_settings;
 

@@ -99,6 +99,8 @@ static void env_sets_the_list(void **state) {
   (void)state;
   serve_settings s;
   unsetenv("MESSENGER_CORS_ORIGINS");
+  unsetenv("MESSENGER_JWT_SECRET");
+  unsetenv("MESSENGER_JWT_PUBLIC_KEY_FILE");
   serve_settings_from_env(&s);
   assert_null(s.cors_origins);
   assert_string_equal(serve_cors_origins(&s), "*");
@@ -108,7 +110,20 @@ static void env_sets_the_list(void **state) {
   setenv("MESSENGER_CORS_ORIGINS", "https://a.example", 1);
   serve_settings_from_env(&s);
   assert_string_equal(serve_cors_origins(&s), "https://a.example");
+  setenv("MESSENGER_JWT_SECRET", "a-secret", 1); /* auth on: no origin unless listed */
+  serve_settings_from_env(&s);
+  assert_true(s.auth_enabled);
+  assert_string_equal(serve_cors_origins(&s), "https://a.example");
   unsetenv("MESSENGER_CORS_ORIGINS");
+  serve_settings_from_env(&s);
+  assert_string_equal(serve_cors_origins(&s), "");
+  unsetenv("MESSENGER_JWT_SECRET");
+  setenv("MESSENGER_JWT_PUBLIC_KEY_FILE", "/etc/key.pem", 1);
+  serve_settings_from_env(&s);
+  assert_true(s.auth_enabled);
+  unsetenv("MESSENGER_JWT_PUBLIC_KEY_FILE");
+  serve_settings_from_env(&s);
+  assert_false(s.auth_enabled);
 }
 
 int main(void) {
