@@ -44,6 +44,24 @@ async function type(page, text) {
   await page.press('#text', 'Enter');
 }
 
+/* Runs fn(page, context) in a fresh browser context logged in as `user`, closed afterwards. */
+async function asUser(user, query, fn) {
+  const { context, page } = await openChat(browser, server, user, { query });
+  try {
+    await fn(page, context);
+  } finally {
+    await context.close();
+  }
+}
+
+/* How many messages the server holds in the one conversation of `user` (REST, not the page). */
+async function storedMessages(user) {
+  const conv = await server.call('GET', `/api/conversations/user/${user}`);
+  assert.equal(conv.body.total, 1);
+  const msgs = await server.call('GET', `/api/messages/conversation/${conv.body.data[0].id}`);
+  return msgs.body.total;
+}
+
 const waitForMessage = (page, text) =>
   page.waitForFunction(
     (t) => [...document.querySelectorAll('#messages li[data-message-id] .content')].some((e) => e.textContent === t),
@@ -157,24 +175,21 @@ describe('chat', { timeout: T(180000) }, () => {
     const alice = newUser();
     const bob = newUser();
     for (let i = 1; i <= 5; i++) await server.send(i % 2 ? alice : bob, i % 2 ? bob : alice, `message ${i}`);
-    const a = await openChat(browser, server, alice, { query: `&peer=${bob}` });
-    try {
-      await waitForMessage(a.page, 'message 5');
+    await asUser(alice, `&peer=${bob}`, async (page) => {
+      await waitForMessage(page, 'message 5');
       const want = ['message 1', 'message 2', 'message 3', 'message 4', 'message 5'];
-      assert.deepEqual(await messageTexts(a.page), want);
-      await type(a.page, 'message 6');
-      await waitForMessage(a.page, 'message 6');
-      await a.page.reload();
-      await a.page.waitForSelector('#app:not([hidden])');
-      await a.page.click(`#conversations li[data-peer="${bob}"]`);
-      await waitForMessage(a.page, 'message 6');
-      assert.deepEqual(await messageTexts(a.page), [...want, 'message 6']);
-      assert.equal(await a.page.textContent('#me'), `User ${alice}`, 'the tab stays logged in');
-      const mine = await a.page.$$eval('#messages li', (els) => els.map((e) => e.classList.contains('mine')));
+      assert.deepEqual(await messageTexts(page), want);
+      await type(page, 'message 6');
+      await waitForMessage(page, 'message 6');
+      await page.reload();
+      await page.waitForSelector('#app:not([hidden])');
+      await page.click(`#conversations li[data-peer="${bob}"]`);
+      await waitForMessage(page, 'message 6');
+      assert.deepEqual(await messageTexts(page), [...want, 'message 6']);
+      assert.equal(await page.textContent('#me'), `User ${alice}`, 'the tab stays logged in');
+      const mine = await page.$$eval('#messages li', (els) => els.map((e) => e.classList.contains('mine')));
       assert.deepEqual(mine, [true, false, true, false, true, true]);
-    } finally {
-      await a.context.close();
-    }
+    });
   });
 
   test('older messages load by cursor when scrolling up', async () => {
@@ -182,42 +197,42 @@ describe('chat', { timeout: T(180000) }, () => {
     const bob = newUser();
     const total = 75;
     for (let i = 1; i <= total; i++) await server.send(alice, bob, `m${i}`);
-    const a = await openChat(browser, server, bob, { query: `&peer=${alice}` });
-    try {
-      await waitForMessage(a.page, `m${total}`);
-      const first = await messageTexts(a.page);
+    await asUser(bob, `&peer=${alice}`, async (page) => {
+      const cursorRequests = [];
+      page.on('request', (r) => {
+        if (/\/api\/messages\/conversation\/\d+\?.*cursor=/.test(r.url())) cursorRequests.push(r.url());
+      });
+      await waitForMessage(page, `m${total}`);
+      const first = await messageTexts(page);
       assert.ok(first.length < total, 'the first page is not everything');
       assert.equal(first[first.length - 1], `m${total}`, 'newest at the bottom');
-      const atBottom = await a.page.$eval('#scroller', (s) => s.scrollHeight - s.scrollTop - s.clientHeight < 5);
+      const atBottom = await page.$eval('#scroller', (s) => s.scrollHeight - s.scrollTop - s.clientHeight < 5);
       assert.ok(atBottom, 'opens scrolled to the newest message');
-      for (let i = 0; i < 10; i++) {
-        await a.page.$eval('#scroller', (s) => {
-          s.scrollTop = 0;
-        });
-        const n = (await messageTexts(a.page)).length;
-        if (n === total) break;
-        await a.page.waitForFunction(
-          (k) => document.querySelectorAll('#messages li').length > k || /Beginning/.test(document.getElementById('history-status').textContent),
-          n,
-        );
-      }
-      await a.page.waitForFunction(() => /Beginning/.test(document.getElementById('history-status').textContent));
-      const all = await messageTexts(a.page);
+      /* the user keeps scrolling up until the beginning (each scroll to the top loads a page) */
+      await page.waitForFunction(
+        (want) => {
+          const s = document.getElementById('scroller');
+          if (s.scrollTop > 0) s.scrollTop = 0;
+          const n = document.querySelectorAll('#messages li[data-message-id]').length;
+          return n >= want && /Beginning/.test(document.getElementById('history-status').textContent);
+        },
+        total,
+        { polling: 250, timeout: T(30000) },
+      );
+      assert.ok(cursorRequests.length >= 2, `older pages came by cursor (${cursorRequests.length} requests)`);
+      const all = await messageTexts(page);
       assert.deepEqual(all, Array.from({ length: total }, (_, i) => `m${i + 1}`), 'every message once, in order');
-      await shot(a.page, 'chat-history');
-    } finally {
-      await a.context.close();
-    }
+      await shot(page, 'chat-history');
+    });
   });
 
   test('a retried send never duplicates (Idempotency-Key)', async () => {
     const alice = newUser();
     const bob = newUser();
-    const a = await openChat(browser, server, alice, { query: `&peer=${bob}` });
-    try {
+    await asUser(alice, `&peer=${bob}`, async (page) => {
       const keys = [];
       let dropped = false;
-      await a.page.route('**/api/messages/', async (route) => {
+      await page.route('**/api/messages/', async (route) => {
         keys.push(route.request().headers()['idempotency-key']);
         if (!dropped) {
           /* the server stores it, but the answer is lost on the way back */
@@ -228,65 +243,53 @@ describe('chat', { timeout: T(180000) }, () => {
         }
         await route.continue();
       });
-      await type(a.page, 'exactly once');
-      await waitForMessage(a.page, 'exactly once');
+      await type(page, 'exactly once');
+      await waitForMessage(page, 'exactly once');
       assert.ok(keys.length >= 2, 'the client retried');
       assert.ok(keys[0] && keys.every((k) => k === keys[0]), `same key on every attempt: ${keys}`);
-      const conv = await server.call('GET', `/api/conversations/user/${alice}`);
-      const msgs = await server.call('GET', `/api/messages/conversation/${conv.body.data[0].id}`);
-      assert.equal(msgs.body.total, 1, 'stored once');
-      assert.deepEqual(await messageTexts(a.page), ['exactly once']);
-    } finally {
-      await a.context.close();
-    }
+      assert.equal(await storedMessages(alice), 1, 'stored once');
+      assert.deepEqual(await messageTexts(page), ['exactly once']);
+    });
   });
 
   test('server unreachable: a clear error, and the send goes through once it is back', async () => {
     const alice = newUser();
     const bob = newUser();
-    const a = await openChat(browser, server, alice, { query: `&peer=${bob}` });
-    try {
-      await a.page.waitForSelector('#composer:not([hidden])');
-      await a.context.setOffline(true);
-      await type(a.page, 'sent while offline');
-      await a.page.waitForSelector('#error:not([hidden])');
-      assert.match(await a.page.textContent('#error'), /Cannot reach the server/);
-      assert.equal(await a.page.textContent('#messages li.pending .meta'), 'Sending…');
-      await shot(a.page, 'chat-offline');
-      await a.context.setOffline(false);
-      await waitForMessage(a.page, 'sent while offline');
-      await a.page.waitForSelector('#error', { state: 'hidden' });
-      assert.deepEqual(await messageTexts(a.page), ['sent while offline']);
-      const conv = await server.call('GET', `/api/conversations/user/${alice}`);
-      const msgs = await server.call('GET', `/api/messages/conversation/${conv.body.data[0].id}`);
-      assert.equal(msgs.body.total, 1);
-    } finally {
-      await a.context.close();
-    }
+    await asUser(alice, `&peer=${bob}`, async (page, context) => {
+      await page.waitForSelector('#composer:not([hidden])');
+      await context.setOffline(true);
+      await type(page, 'sent while offline');
+      await page.waitForSelector('#error:not([hidden])');
+      assert.match(await page.textContent('#error'), /Cannot reach the server/);
+      assert.equal(await page.textContent('#messages li.pending .meta'), 'Sending…');
+      await shot(page, 'chat-offline');
+      await context.setOffline(false);
+      await waitForMessage(page, 'sent while offline');
+      await page.waitForSelector('#error', { state: 'hidden' });
+      assert.deepEqual(await messageTexts(page), ['sent while offline']);
+      assert.equal(await storedMessages(alice), 1, 'stored once');
+    });
   });
 
   test('a network drop and reconnect loses nothing', async () => {
     const alice = newUser();
     const bob = newUser();
     const first = await server.send(alice, bob, 'before the drop');
-    const b = await openChat(browser, server, bob, { query: `&peer=${alice}` });
-    try {
-      await waitForMessage(b.page, 'before the drop');
-      if (live()) await b.page.waitForSelector('#status[data-state="live"]');
-      await b.context.setOffline(true);
-      await b.page.waitForSelector('#status[data-state="offline"]');
+    await asUser(bob, `&peer=${alice}`, async (page, context) => {
+      await waitForMessage(page, 'before the drop');
+      if (live()) await page.waitForSelector('#status[data-state="live"]');
+      await context.setOffline(true);
+      await page.waitForSelector('#status[data-state="offline"]');
       const sent = ['during the drop 1', 'during the drop 2', 'during the drop 3'];
       for (const text of sent) await server.send(alice, bob, text);
-      await b.context.setOffline(false);
-      for (const text of sent) await waitForMessage(b.page, text);
+      await context.setOffline(false);
+      for (const text of sent) await waitForMessage(page, text);
       await server.send(alice, bob, 'after the drop');
-      await waitForMessage(b.page, 'after the drop');
-      if (live()) await b.page.waitForSelector('#status[data-state="live"]');
-      assert.deepEqual(await messageTexts(b.page), ['before the drop', ...sent, 'after the drop'], 'each once, in order');
+      await waitForMessage(page, 'after the drop');
+      if (live()) await page.waitForSelector('#status[data-state="live"]');
+      assert.deepEqual(await messageTexts(page), ['before the drop', ...sent, 'after the drop'], 'each once, in order');
       assert.ok(first.id > 0);
-    } finally {
-      await b.context.close();
-    }
+    });
   });
 
   test('a page on another origin uses the API through CORS', async () => {
@@ -295,19 +298,16 @@ describe('chat', { timeout: T(180000) }, () => {
     const bob = newUser();
     await server.send(bob, alice, 'across origins');
     const apiOrigin = `http://localhost:${server.port}`;
-    const a = await openChat(browser, server, alice, { query: `&peer=${bob}&api=${encodeURIComponent(apiOrigin)}` });
-    try {
+    await asUser(alice, `&peer=${bob}&api=${encodeURIComponent(apiOrigin)}`, async (page) => {
       const hosts = new Set();
-      a.page.on('request', (r) => {
+      page.on('request', (r) => {
         if (r.url().includes('/api/')) hosts.add(new URL(r.url()).host);
       });
-      await waitForMessage(a.page, 'across origins');
-      await type(a.page, 'reply across origins');
-      await waitForMessage(a.page, 'reply across origins');
+      await waitForMessage(page, 'across origins');
+      await type(page, 'reply across origins');
+      await waitForMessage(page, 'reply across origins');
       assert.deepEqual([...hosts], [`localhost:${server.port}`], 'every API call went to the other origin');
-      assert.deepEqual(a.page.errors, []);
-    } finally {
-      await a.context.close();
-    }
+      assert.deepEqual(page.errors, []);
+    });
   });
 });

@@ -620,7 +620,7 @@
   async function poll() {
     loadConversations(true);
     const conv = state.open;
-    if (!conv || conv.id === null) return;
+    if (!conv || conv.id === null || conv.loadingOlder) return; /* a page load is merging already */
     try {
       const page = await api('GET', `/api/messages/conversation/${conv.id}?limit=${PAGE}`);
       if (state.open !== conv) return;
