@@ -14,8 +14,13 @@ SHELL := /bin/bash
 ifeq ($(origin CC),default)
 CC := gcc
 endif
-PKGS := libmicrohttpd jansson sqlite3 libuv liblz4 zlib uuid
-PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKGS := jansson sqlite3 libuv liblz4 zlib uuid hiredis libcrypto
+# llhttp (Node.js's HTTP parser): Debian's node-llhttp ships its C sources, compiled into
+# libmessenger.a by the variant rules below (not copied into the tree).
+LLHTTP_DIR := /usr/share/llhttp
+LLHTTP_INCLUDE := /usr/share/include/llhttp
+LLHTTP_SRCS := $(LLHTTP_DIR)/api.c $(LLHTTP_DIR)/http.c $(LLHTTP_DIR)/llhttp.c
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null) -isystem $(LLHTTP_INCLUDE)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wvla
@@ -31,11 +36,16 @@ UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 # $(1) = variant name (release|asan), $(2) = cflags, $(3) = extra ldflags
 define variant
 $(1)_OBJS := $$(patsubst src/%.c,$(BUILD)/$(1)/obj/%.o,$$(LIB_SRCS))
+$(1)_LLHTTP_OBJS := $$(patsubst $(LLHTTP_DIR)/%.c,$(BUILD)/$(1)/llhttp/%.o,$$(LLHTTP_SRCS))
+$(BUILD)/$(1)/llhttp/%.o: $(LLHTTP_DIR)/%.c
+	@mkdir -p $$(@D)
+	@echo "  CC      $$@"
+	@$$(CC) $$(filter-out $(WARN),$(2)) -w -I$(LLHTTP_INCLUDE) -c $$< -o $$@
 $(BUILD)/$(1)/obj/%.o: src/%.c
 	@mkdir -p $$(@D)
 	@echo "  CC      $$@"
 	@$$(CC) $(2) $$(PKG_CFLAGS) -MMD -MP -c $$< -o $$@
-$(BUILD)/$(1)/libmessenger.a: $$($(1)_OBJS)
+$(BUILD)/$(1)/libmessenger.a: $$($(1)_OBJS) $$($(1)_LLHTTP_OBJS)
 	@rm -f $$@
 	@ar rcs $$@ $$^
 $(BUILD)/$(1)/messenger: $(BUILD)/$(1)/obj/app/main.o $(BUILD)/$(1)/libmessenger.a

@@ -34,7 +34,7 @@ IMAGE = "messenger"
 PORT = 8000
 UID = 10001
 NODE_IDS = 32  # message ids carry a 5-bit node number (src/core/ids.h)
-RUNTIME_LIBS = {"libmicrohttpd12", "libjansson4", "libsqlite3-0", "libuv1", "liblz4-1", "zlib1g",
+RUNTIME_LIBS = {"libjansson4", "libsqlite3-0", "libuv1", "liblz4-1", "zlib1g",
                 "libuuid1", "tini"}
 WORKLOADS = ("Deployment", "StatefulSet", "Job", "DaemonSet")
 ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")

@@ -13,6 +13,12 @@
 #include "http/http.h"
 #include "store/store.h"
 
+/* Called once per successful POST /api/conversations/{id}/read, after the mark is durable and
+ * before the 200 is sent, on the thread that completed the store call (an HTTP worker or a
+ * store thread): it must not block. mark->advanced is false when the mark was already there
+ * or beyond (nothing changed). The mark is borrowed for the call. */
+typedef void (*api_read_observer)(void *ctx, const read_mark *mark);
+
 typedef struct api {
   store *store;
   const char *docs_dir;  /* Swagger UI assets for /docs; NULL or missing files = self-contained page */
@@ -21,6 +27,10 @@ typedef struct api {
   cors_policy cors;      /* headers for browsers on other origins (api/cors.h) */
   atomic_bool draining;  /* set at shutdown: /ready answers 503 so load balancers stop routing here */
   http_routes routes;
+  api_read_observer on_read; /* NULL = none; set after api_init (the event streams do) */
+  void *on_read_ctx;
+  struct events_hub *events;     /* NULL until api_events_init: no event is published */
+  struct rate_gate *typing_gate; /* typing events per user and conversation */
 } api;
 
 typedef struct api_options {

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "api/events.h"
 #include "api/handlers.h"
 #include "api/params.h"
 #include "api/respond.h"
@@ -15,42 +16,21 @@
 
 typedef struct send_call {
   http_exchange *ex;
+  api *api;
   json_t *body; /* keeps the content string alive until the store answers */
   send_request req;
 } send_call;
 
 static void on_sent(void *arg, store_status status, const char *detail, const send_result *result) {
   send_call *call = arg;
+  if (status == STORE_OK && !result->replayed) /* durable now; a replayed send was announced the first time */
+    api_events_message(call->api, &result->message);
   if (status == STORE_OK)
     respond_message(call->ex, 201, &result->message);
   else
     respond_store_error(call->ex, status, detail);
   json_decref(call->body);
   free(call);
-}
-
-/* Validates one id field of the body. */
-static bool body_id(json_t *body, const char *name, validation_errors *v, int64_t *out) {
-  json_t *value = json_object_get(body, name);
-  if (!value) {
-    validation_add(v, "body", name, "missing", "Field required");
-    return false;
-  }
-  if (!json_is_integer(value)) {
-    validation_add(v, "body", name, "int_type", "Input should be a valid integer");
-    return false;
-  }
-  *out = json_integer_value(value);
-  if (*out < 1) {
-    validation_add(v, "body", name, "greater_than_equal", "Input should be greater than or equal to 1");
-    return false;
-  }
-  if (*out > ID_MAX) {
-    validation_add(v, "body", name, "less_than_equal",
-                   "Input should be less than or equal to 9007199254740991");
-    return false;
-  }
-  return true;
 }
 
 static bool body_content(json_t *body, validation_errors *v, const char **text, size_t *len) {
@@ -79,21 +59,10 @@ static bool body_content(json_t *body, validation_errors *v, const char **text, 
 
 json_t *api_parse_send_body(const char *text, size_t len, const char *key, validation_errors *v,
                             send_request *req) {
-  json_error_t error;
-  json_t *body = json_loadb(text, len, 0, &error);
-  if (!body) {
-    json_array_append_new(v->list, json_pack("{s:[s,i],s:s,s:s}", "loc", "body", (json_int_t)error.position,
-                                             "msg", "JSON decode error", "type", "json_invalid"));
-    return NULL;
-  }
-  if (!json_is_object(body)) {
-    validation_add(v, "body", NULL, "model_attributes_type",
-                   "Input should be a valid dictionary or object to extract fields from");
-    json_decref(body);
-    return NULL;
-  }
-  bool ok = body_id(body, "sender_id", v, &req->sender_id);
-  ok &= body_id(body, "receiver_id", v, &req->receiver_id);
+  json_t *body = param_body_object(text, len, v);
+  if (!body) return NULL;
+  bool ok = param_body_id(body, "sender_id", v, &req->sender_id);
+  ok &= param_body_id(body, "receiver_id", v, &req->receiver_id);
   ok &= body_content(body, v, &req->content, &req->content_len);
   if (ok && req->sender_id == req->receiver_id)
     validation_add(v, "body", NULL, "value_error",
@@ -128,7 +97,7 @@ void api_send_message(http_exchange *ex, void *app) {
     respond_detail(ex, 503, "Out of memory");
     return;
   }
-  *call = (send_call){.ex = ex, .body = body, .req = req};
+  *call = (send_call){.ex = ex, .api = a, .body = body, .req = req};
   store_send_message(a->store, &call->req, on_sent, call);
 }
 

@@ -16,6 +16,9 @@ WITH_CORS(api_list_messages)
 WITH_CORS(api_list_messages_before)
 WITH_CORS(api_list_user_conversations)
 WITH_CORS(api_get_conversation)
+WITH_CORS(api_mark_read)
+WITH_CORS(api_typing)
+WITH_CORS(api_events)
 WITH_CORS(api_root)
 WITH_CORS(api_health)
 WITH_CORS(api_ready)
@@ -31,6 +34,9 @@ static const http_route routes[] = {
     {"GET", "/api/messages/conversation/{}/before", api_list_messages_before_cors},
     {"GET", "/api/conversations/user/{}", api_list_user_conversations_cors},
     {"GET", "/api/conversations/{}", api_get_conversation_cors},
+    {"POST", "/api/conversations/{}/read", api_mark_read_cors},
+    {"POST", "/api/conversations/{}/typing", api_typing_cors},
+    {"GET", "/api/events", api_events_cors},
     {"GET", "/", api_root_cors},
     {"GET", "/health", api_health_cors},
     {"GET", "/ready", api_ready_cors},
@@ -58,6 +64,10 @@ bool api_init(api *a, store *s, const api_options *opt, char *err, size_t err_si
   a->docs_dir = opt->docs_dir;
   a->docs_page = api_docs_page_for(opt->docs_dir);
   a->chat_dir = opt->chat_dir;
+  a->on_read = NULL;
+  a->on_read_ctx = NULL;
+  a->events = NULL;
+  a->typing_gate = NULL;
   if (!cors_policy_parse(&a->cors, opt->cors_origins ? opt->cors_origins : "", err, err_size)) return false;
   atomic_init(&a->draining, false);
   a->routes = (http_routes){

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log/log.h"
+
 bool parse_unsigned(const char *text, uint64_t min, uint64_t max, uint64_t *out) {
   if (!text || !*text || *text == '-' || *text == '+' || *text == ' ') return false;
   char *end;
@@ -19,10 +21,25 @@ static const char *env_or(const char *name, const char *fallback) {
   return v && *v ? v : fallback;
 }
 
-/* An unsigned environment variable, or the fallback when unset or invalid. */
+/* The first environment variable found set to an invalid value (config_check_env reports it). */
+static const char *invalid_env_name;
+
+/* An unsigned environment variable, or the fallback when unset; an invalid value is recorded
+ * for config_check_env (and the fallback returned meanwhile). */
 static uint64_t env_unsigned(const char *name, uint64_t min, uint64_t max, uint64_t fallback) {
+  const char *text = getenv(name);
+  if (!text || !*text) return fallback;
   uint64_t v;
-  return parse_unsigned(getenv(name), min, max, &v) ? v : fallback;
+  if (parse_unsigned(text, min, max, &v)) return v;
+  if (!invalid_env_name) invalid_env_name = name;
+  return fallback;
+}
+
+bool config_check_env(const char *prog) {
+  if (!invalid_env_name) return true;
+  log_msg(LOG_ERROR, "config", "%s: invalid value '%s' for %s", prog, getenv(invalid_env_name),
+          invalid_env_name);
+  return false;
 }
 
 /* CASSANDRA_PROTOCOL_VERSION: "4" (default), "5", or "auto" to negotiate. v4 is the default
@@ -31,6 +48,8 @@ static uint64_t env_unsigned(const char *name, uint64_t min, uint64_t max, uint6
 static int cassandra_protocol_version(const char *text) {
   if (text && strcmp(text, "5") == 0) return 5;
   if (text && strcmp(text, "auto") == 0) return 0;
+  if (text && *text && strcmp(text, "4") != 0 && !invalid_env_name)
+    invalid_env_name = "CASSANDRA_PROTOCOL_VERSION";
   return 4;
 }
 
@@ -71,6 +90,16 @@ void serve_settings_from_env(serve_settings *s) {
    * read the same variables); flags cannot turn it on, so the environment decides. */
   s->auth_enabled = env_or("MESSENGER_JWT_SECRET", NULL) || env_or("MESSENGER_JWT_PUBLIC_KEY_FILE", NULL);
   s->shutdown_grace_ms = 25000;
+  s->http.max_stream_buffer_bytes =
+      (size_t)env_unsigned("MESSENGER_STREAM_BUFFER_BYTES", 4096, 64 << 20, s->http.max_stream_buffer_bytes);
+  events_config_defaults(&s->events);
+  s->events.heartbeat_ms = (unsigned)env_unsigned("MESSENGER_EVENTS_HEARTBEAT_MS", 100, 600000, 15000);
+  s->events.history_per_user = (size_t)env_unsigned("MESSENGER_EVENTS_HISTORY", 1, 1000000, 1000);
+  s->events.history_max_age_s =
+      (unsigned)env_unsigned("MESSENGER_EVENTS_HISTORY_SECONDS", 1, 7 * 86400, 3600);
+  s->events.history_max_bytes = (size_t)env_unsigned("MESSENGER_EVENTS_HISTORY_MB", 1, 65536, 64) << 20;
+  s->redis_url = env_or("MESSENGER_REDIS_URL", NULL);
+  if (s->redis_url && !*s->redis_url) s->redis_url = NULL;
 }
 
 const char *serve_cors_origins(const serve_settings *s) {

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "events/hub.h"
 #include "http/server.h"
 
 typedef struct store_settings {
@@ -33,6 +34,8 @@ typedef struct serve_settings {
   const char *cors_origins; /* MESSENGER_CORS_ORIGINS / --cors-origins; NULL = the default below */
   bool auth_enabled;        /* MESSENGER_JWT_SECRET or _PUBLIC_KEY_FILE set: decides the CORS default */
   unsigned shutdown_grace_ms;
+  events_config events;  /* MESSENGER_EVENTS_* */
+  const char *redis_url; /* MESSENGER_REDIS_URL: the shared event log; NULL = in-process */
 } serve_settings;
 
 typedef struct seed_settings {
@@ -50,6 +53,10 @@ void serve_settings_from_env(serve_settings *s);
 /* The allowed CORS origins to serve with: the configured list, else "*" with auth off and
  * "" (no cross-origin access) with auth on, as API.md says. */
 const char *serve_cors_origins(const serve_settings *s);
+
+/* After *_settings_from_env: false (with the message on stderr) when a numeric variable was set
+ * to an invalid value; the command then exits 2, as for an invalid flag. */
+bool config_check_env(const char *prog);
 
 /* Parses an unsigned decimal in [min, max]; false on anything else. */
 bool parse_unsigned(const char *text, uint64_t min, uint64_t max, uint64_t *out);

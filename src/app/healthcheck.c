@@ -31,6 +31,7 @@ static int probe(uint16_t port) {
 int cmd_healthcheck(int argc, char **argv) {
   serve_settings cfg;
   serve_settings_from_env(&cfg);
+  if (!config_check_env("messenger healthcheck")) return 2;
   static const struct option options[] = {
       {"port", required_argument, NULL, 'p'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
   int opt;

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "app/commands.h"
+#include "log/log.h"
 
 #define MESSENGER_VERSION "1.0.0"
 
@@ -35,7 +36,7 @@ int main(int argc, char **argv) {
   }
   for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
     if (strcmp(argv[1], commands[i].name) == 0) return commands[i].run(argc - 1, argv + 1);
-  fprintf(stderr, "messenger: unknown command '%s'\n", argv[1]);
+  log_msg(LOG_ERROR, "main", "unknown command '%s'", argv[1]);
   usage(stderr);
   return 2;
 }

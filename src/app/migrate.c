@@ -3,10 +3,12 @@
 #include <string.h>
 
 #include "app/commands.h"
+#include "log/log.h"
 
 int cmd_migrate(int argc, char **argv) {
   store_settings st_cfg;
   store_settings_from_env(&st_cfg);
+  if (!config_check_env("messenger migrate")) return 2;
   static const struct option options[] = {
       STORE_LONG_OPTIONS, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
   int opt;
@@ -21,16 +23,16 @@ int cmd_migrate(int argc, char **argv) {
     cassandra_store_config cfg = cassandra_settings(&st_cfg);
     char err[512];
     if (cassandra_migrate(&cfg, st_cfg.replication, err, sizeof err) != 0) {
-      fprintf(stderr, "messenger migrate: %s\n", err);
+      log_msg(LOG_ERROR, "migrate", "%s", err);
       return 1;
     }
-    fprintf(stderr, "messenger migrate: cassandra keyspace %s is up to date\n", cfg.keyspace);
+    log_msg(LOG_INFO, "migrate", "cassandra keyspace %s is up to date", cfg.keyspace);
     return 0;
   }
   /* Opening the SQLite store creates its schema when missing. */
   store *st = open_store(&st_cfg);
   if (!st) return 1;
   store_close(st);
-  fprintf(stderr, "messenger migrate: %s schema is up to date\n", st_cfg.backend);
+  log_msg(LOG_INFO, "migrate", "%s schema is up to date", st_cfg.backend);
   return 0;
 }

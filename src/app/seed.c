@@ -9,6 +9,7 @@
 
 #include "app/commands.h"
 #include "core/timestamp.h"
+#include "log/log.h"
 
 #define SEED_IN_FLIGHT 512
 
@@ -163,7 +164,7 @@ static bool parse_seed_args(int argc, char **argv, seed_settings *sd, store_sett
   if (sd->min_messages > sd->max_messages) sd->min_messages = sd->max_messages;
   int64_t possible = sd->users * (sd->users - 1) / 2;
   if (sd->conversations > possible) {
-    fprintf(stderr, "messenger seed: %lld users make at most %lld pairs\n", (long long)sd->users,
+    log_msg(LOG_ERROR, "seed", "%lld users make at most %lld pairs", (long long)sd->users,
             (long long)possible);
     *exit_code = 2;
     return false;
@@ -246,7 +247,7 @@ static int run_seed(store *st, const seed_settings *sd) {
   seed_event *events = pairs ? plan_events(&r, sd, &count) : NULL;
   seed_slot *slots = calloc(SEED_IN_FLIGHT, sizeof *slots);
   if (!pairs || !events || !slots) {
-    fprintf(stderr, "messenger seed: out of memory\n");
+    log_msg(LOG_ERROR, "seed", "out of memory");
     free(pairs);
     free(events);
     free(slots);
@@ -279,11 +280,11 @@ static int run_seed(store *st, const seed_settings *sd) {
   free(events);
   free(slots);
   if (progress.failed) {
-    fprintf(stderr, "messenger seed: %lld of %zu messages failed: %s\n", (long long)progress.failed, count,
+    log_msg(LOG_ERROR, "seed", "%lld of %zu messages failed: %s", (long long)progress.failed, count,
             progress.first_error);
     return 1;
   }
-  fprintf(stderr, "messenger seed: %lld users, %lld conversations, %zu messages\n", (long long)sd->users,
+  log_msg(LOG_INFO, "seed", "%lld users, %lld conversations, %zu messages", (long long)sd->users,
           (long long)sd->conversations, count);
   return 0;
 }
@@ -293,6 +294,7 @@ int cmd_seed(int argc, char **argv) {
       .seed = 1, .users = 10, .conversations = 15, .min_messages = 1, .max_messages = 50, .days = 30};
   store_settings st_cfg;
   store_settings_from_env(&st_cfg);
+  if (!config_check_env("messenger seed")) return 2;
   int exit_code = 0;
   if (!parse_seed_args(argc, argv, &sd, &st_cfg, &exit_code)) return exit_code;
   store *st = open_store(&st_cfg);

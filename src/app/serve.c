@@ -6,8 +6,10 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "api/events.h"
 #include "app/commands.h"
 #include "http/server.h"
+#include "log/log.h"
 
 static void serve_usage(FILE *out) {
   fprintf(
@@ -103,7 +105,7 @@ static bool parse_serve_args(int argc, char **argv, serve_settings *srv, store_s
     if (!ok) return reject_option("messenger serve", opt, serve_usage, exit_code);
   }
   if (optind < argc) {
-    fprintf(stderr, "messenger serve: unexpected argument '%s'\n", argv[optind]);
+    log_msg(LOG_ERROR, "serve", "unexpected argument '%s'", argv[optind]);
     *exit_code = 2;
     return false;
   }
@@ -115,6 +117,7 @@ int cmd_serve(int argc, char **argv) {
   store_settings st_cfg;
   serve_settings_from_env(&srv_cfg);
   store_settings_from_env(&st_cfg);
+  if (!config_check_env("messenger serve")) return 2;
   int exit_code = 0;
   if (!parse_serve_args(argc, argv, &srv_cfg, &st_cfg, &exit_code)) return exit_code;
 
@@ -134,30 +137,45 @@ int cmd_serve(int argc, char **argv) {
                          .chat_dir = srv_cfg.chat_dir,
                          .cors_origins = serve_cors_origins(&srv_cfg)};
   if (!api_init(&app, st, &api_opt, err, sizeof err)) {
-    fprintf(stderr, "messenger: CORS origins: %s\n", err);
+    log_msg(LOG_ERROR, "serve", "CORS origins: %s", err);
     store_close(st);
     return 2;
   }
-  http_server *srv = http_server_start(&srv_cfg.http, &app.routes, err, sizeof err);
-  if (!srv) {
-    fprintf(stderr, "messenger: %s\n", err);
+  events_hub *hub = events_hub_new(&srv_cfg.events);
+  rate_gate *typing_gate = rate_gate_new(EVENTS_TYPING_INTERVAL_MS, 1 << 16);
+  if (!hub || !typing_gate) {
+    log_msg(LOG_ERROR, "serve", "cannot start the event streams (out of memory)");
+    events_hub_free(hub);
+    rate_gate_free(typing_gate);
     api_free(&app);
     store_close(st);
     return 1;
   }
-  fprintf(stderr, "messenger: listening on %s:%u (store: %s)\n", srv_cfg.http.host, http_server_port(srv),
+  api_events_init(&app, hub, typing_gate);
+  http_server *srv = http_server_start(&srv_cfg.http, &app.routes, err, sizeof err);
+  if (!srv) {
+    log_msg(LOG_ERROR, "serve", "%s", err);
+    events_hub_free(hub);
+    rate_gate_free(typing_gate);
+    api_free(&app);
+    store_close(st);
+    return 1;
+  }
+  log_msg(LOG_INFO, "serve", "listening on %s:%u (store: %s)", srv_cfg.http.host, http_server_port(srv),
           store_backend(st));
 
   int sig = 0;
   sigwait(&stop_signals, &sig);
-  fprintf(stderr, "messenger: %s received, draining\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  log_msg(LOG_INFO, "serve", "%s received, draining", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   atomic_store(&app.draining, true);
   if (!http_server_shutdown(srv, srv_cfg.shutdown_grace_ms)) {
-    fprintf(stderr, "messenger: stopped without draining the store\n");
+    log_msg(LOG_ERROR, "serve", "stopped without draining the store");
     return 1;
   }
+  store_close(st); /* its last callbacks may still publish events */
+  events_hub_free(hub);
+  rate_gate_free(typing_gate);
   api_free(&app);
-  store_close(st);
-  fprintf(stderr, "messenger: stopped\n");
+  log_msg(LOG_INFO, "serve", "stopped");
   return 0;
 }

@@ -4,6 +4,7 @@
 #include "app/commands.h"
 #include "store/cassandra/cassandra_store.h"
 #include "store/sqlite/sqlite_store.h"
+#include "log/log.h"
 
 bool store_option(store_settings *s, int opt, const char *arg, const char *prog) {
   uint64_t v;
@@ -16,7 +17,7 @@ bool store_option(store_settings *s, int opt, const char *arg, const char *prog)
     return true;
   case OPT_NODE_ID:
     if (!parse_unsigned(arg, 0, 31, &v)) {
-      fprintf(stderr, "%s: --node-id must be 0..31\n", prog);
+      log_msg(LOG_ERROR, "config", "%s: --node-id must be 0..31", prog);
       s->node_id = -1;
     } else {
       s->node_id = (int)v;
@@ -44,7 +45,7 @@ cassandra_store_config cassandra_settings(const store_settings *s) {
 }
 
 bool reject_option(const char *prog, int opt, void (*usage)(FILE *), int *exit_code) {
-  if (opt != '?') fprintf(stderr, "%s: invalid option value '%s'\n", prog, optarg ? optarg : "");
+  if (opt != '?') log_msg(LOG_ERROR, "config", "%s: invalid option value '%s'", prog, optarg ? optarg : "");
   usage(stderr);
   *exit_code = 2;
   return false;
@@ -62,6 +63,6 @@ store *open_store(const store_settings *s) {
   } else {
     snprintf(err, sizeof err, "unknown store '%s' (expected sqlite or cassandra)", s->backend);
   }
-  fprintf(stderr, "messenger: cannot open the %s store: %s\n", s->backend, err);
+  log_msg(LOG_ERROR, "store", "cannot open the %s store: %s", s->backend, err);
   return NULL;
 }

@@ -116,5 +116,8 @@ def test_invalid_key_422_and_nothing_stored(api, key):
     a, b = new_pair()
     r = api.post("/api/messages/", {"sender_id": a, "receiver_id": b, "content": "x"},
                  headers={"Idempotency-Key": key})
-    check_422(r)
+    if b"\x7f" in key:  # a control character in a header value: the transport's JSON 400 (strict framing)
+        assert r.status == 400 and isinstance(r.json["detail"], str), r
+    else:
+        check_422(r)
     assert api.conversations(a).json["total"] == 0

@@ -11,6 +11,7 @@
 
 #include "core/timestamp.h"
 #include "store/cassandra/cassandra_internal.h"
+#include "log/log.h"
 
 #define LEASE_SAFE_US (INT64_C(50) * 1000 * 1000) /* TTL 60 s minus a margin for clock and latency */
 
@@ -62,8 +63,7 @@ static void on_renewed(cql_resultset *r, const cql_error *err, void *ud) {
     atomic_store(&l->valid_until_us, rn->sent_us + LEASE_SAFE_US);
   } else {
     atomic_store(&l->valid_until_us, 0);
-    fprintf(stderr, "messenger: cassandra: node id %d lease was lost; sends fail until it is renewed\n",
-            l->node_id);
+    log_msg(LOG_WARN, "cassandra", "node id %d lease was lost; sends fail until it is renewed", l->node_id);
   }
   cql_resultset_free(r);
   free(rn);
@@ -82,7 +82,7 @@ static void renew(cass_lease *l) {
   if (!st || !rn) {
     cql_statement_free(st);
     free(rn);
-    fprintf(stderr, "messenger: cassandra: out of memory renewing the node lease\n");
+    log_msg(LOG_ERROR, "cassandra", "out of memory renewing the node lease");
     return;
   }
   if (lost) {
@@ -208,7 +208,7 @@ void cass_lease_release(cass_lease *l) {
     cql_statement_bind_uuid(st, 1, l->owner);
     char why[256];
     if (cql_client_execute_wait(l->client, st, NULL, why, sizeof why) != 0)
-      fprintf(stderr, "messenger: cassandra: node lease release failed (it expires in 60 s): %s\n", why);
+      log_msg(LOG_ERROR, "cassandra", "node lease release failed (it expires in 60 s): %s", why);
     cql_statement_free(st);
   }
   pthread_cond_destroy(&l->cv);

@@ -8,6 +8,7 @@
 
 #include "core/timestamp.h"
 #include "store/cassandra/cassandra_internal.h"
+#include "log/log.h"
 
 #define SCHEMA_TIMEOUT_MS   60000
 #define AGREEMENT_WAIT_US   (INT64_C(30) * 1000 * 1000)
@@ -191,7 +192,7 @@ int cassandra_migrate(const cassandra_store_config *cfg, const char *replication
   char ddl[700];
   snprintf(ddl, sizeof ddl,
            "CREATE KEYSPACE IF NOT EXISTS %s WITH replication = %s AND durable_writes = true", keyspace, map);
-  fprintf(stderr, "messenger migrate: keyspace %s, replication %s\n", keyspace, map);
+  log_msg(LOG_INFO, "migrate", "keyspace %s, replication %s", keyspace, map);
   if (run(c, ddl, "creating the keyspace", NULL, err, err_size) != 0) goto out;
   table_ctx ctx = {.c = c, .err = err, .err_size = err_size};
   if (!cass_schema_each(cass_schema_text(), keyspace, create_table, &ctx)) {
@@ -207,9 +208,9 @@ int cassandra_migrate(const cassandra_store_config *cfg, const char *replication
   }
   if (*err) goto out;
   if (!agreed)
-    fprintf(stderr,
-            "messenger migrate: warning: nodes did not agree on the schema within 30 s (is a node down?);"
-            " it converges when every node is up\n");
+    log_msg(LOG_WARN, "migrate",
+            "nodes did not agree on the schema within 30 s (is a node down?);"
+            " it converges when every node is up");
   rc = 0;
 out:
   cql_client_close(c);

@@ -4,6 +4,7 @@
 
 #include "cql/errors.h"
 #include "store/cassandra/cassandra_internal.h"
+#include "log/log.h"
 
 #define PAIR_CACHE_SLOTS ((size_t)1 << 16)
 
@@ -64,7 +65,7 @@ void cass_execute_batch(cass_store *s, cql_batch_stmt *b, cql_result_cb cb, void
 void cass_log_error(const char *what, const cql_error *err) {
   char text[512];
   cql_client_error_text(err, text, sizeof text);
-  fprintf(stderr, "messenger: cassandra: %s failed: %s\n", what, text);
+  log_msg(LOG_ERROR, "cassandra", "%s failed: %s", what, text);
 }
 
 static bool column_of(const cql_resultset *r, const char *name, size_t *col) {
@@ -113,6 +114,7 @@ static const store_vtable CASSANDRA_VTABLE = {
     .list_messages = cass_list_messages,
     .list_conversations = cass_list_conversations,
     .get_conversation = cass_get_conversation,
+    .mark_read = cass_mark_read,
     .ping = cass_ping,
     .close = close_store,
 };

@@ -1,4 +1,5 @@
 #include "store/sqlite/sqlite_db.h"
+#include "log/log.h"
 
 #include <stdio.h>
 
@@ -73,6 +74,6 @@ const char *sqlite_db_error_detail(int rc) {
 }
 
 void sqlite_db_log_error(sqlite3 *db, const char *what, int rc) {
-  fprintf(stderr, "sqlite store: %s failed: %s (%s)\n", what, sqlite3_errstr(rc),
+  log_msg(LOG_ERROR, "sqlite", "%s failed: %s (%s)", what, sqlite3_errstr(rc),
           db ? sqlite3_errmsg(db) : "no connection");
 }

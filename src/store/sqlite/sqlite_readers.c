@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "store/sqlite/sqlite_db.h"
+#include "log/log.h"
 
 #define TEXT_BUF_MIN  4096
 #define TEXT_BUF_KEEP (256 * 1024) /* larger buffers are freed after use, to keep idle memory low */
@@ -92,7 +93,7 @@ static reader_node *reader_open(sqlite_readers *r) {
   reader_node *node = calloc(1, sizeof *node);
   sqlite3_stmt **st = calloc(r->n_sql, sizeof *st);
   if (!node || !st) {
-    fprintf(stderr, "sqlite store: cannot open a reader: out of memory\n");
+    log_msg(LOG_ERROR, "sqlite", "cannot open a reader: out of memory");
     free(st);
     free(node);
     return NULL;
@@ -103,7 +104,7 @@ static reader_node *reader_open(sqlite_readers *r) {
       sqlite3_exec(node->pub.db, "PRAGMA query_only=1", NULL, NULL, NULL) != SQLITE_OK ||
       sqlite_db_prepare_all(node->pub.db, r->sql, r->n_sql, st, err, sizeof err) != 0) {
     if (node->pub.db && !err[0]) snprintf(err, sizeof err, "%s", sqlite3_errmsg(node->pub.db));
-    fprintf(stderr, "sqlite store: cannot open a reader: %s\n", err);
+    log_msg(LOG_ERROR, "sqlite", "cannot open a reader: %s", err);
     sqlite_db_close(node->pub.db);
     free(st);
     free(node);
@@ -118,7 +119,7 @@ sqlite_reader *sqlite_readers_get(sqlite_readers *r) {
   if (!(node = reader_open(r))) return NULL;
   int rc = pthread_setspecific(r->key, node);
   if (rc != 0) {
-    fprintf(stderr, "sqlite store: cannot register a reader: %s\n", strerror(rc));
+    log_msg(LOG_ERROR, "sqlite", "cannot register a reader: %s", strerror(rc));
     reader_free(node, r->n_sql);
     return NULL;
   }
