@@ -36,6 +36,15 @@ function freePort() {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/* Polls cond() (test-side state, not the DOM) until true, or throws after ms. */
+async function until(cond, ms, what) {
+  const deadline = Date.now() + T(ms);
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
 class Server {
   constructor(name, env = {}) {
     this.name = name;
@@ -183,4 +192,4 @@ function messageTexts(page) {
   return page.$$eval('#messages li .content', (els) => els.map((e) => e.textContent));
 }
 
-module.exports = { Server, launch, openChat, shot, messageTexts, newUser, sleep, T, ROOT, SHOTS };
+module.exports = { Server, launch, openChat, shot, messageTexts, newUser, sleep, until, T, ROOT, SHOTS };

@@ -372,7 +372,7 @@
       return li;
     });
     for (const p of state.pending.values()) {
-      if (p.peer !== conv.peer) continue;
+      if (p.peer !== conv.peer || (p.echo && p.status !== 'failed')) continue;
       const li = el('li', `mine ${p.status}`);
       li.dataset.pendingKey = p.key;
       li.append(el('span', 'content', p.content));
@@ -392,6 +392,15 @@
   /* A message from the API or an event; returns true when it was new here. */
   function addMessage(m) {
     const conv = state.open;
+    if (m.sender_id === state.me) {
+      /* Our own message came back on the event stream before the POST's answer (which may
+       * have been lost: the retry will get the same message). Hide its pending copy. */
+      for (const p of state.pending.values())
+        if (!p.echo && p.peer === m.receiver_id && p.content === m.content) {
+          p.echo = m.id;
+          break;
+        }
+    }
     let shown = false;
     if (conv && conv.id === null && (m.sender_id === conv.peer || m.receiver_id === conv.peer)) {
       conv.id = m.conversation_id; /* the draft's first message created the conversation */
@@ -468,7 +477,7 @@
   function send(content) {
     const conv = state.open;
     if (!conv || !content.trim()) return;
-    const p = { key: newKey(), peer: conv.peer, content, status: 'pending', error: '' };
+    const p = { key: newKey(), peer: conv.peer, content, status: 'pending', error: '', echo: null };
     state.pending.set(p.key, p);
     renderMessages();
     scrollToBottom();
