@@ -89,12 +89,11 @@ bool cors_answer_preflight(const cors_policy *p, http_exchange *ex) {
   if (strcmp(http_method(ex), "OPTIONS") != 0 || !origin || !http_header(ex, "Access-Control-Request-Method"))
     return false;
   const char *allow = cors_allow_origin(p, origin);
+  if (cors_varies_by_origin(p)) http_add_header(ex, "Vary", "Origin");
   if (!allow) {
     respond_detail(ex, 400, "Disallowed CORS origin");
     return true;
   }
-  /* No Vary here: OPTIONS answers are not stored by HTTP caches, and browsers key their
-   * preflight cache by origin already. */
   http_add_header(ex, "Access-Control-Allow-Origin", allow);
   http_add_header(ex, "Access-Control-Allow-Methods", CORS_ALLOW_METHODS);
   http_add_header(ex, "Access-Control-Allow-Headers", CORS_ALLOW_HEADERS);

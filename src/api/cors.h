@@ -8,8 +8,8 @@
  *   and `Vary: Origin` on every response (the answer then depends on the origin).
  * - A preflight (OPTIONS with Origin and Access-Control-Request-Method, on any path) from an
  *   allowed origin is answered 204 with -Allow-Origin, -Allow-Methods, -Allow-Headers,
- *   -Max-Age; from a refused origin 400 {"detail": "Disallowed CORS origin"}, without CORS
- *   headers.
+ *   -Max-Age (and `Vary: Origin` with a list); from a refused origin 400 {"detail":
+ *   "Disallowed CORS origin"}, without CORS headers.
  * - Refused origins never get CORS headers; an empty policy (the default with auth on)
  *   adds nothing at all.
  *
