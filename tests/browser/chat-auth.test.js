@@ -13,6 +13,7 @@ const SECRET = 'browser-test-secret-0123456789abcdef-0123456789';
 let server;
 let browser;
 let authOn = false;
+let streamTakesToken = false; /* GET /api/events?access_token= streams (auth + events together) */
 
 const b64url = (v) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString('base64url');
 function token(sub, ttlS = 3600) {
@@ -24,6 +25,19 @@ before(async () => {
   server = await new Server('chat-auth', { MESSENGER_JWT_SECRET: SECRET }).start();
   authOn = (await server.call('GET', '/api/conversations/user/1')).status === 401;
   if (authOn) browser = await launch();
+  if (authOn) {
+    const ctl = new AbortController();
+    try {
+      const r = await fetch(`${server.url}/api/events?access_token=${token(newUser())}`, {
+        headers: { Accept: 'text/event-stream' },
+        signal: ctl.signal,
+      });
+      streamTakesToken = r.status === 200;
+    } finally {
+      ctl.abort();
+    }
+    console.log(`# event stream with ?access_token: ${streamTakesToken ? 'yes' : 'no (the client polls)'}`);
+  }
 });
 
 after(async () => {
@@ -53,7 +67,8 @@ describe('chat with auth on', { timeout: T(120000) }, () => {
     try {
       await a.page.waitForSelector('#app:not([hidden])');
       assert.equal(await a.page.textContent('#me'), `User ${alice}`, 'the user is the token\'s sub');
-      await b.page.waitForSelector('#status[data-state="live"]');
+      /* live when the stream takes the token; otherwise the client polls, and still gets it */
+      await b.page.waitForSelector(`#status[data-state="${streamTakesToken ? 'live' : 'polling'}"]`);
       await a.page.fill('#new-chat-user', String(bob));
       await a.page.click('#new-chat button');
       await a.page.fill('#text', 'hello with a token');

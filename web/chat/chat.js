@@ -106,8 +106,12 @@
       data = null;
     }
     if (!r.ok) {
-      if (r.status === 401 && state.me !== null && state.token) tokenRefused();
-      throw new ApiError(r.status, describe(data, r.status));
+      const err = new ApiError(r.status, describe(data, r.status));
+      if (r.status === 401 && state.me !== null && state.token) {
+        err.handled = true; /* back to the token box, with its own message */
+        tokenRefused();
+      }
+      throw err;
     }
     return data;
   }
@@ -136,7 +140,7 @@
     if (errorKind === 'network') hideError();
   }
   function reportError(e, what) {
-    if (e instanceof NetworkError) return; /* the banner already says so */
+    if (e instanceof NetworkError || e.handled) return; /* the banner already says so */
     showError(`${what}: ${e.message}`);
   }
 
