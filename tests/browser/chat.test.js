@@ -315,6 +315,29 @@ describe('chat', { timeout: T(180000) }, () => {
     });
   });
 
+  test('a server restart (its event log starts over): the client reconnects, re-reads, loses nothing', async () => {
+    const alice = newUser();
+    const bob = newUser();
+    await server.send(alice, bob, 'before the restart');
+    await asUser(bob, `&peer=${alice}`, async (page) => {
+      await waitForMessage(page, 'before the restart');
+      if (live()) await page.waitForSelector('#status[data-state="live"]');
+      let rereads = 0;
+      page.on('request', (r) => {
+        if (/\/api\/messages\/conversation\/\d+\?limit=/.test(r.url()) && !r.url().includes('cursor=')) rereads++;
+      });
+      await server.restart(); /* the in-process event log starts over: the old event ids are unknown */
+      await server.send(alice, bob, 'after the restart');
+      await waitForMessage(page, 'after the restart');
+      await page.waitForSelector('#error', { state: 'hidden' });
+      if (live()) await page.waitForSelector('#status[data-state="live"]');
+      await server.send(alice, bob, 'live again');
+      await waitForMessage(page, 'live again');
+      assert.deepEqual(await messageTexts(page), ['before the restart', 'after the restart', 'live again']);
+      if (live()) assert.ok(rereads >= 1, 'the client re-read over REST (on reset, or while polling)');
+    });
+  });
+
   test('a page on another origin uses the API through CORS', async () => {
     /* the page comes from 127.0.0.1, the API is called on localhost: another origin */
     const alice = newUser();

@@ -57,11 +57,11 @@ class Server {
     return `http://127.0.0.1:${this.port}`;
   }
 
-  async start() {
+  /* port: reuse that one (a restart); otherwise a free one, retried if taken meanwhile. */
+  async start(port = null) {
     let lastError = '';
     for (let attempt = 0; attempt < 3; attempt++) {
-      /* a probed port can be taken before the server binds it: try another */
-      this.port = await freePort();
+      this.port = port || (await freePort());
       const err = fs.openSync(this.stderrPath, 'w');
       const env = Object.assign({}, process.env, { MESSENGER_QUIET: '1' }, this.env);
       for (const k of ['PORT', 'HOST', 'MESSENGER_DB', 'MESSENGER_STORE']) delete env[k];
@@ -101,8 +101,14 @@ class Server {
     }
   }
 
+  /* Stops (as stop) and starts again on the same port with the same database. */
+  async restart() {
+    await this.stop({ keepFiles: true });
+    return this.start(this.port);
+  }
+
   /* SIGTERM; it must exit 0 in time and with no sanitizer report. */
-  async stop() {
+  async stop({ keepFiles = false } = {}) {
     if (!this.proc) return;
     this.proc.kill('SIGTERM');
     const timer = setTimeout(() => this.proc.kill('SIGKILL'), T(30000));
@@ -111,7 +117,7 @@ class Server {
     this.proc = null;
     const log = this.stderr();
     const found = SANITIZER_MARKERS.filter((m) => log.includes(m));
-    fs.rmSync(this.dir, { recursive: true, force: true });
+    if (!keepFiles) fs.rmSync(this.dir, { recursive: true, force: true });
     if (found.length) throw new Error(`sanitizer report (${found}) from the server:\n${log.slice(-8000)}`);
     if (code !== 0) throw new Error(`server exited with ${code ?? signal} after SIGTERM:\n${log.slice(-4000)}`);
   }
