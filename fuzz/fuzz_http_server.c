@@ -6,9 +6,12 @@
  * body, routing, parameter parsing and validation. After every input the server must still
  * answer GET /health with 200, else the target aborts (a hang or dead worker is a finding). */
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +26,7 @@
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define IO_TIMEOUT_MS       3000
+#define IO_TIMEOUT_MS       10000
 #define HALF_CLOSE_DELAY_MS 1
 
 static uint16_t port;
@@ -39,14 +42,41 @@ static void remove_db(void) {
   rmdir(dir);
 }
 
+/* Each connection comes from the next of 127.0.1.1 .. 127.0.1.254: the server closes first
+ * (errors, Connection: close), so every exchange leaves a TIME_WAIT on its side, and hundreds
+ * of connections a second from one address would soon pick a source port whose old connection
+ * is still in TIME_WAIT (a delayed or refused connect, mistaken for a dead server). */
 static int connect_server(void) {
+  static unsigned next_source;
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return -1;
+  struct sockaddr_in source = {.sin_family = AF_INET};
+  source.sin_addr.s_addr = htonl(0x7f000101u + next_source++ % 254);
+  if (bind(fd, (struct sockaddr *)&source, sizeof source) != 0) {
+    close(fd);
+    return -1;
+  }
   struct timeval tv = {.tv_sec = IO_TIMEOUT_MS / 1000};
   setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
   struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons(port)};
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
+  /* Non-blocking connect, waited for with poll: a SYN that meets an old TIME_WAIT or a full
+   * accept queue is retransmitted after a second, and libFuzzer's timer signal would make a
+   * blocking connect fail with EINTR meanwhile. */
+  int flags = fcntl(fd, F_GETFL);
+  int error = 0;
+  socklen_t error_len = sizeof error;
+  struct pollfd p = {.fd = fd, .events = POLLOUT};
+  bool connected = flags >= 0 && fcntl(fd, F_SETFL, flags | O_NONBLOCK) == 0 &&
+                   (connect(fd, (struct sockaddr *)&addr, sizeof addr) == 0 || errno == EINPROGRESS);
+  if (connected) {
+    int ready;
+    do ready = poll(&p, 1, IO_TIMEOUT_MS);
+    while (ready < 0 && errno == EINTR);
+    connected = ready == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &error_len) == 0 && error == 0 &&
+                fcntl(fd, F_SETFL, flags) == 0;
+  }
+  if (!connected) {
     close(fd);
     return -1;
   }
@@ -55,15 +85,16 @@ static int connect_server(void) {
 
 /* Writes the request, half-closes, and reads the answer into out (truncated) until the server
  * closes the connection. The half-close waits up to HALF_CLOSE_DELAY_MS for the server to
- * start answering: libmicrohttpd (edge-triggered epoll) only notices an end of stream that
- * arrives after the data it has read, so sending both at once would leave a keep-alive
- * connection open until its idle timeout. The connection is reset at the end, so that the
- * server frees it at once. Returns the number of bytes kept, or -1 without a connection. */
+ * start answering, so that most inputs are parsed before the end of stream arrives (an end of
+ * stream in the middle of a request closes the connection at once). The connection is reset at
+ * the end, so that the server frees it at once. Returns the number of bytes kept, or -1
+ * without a connection. */
 static ssize_t exchange(const uint8_t *req, size_t len, char *out, size_t out_size) {
   int fd = connect_server();
   if (fd < 0) return -1;
   for (size_t off = 0; off < len;) { /* the server may answer early (413/431) and close */
     ssize_t n = send(fd, req + off, len - off, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
     off += (size_t)n;
   }
@@ -72,10 +103,14 @@ static ssize_t exchange(const uint8_t *req, size_t len, char *out, size_t out_si
   shutdown(fd, SHUT_WR);
   size_t kept = 0;
   char sink[4096];
-  while (poll(&p, 1, IO_TIMEOUT_MS) > 0) {
+  for (;;) {
+    int ready = poll(&p, 1, IO_TIMEOUT_MS);
+    if (ready < 0 && errno == EINTR) continue; /* libFuzzer's timer signal */
+    if (ready <= 0) break;
     char *buf = kept + 1 < out_size ? out + kept : sink;
     size_t room = kept + 1 < out_size ? out_size - 1 - kept : sizeof sink;
     ssize_t n = recv(fd, buf, room, 0);
+    if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
     if (buf != sink) kept += (size_t)n;
   }

@@ -36,10 +36,7 @@ for target in "$@"; do
     fi
   fi
 
-  # libmicrohttpd's one line per malformed request (fuzz_http_server) is dropped from the log.
-  "$bin" "${opts[@]}" -max_total_time="$seconds" "$work" "$here/corpus/$target" 2>&1 |
-    grep -v '^messenger: http: ' >"$log"
-  if [ "${PIPESTATUS[0]}" -ne 0 ]; then
+  if ! "$bin" "${opts[@]}" -max_total_time="$seconds" "$work" "$here/corpus/$target" >"$log" 2>&1; then
     echo "fuzz: $target FAILED; crasher in $artifacts/ (log: $log):" >&2
     tail -60 "$log" >&2
     failed+=("$target")

@@ -6,3 +6,4 @@
 bench: build
 	@bash bench/run.sh
 	@$(MAKE) --no-print-directory bench-cassandra
+	@$(MAKE) --no-print-directory bench-events

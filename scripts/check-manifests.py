@@ -35,7 +35,7 @@ PORT = 8000
 UID = 10001
 NODE_IDS = 32  # message ids carry a 5-bit node number (src/core/ids.h)
 RUNTIME_LIBS = {"libjansson4", "libsqlite3-0", "libuv1", "liblz4-1", "zlib1g",
-                "libuuid1", "tini"}
+                "libuuid1", "libhiredis0.14", "libssl3", "libwslay1", "tini"}
 WORKLOADS = ("Deployment", "StatefulSet", "Job", "DaemonSet")
 ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
 
@@ -452,8 +452,8 @@ class Checker:
                             self.err(where, f"port mapping {p} must target container port {PORT}")
                     if "PORT" in env and str(env["PORT"]) != str(PORT):
                         self.err(where, f"PORT is {env['PORT']}, want {PORT}")
-                elif sname != "cassandra":
-                    self.err(where, f"image {image} is neither {IMAGE} nor cassandra")
+                elif sname not in ("cassandra", "redis"):
+                    self.err(where, f"image {image} is neither {IMAGE}, cassandra nor redis")
         services = (self.repo["compose"].get(main) or {}).get("services") or {}
         cas = services.get("cassandra") or {}
         if cas.get("image") != "cassandra:4.1":
@@ -468,6 +468,11 @@ class Checker:
         app = services.get("app") or {}
         if (app.get("depends_on") or {}).get("migrate", {}).get("condition") != "service_completed_successfully":
             self.err(main, "app must start after migrate completed")
+        # the event log shared by replicas (issue 10)
+        if not str((services.get("redis") or {}).get("image", "")).startswith("redis:7"):
+            self.err(main, "redis (the shared event log) must use the official redis:7 image")
+        if not str((app.get("environment") or {}).get("MESSENGER_REDIS_URL", "")).startswith("redis://redis:"):
+            self.err(main, "app must set MESSENGER_REDIS_URL to the redis service")
         for sname in ("migrate", "app"):
             if ((services.get(sname) or {}).get("environment") or {}).get("MESSENGER_STORE") != "cassandra":
                 self.err(main, f"{sname} must use MESSENGER_STORE=cassandra")

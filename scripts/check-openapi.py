@@ -36,6 +36,9 @@ EXPECTED = {
     "/api/messages/conversation/{conversation_id}/before": {"get": STORE_LIST},
     "/api/conversations/user/{user_id}": {"get": {"200", "422", "503"}},
     "/api/conversations/{conversation_id}": {"get": STORE_LIST},
+    "/api/conversations/{conversation_id}/read": {"post": {"200", "404", "413", "422", "503"}},
+    "/api/conversations/{conversation_id}/typing": {"post": {"202", "404", "422", "503"}},
+    "/api/events": {"get": {"101", "200", "400", "422", "426", "503"}},
     "/": {"get": {"200"}},
     "/health": {"get": {"200"}},
     "/ready": {"get": {"200", "503"}},
@@ -45,6 +48,7 @@ EXPECTED = {
     "/chat/{file}": {"get": {"200", "404"}},
 }
 EXPECTED_SCHEMAS = {"MessageCreate", "Message", "MessagePage", "Conversation", "ConversationPage",
+                    "UserConversation", "ReadMarkCreate", "ReadMark",
                     "HTTPValidationError", "ValidationError", "ErrorDetail", "ServiceInfo", "Health", "Ready",
                     "Unavailable"}
 # What the service description must state: the limits table and the transport-level answers.
@@ -220,8 +224,8 @@ def check_document(doc, text):
     if failures:  # everything below follows references
         return
     tags = {t.get("name") for t in doc.get("tags", [])}
-    if tags != {"messages", "conversations", "service"}:
-        fail("tags", "must be messages, conversations, service; are %s" % sorted(t for t in tags if t))
+    if tags != {"messages", "conversations", "events", "service"}:
+        fail("tags", "must be messages, conversations, events, service; are %s" % sorted(t for t in tags if t))
 
     paths = doc.get("paths", {})
     for path in sorted(set(paths) - set(EXPECTED)):

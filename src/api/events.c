@@ -195,7 +195,9 @@ static bool sse_position(void *sink, const char *id) {
   return ok;
 }
 
-static const event_sink_ops sse_ops = {sse_deliver, sse_heartbeat, sse_position};
+static void stream_close(void *sink) { http_stream_close(((event_stream *)sink)->stream); }
+
+static const event_sink_ops sse_ops = {sse_deliver, sse_heartbeat, sse_position, stream_close};
 
 static bool ws_deliver(void *sink, const event *ev) {
   event_stream *es = sink;
@@ -208,7 +210,12 @@ static bool ws_deliver(void *sink, const event *ev) {
 
 static bool ws_heartbeat(void *sink) { return ws_session_ping(((event_stream *)sink)->ws); }
 
-static const event_sink_ops ws_ops = {ws_deliver, ws_heartbeat, NULL};
+/* The shared log's fan-out was lost: "going away", the client resumes from its last id. */
+static void ws_close(void *sink) {
+  ws_session_close(((event_stream *)sink)->ws, 1001, "resume from your last id");
+}
+
+static const event_sink_ops ws_ops = {ws_deliver, ws_heartbeat, NULL, ws_close};
 
 static bool ws_write(void *user, const uint8_t *data, size_t len) {
   return http_stream_write(((event_stream *)user)->stream, data, len);

@@ -100,6 +100,7 @@ void serve_settings_from_env(serve_settings *s) {
   s->events.history_max_bytes = (size_t)env_unsigned("MESSENGER_EVENTS_HISTORY_MB", 1, 65536, 64) << 20;
   s->redis_url = env_or("MESSENGER_REDIS_URL", NULL);
   if (s->redis_url && !*s->redis_url) s->redis_url = NULL;
+  s->redis_prefix = env_or("MESSENGER_REDIS_PREFIX", "messenger:");
 }
 
 const char *serve_cors_origins(const serve_settings *s) {

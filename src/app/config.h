@@ -34,8 +34,9 @@ typedef struct serve_settings {
   const char *cors_origins; /* MESSENGER_CORS_ORIGINS / --cors-origins; NULL = the default below */
   bool auth_enabled;        /* MESSENGER_JWT_SECRET or _PUBLIC_KEY_FILE set: decides the CORS default */
   unsigned shutdown_grace_ms;
-  events_config events;  /* MESSENGER_EVENTS_* */
-  const char *redis_url; /* MESSENGER_REDIS_URL: the shared event log; NULL = in-process */
+  events_config events;     /* MESSENGER_EVENTS_* */
+  const char *redis_url;    /* MESSENGER_REDIS_URL: the shared event log; NULL = in-process */
+  const char *redis_prefix; /* MESSENGER_REDIS_PREFIX: of its keys and channel ("messenger:") */
 } serve_settings;
 
 typedef struct seed_settings {

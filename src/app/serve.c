@@ -7,6 +7,7 @@
 
 #include "api/api.h"
 #include "api/events.h"
+#include "events/redis_log.h"
 #include "app/commands.h"
 #include "http/server.h"
 #include "log/log.h"
@@ -112,6 +113,13 @@ static bool parse_serve_args(int argc, char **argv, serve_settings *srv, store_s
   return true;
 }
 
+/* The event streams' parts, in the order they can go (each accepts NULL). */
+static void stop_events(redis_log *shared_log, events_hub *hub, rate_gate *typing_gate) {
+  redis_log_close(shared_log);
+  events_hub_free(hub);
+  rate_gate_free(typing_gate);
+}
+
 int cmd_serve(int argc, char **argv) {
   serve_settings srv_cfg;
   store_settings st_cfg;
@@ -145,20 +153,37 @@ int cmd_serve(int argc, char **argv) {
   rate_gate *typing_gate = rate_gate_new(EVENTS_TYPING_INTERVAL_MS, 1 << 16);
   if (!hub || !typing_gate) {
     log_msg(LOG_ERROR, "serve", "cannot start the event streams (out of memory)");
-    events_hub_free(hub);
-    rate_gate_free(typing_gate);
+    stop_events(NULL, hub, typing_gate);
     api_free(&app);
     store_close(st);
     return 1;
+  }
+  redis_log *shared_log = NULL;
+  if (srv_cfg.redis_url) {
+    const redis_log_config log_cfg = {
+        .url = srv_cfg.redis_url,
+        .prefix = srv_cfg.redis_prefix,
+        .max_per_user = srv_cfg.events.history_per_user,
+        .max_age_s = srv_cfg.events.history_max_age_s,
+        .wait_ready_ms = 5000,
+    };
+    const char *log_err;
+    shared_log = redis_log_open(hub, &log_cfg, &log_err);
+    if (!shared_log) {
+      log_msg(LOG_ERROR, "serve", "MESSENGER_REDIS_URL: %s", log_err);
+      stop_events(NULL, hub, typing_gate);
+      api_free(&app);
+      store_close(st);
+      return 1;
+    }
   }
   api_events_init(&app, hub, typing_gate);
   http_server *srv = http_server_start(&srv_cfg.http, &app.routes, err, sizeof err);
   if (!srv) {
     log_msg(LOG_ERROR, "serve", "%s", err);
-    events_hub_free(hub);
-    rate_gate_free(typing_gate);
     api_free(&app);
     store_close(st);
+    stop_events(shared_log, hub, typing_gate);
     return 1;
   }
   log_msg(LOG_INFO, "serve", "listening on %s:%u (store: %s)", srv_cfg.http.host, http_server_port(srv),
@@ -173,8 +198,7 @@ int cmd_serve(int argc, char **argv) {
     return 1;
   }
   store_close(st); /* its last callbacks may still publish events */
-  events_hub_free(hub);
-  rate_gate_free(typing_gate);
+  stop_events(shared_log, hub, typing_gate);
   api_free(&app);
   log_msg(LOG_INFO, "serve", "stopped");
   return 0;

@@ -3,14 +3,18 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "events/remote.h"
 #include "log/log.h"
 
 #define SHARD_COUNT     64
 #define INITIAL_BUCKETS 64
+/* Live events held for a stream whose replay has not come back yet (shared log only). */
+#define REPLAY_BUFFER_MAX 1024
 
 typedef struct user_rec user_rec;
 
@@ -25,6 +29,15 @@ typedef struct log_entry {
   char fields[];
 } log_entry;
 
+/* A live event that arrived while the stream's replay was pending. */
+typedef struct buffered_event {
+  struct buffered_event *next;
+  event_pos pos;
+  char type[16];
+  size_t fields_len;
+  char fields[];
+} buffered_event;
+
 struct events_sub {
   events_sub *prev, *next; /* in the user's list while linked */
   user_rec *user;          /* NULL once unlinked */
@@ -34,6 +47,13 @@ struct events_sub {
   void *sink;
   event_pos last;          /* the last logged position delivered (or the start position) */
   uint64_t typing_counter; /* suffix of typing ids after `last` */
+  /* shared log only */
+  bool replaying;       /* live events are buffered until the replay is delivered */
+  bool replay_pending;  /* the remote still owes events_hub_replay_done */
+  bool orphaned;        /* unsubscribed while the replay was pending: freed by replay_done */
+  bool reset_requested; /* the last id could not be parsed: the replay's position gets a reset */
+  buffered_event *buffered, **buffered_tail;
+  size_t buffered_count;
 };
 
 struct user_rec {
@@ -60,6 +80,9 @@ struct events_hub {
   _Atomic uint64_t seq; /* last sequence number handed out, shared by all users */
   atomic_size_t streams;
   shard shards[SHARD_COUNT];
+  const events_remote_ops *remote_ops; /* NULL: the in-process log */
+  void *remote;
+  atomic_bool remote_live;
   pthread_t heartbeat;
   pthread_mutex_t stop_lock;
   pthread_cond_t stop_cond;
@@ -172,8 +195,11 @@ static void entry_evict(shard *sh, log_entry *e) {
 
 static void shard_evict_old(events_hub *h, shard *sh, int64_t now) {
   int64_t cutoff = now - (int64_t)h->cfg.history_max_age_s * 1000;
-  while (sh->oldest && (sh->oldest->at_ms < cutoff || sh->bytes > h->shard_max_bytes))
-    entry_evict(sh, sh->oldest);
+  while (sh->oldest && (sh->oldest->at_ms < cutoff || sh->bytes > h->shard_max_bytes)) {
+    log_entry *e = sh->oldest;
+    e->shard_prev = NULL; /* already true: said for the analyzer, which cannot know it */
+    entry_evict(sh, e);
+  }
 }
 
 static bool entry_append(events_hub *h, shard *sh, user_rec *u, uint64_t seq, const char *type,
@@ -223,14 +249,26 @@ static void sub_link(events_hub *h, user_rec *u, events_sub *s) {
   atomic_fetch_add(&h->streams, 1);
 }
 
-static bool deliver_logged(events_hub *h, events_sub *s, uint64_t seq, const char *type, const char *fields,
-                           size_t fields_len) {
-  s->last = (event_pos){h->cfg.epoch, seq};
+static bool deliver_at(events_sub *s, event_pos pos, const char *type, const char *fields,
+                       size_t fields_len) {
+  s->last = pos;
   s->typing_counter = 0;
   char id[EVENT_ID_TEXT_SIZE];
-  event_pos_format(s->last, id);
+  event_pos_format(pos, id);
   event ev = {.type = type, .id = id, .fields = fields, .fields_len = fields_len};
   return s->ops->deliver(s->sink, &ev);
+}
+
+static bool deliver_typing(events_sub *s, const char *type, const char *fields, size_t fields_len) {
+  char id[EVENT_ID_TEXT_SIZE];
+  event_typing_id_format(s->last, ++s->typing_counter, id);
+  event ev = {.type = type, .id = id, .fields = fields, .fields_len = fields_len};
+  return s->ops->deliver(s->sink, &ev);
+}
+
+static bool deliver_logged(events_hub *h, events_sub *s, uint64_t seq, const char *type, const char *fields,
+                           size_t fields_len) {
+  return deliver_at(s, (event_pos){h->cfg.epoch, seq}, type, fields, fields_len);
 }
 
 /* Replays what the client missed, or sends reset / the start position. Under the shard lock.
@@ -259,12 +297,57 @@ static bool sub_start(events_hub *h, user_rec *u, events_sub *s, const char *las
   return true;
 }
 
+static void buffered_free(events_sub *s) {
+  for (buffered_event *b = s->buffered, *next; b; b = next) {
+    next = b->next;
+    free(b);
+  }
+  s->buffered = NULL;
+  s->buffered_tail = &s->buffered;
+  s->buffered_count = 0;
+}
+
+/* Shared log: registers the stream as replaying and asks the remote for its start. */
+static events_sub *subscribe_remote(events_hub *h, events_sub *s, int64_t user_id,
+                                    const char *last_event_id) {
+  shard *sh = s->shard;
+  event_pos since;
+  bool has_since = last_event_id && last_event_id[0];
+  if (has_since && !event_pos_parse(last_event_id, strlen(last_event_id), &since)) {
+    has_since = false;
+    s->reset_requested = true;
+  }
+  pthread_mutex_lock(&sh->lock);
+  user_rec *u = user_get(sh, user_id);
+  bool live = atomic_load(&h->remote_live);
+  if (u && live) {
+    sub_link(h, u, s);
+    s->replaying = s->replay_pending = true;
+  }
+  pthread_mutex_unlock(&sh->lock);
+  if (!u) {
+    free(s);
+    return NULL;
+  }
+  if (!live || !h->remote_ops->replay(h->remote, user_id, has_since ? &since : NULL, s)) {
+    pthread_mutex_lock(&sh->lock);
+    if (s->user) sub_unlink(h, s);
+    s->replay_pending = false;
+    user_drop_if_empty(sh, u);
+    pthread_mutex_unlock(&sh->lock);
+    s->ops->close(s->sink); /* the client retries later */
+  }
+  return s;
+}
+
 events_sub *events_subscribe(events_hub *h, int64_t user_id, const char *last_event_id,
                              const event_sink_ops *ops, void *sink) {
   events_sub *s = calloc(1, sizeof *s);
   if (!s) return NULL;
   shard *sh = shard_of(h, user_id);
   *s = (events_sub){.shard = sh, .hub = h, .ops = ops, .sink = sink};
+  s->buffered_tail = &s->buffered;
+  if (h->remote_ops) return subscribe_remote(h, s, user_id, last_event_id);
   pthread_mutex_lock(&sh->lock);
   shard_evict_old(h, sh, now_ms());
   user_rec *u = user_get(sh, user_id);
@@ -291,7 +374,11 @@ void events_unsubscribe(events_sub *sub) {
     sub_unlink(sub->hub, sub);
     user_drop_if_empty(sh, u);
   }
+  bool pending = sub->replay_pending;
+  sub->orphaned = pending;
   pthread_mutex_unlock(&sh->lock);
+  if (pending) return; /* events_hub_replay_done frees it */
+  buffered_free(sub);
   free(sub);
 }
 
@@ -300,15 +387,8 @@ static void deliver_all(events_hub *h, user_rec *u, uint64_t seq, const char *ty
                         size_t fields_len, bool logged) {
   for (events_sub *s = u->subs, *next; s; s = next) {
     next = s->next;
-    bool ok;
-    if (logged) {
-      ok = deliver_logged(h, s, seq, type, fields, fields_len);
-    } else {
-      char id[EVENT_ID_TEXT_SIZE];
-      event_typing_id_format(s->last, ++s->typing_counter, id);
-      event ev = {.type = type, .id = id, .fields = fields, .fields_len = fields_len};
-      ok = s->ops->deliver(s->sink, &ev);
-    }
+    bool ok = logged ? deliver_logged(h, s, seq, type, fields, fields_len)
+                     : deliver_typing(s, type, fields, fields_len);
     if (!ok) sub_unlink(h, s);
   }
 }
@@ -343,9 +423,131 @@ bool events_publish(events_hub *h, const int64_t *users, size_t user_count, cons
   for (size_t i = 0; i < user_count; i++) {
     bool seen = false;
     for (size_t j = 0; j < i && !seen; j++) seen = users[j] == users[i];
-    if (!seen) ok &= publish_one(h, users[i], type, fields, fields_len, logged, now);
+    if (seen) continue;
+    if (h->remote_ops)
+      ok &= h->remote_ops->publish(h->remote, users[i], type, fields, fields_len, logged);
+    else
+      ok &= publish_one(h, users[i], type, fields, fields_len, logged, now);
   }
   return ok;
+}
+
+/* ---- the shared log's side (remote.h) ---- */
+
+void events_hub_set_remote(events_hub *h, const events_remote_ops *ops, void *remote) {
+  h->remote_ops = ops;
+  h->remote = remote;
+  atomic_store(&h->remote_live, false);
+}
+
+/* Under the shard lock: unlinks a stream and tells its owner to close it. */
+static void sub_end(events_hub *h, events_sub *s) {
+  sub_unlink(h, s);
+  s->ops->close(s->sink);
+}
+
+static bool buffer_event(events_sub *s, event_pos pos, const char *type, const char *fields,
+                         size_t fields_len) {
+  if (s->buffered_count >= REPLAY_BUFFER_MAX) return false;
+  buffered_event *b = malloc(sizeof *b + fields_len);
+  if (!b) return false;
+  b->next = NULL;
+  b->pos = pos;
+  snprintf(b->type, sizeof b->type, "%s", type);
+  b->fields_len = fields_len;
+  memcpy(b->fields, fields, fields_len);
+  *s->buffered_tail = b;
+  s->buffered_tail = &b->next;
+  s->buffered_count++;
+  return true;
+}
+
+void events_hub_remote_event(events_hub *h, int64_t user_id, const event_pos *pos, const char *type,
+                             const char *fields, size_t fields_len) {
+  shard *sh = shard_of(h, user_id);
+  pthread_mutex_lock(&sh->lock);
+  user_rec *u = user_find(sh, user_id);
+  for (events_sub *s = u ? u->subs : NULL, *next; s; s = next) {
+    next = s->next;
+    bool ok = true;
+    if (s->replaying)
+      ok = !pos || buffer_event(s, *pos, type, fields, fields_len); /* typing during the replay: dropped */
+    else if (!pos)
+      ok = deliver_typing(s, type, fields, fields_len);
+    else if (event_pos_cmp(*pos, s->last) > 0)
+      ok = deliver_at(s, *pos, type, fields, fields_len);
+    if (!ok) sub_end(h, s);
+  }
+  if (u) user_drop_if_empty(sh, u);
+  pthread_mutex_unlock(&sh->lock);
+}
+
+/* Delivers the replay, then the buffered live events after it. False when the sink refused. */
+static bool replay_deliver(events_sub *s, replay_kind kind, event_pos last, const replay_entry *entries,
+                           size_t count) {
+  char id[EVENT_ID_TEXT_SIZE];
+  if (kind == REPLAY_POSITION && !s->reset_requested) {
+    s->last = last;
+    event_pos_format(last, id);
+    if (s->ops->position && !s->ops->position(s->sink, id)) return false;
+  } else if (kind == REPLAY_POSITION || kind == REPLAY_RESET) {
+    s->last = last;
+    event_pos_format(last, id);
+    event ev = {.type = EVENT_RESET, .id = id, .fields = "", .fields_len = 0};
+    if (!s->ops->deliver(s->sink, &ev)) return false;
+  } else {
+    for (size_t i = 0; i < count; i++)
+      if (!deliver_at(s, entries[i].pos, entries[i].type, entries[i].fields, entries[i].fields_len))
+        return false;
+    if (event_pos_cmp(last, s->last) > 0) s->last = last; /* nothing after the replay was missed */
+  }
+  for (buffered_event *b = s->buffered; b; b = b->next)
+    if (event_pos_cmp(b->pos, s->last) > 0 && !deliver_at(s, b->pos, b->type, b->fields, b->fields_len))
+      return false;
+  return true;
+}
+
+void events_hub_replay_done(events_hub *h, events_sub *sub, replay_kind kind, event_pos last,
+                            const replay_entry *entries, size_t count) {
+  shard *sh = sub->shard;
+  pthread_mutex_lock(&sh->lock);
+  sub->replay_pending = false;
+  if (sub->orphaned) {
+    pthread_mutex_unlock(&sh->lock);
+    buffered_free(sub);
+    free(sub);
+    return;
+  }
+  user_rec *u = sub->user;
+  if (u) { /* else ended meanwhile (fan-out lost): its owner was told to close it */
+    if (kind == REPLAY_FAILED || !replay_deliver(sub, kind, last, entries, count))
+      sub_end(h, sub);
+    else
+      sub->replaying = false;
+    user_drop_if_empty(sh, u);
+  }
+  buffered_free(sub);
+  pthread_mutex_unlock(&sh->lock);
+}
+
+void events_hub_remote_live(events_hub *h, bool live) {
+  atomic_store(&h->remote_live, live);
+  if (live) return;
+  for (size_t i = 0; i < SHARD_COUNT; i++) {
+    shard *sh = &h->shards[i];
+    pthread_mutex_lock(&sh->lock);
+    for (size_t b = 0; b < sh->bucket_count; b++) {
+      for (user_rec *u = sh->buckets[b], *next_user; u; u = next_user) {
+        next_user = u->hash_next;
+        for (events_sub *s = u->subs, *next; s; s = next) {
+          next = s->next;
+          sub_end(h, s);
+        }
+        user_drop_if_empty(sh, u);
+      }
+    }
+    pthread_mutex_unlock(&sh->lock);
+  }
 }
 
 size_t events_stream_count(events_hub *h) { return atomic_load(&h->streams); }
@@ -396,7 +598,10 @@ static void *heartbeat_main(void *arg) {
 static void shards_free(events_hub *h, size_t count) {
   for (size_t i = 0; i < count; i++) {
     shard *sh = &h->shards[i];
-    while (sh->oldest) entry_evict(sh, sh->oldest);
+    for (log_entry *e = sh->oldest, *next; e; e = next) {
+      next = e->shard_next;
+      free(e);
+    }
     for (size_t b = 0; b < sh->bucket_count; b++) {
       for (user_rec *u = sh->buckets[b], *next; u; u = next) {
         next = u->hash_next;

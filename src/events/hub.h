@@ -9,7 +9,11 @@
  * older than the retained history, from another process incarnation, or unknown, the stream's
  * first event is `reset` instead. `typing` events are delivered to open streams only.
  *
- * The log is bounded: per user by count and age, per process by bytes (the oldest events go
+ * With a shared log (remote.h, the Redis log for several replicas) the hub keeps only the
+ * registry: positions, history and fan-out are the remote's, and a stream starts once its replay
+ * has come back (asynchronously).
+ *
+ * The in-process log is bounded: per user by count and age, per process by bytes (the oldest events go
  * first). A position stays resumable while nothing after it was evicted: each user keeps the
  * largest evicted position ("max deleted", as Redis Streams do), and a user record that is
  * dropped leaves its largest position as a floor for its shard.
@@ -39,6 +43,9 @@ typedef struct event_sink_ops {
   bool (*heartbeat)(void *sink);
   /* The position of a stream opened without a last id (SSE: an "id:" line); may be NULL. */
   bool (*position)(void *sink, const char *id);
+  /* The hub ends the stream (the shared log's fan-out was lost, or its replay failed): close it.
+   * The subscription is already unlinked; the owner still calls events_unsubscribe. */
+  void (*close)(void *sink);
 } event_sink_ops;
 
 typedef struct events_config {

@@ -176,6 +176,7 @@ static bool arena_append(http_exchange *ex, const char *at, size_t n) {
     ex->arena = a;
     ex->arena_cap = cap;
   }
+  if (!ex->arena) return false;
   memcpy(ex->arena + ex->arena_len, at, n);
   ex->arena_len += n;
   ex->arena[ex->arena_len] = '\0';
@@ -290,6 +291,18 @@ void http_add_header(http_exchange *ex, const char *name, const char *value) {
 
 /* ---- answering (any thread) ---- */
 
+/* Appends item to a worker's hand-off list (head, tail), linked through item->next_field; the
+ * caller holds the worker's lock. */
+#define HANDOFF_APPEND(head, tail, item, next_field)                                                         \
+  do {                                                                                                       \
+    (item)->next_field = NULL;                                                                               \
+    if (tail)                                                                                                \
+      (tail)->next_field = (item);                                                                           \
+    else                                                                                                     \
+      (head) = (item);                                                                                       \
+    (tail) = (item);                                                                                         \
+  } while (0)
+
 /* Hands the answered exchange to its connection's loop. */
 static void exchange_answered(http_exchange *ex, unsigned status, const char *content_type,
                               response_kind kind) {
@@ -302,12 +315,7 @@ static void exchange_answered(http_exchange *ex, unsigned status, const char *co
   }
   http_worker *w = ex->w;
   pthread_mutex_lock(&w->lock);
-  ex->next_answered = NULL;
-  if (w->answered_tail)
-    w->answered_tail->next_answered = ex;
-  else
-    w->answered_head = ex;
-  w->answered_tail = ex;
+  HANDOFF_APPEND(w->answered_head, w->answered_tail, ex, next_answered);
   pthread_mutex_unlock(&w->lock);
   uv_async_send(&w->wakeup);
 }
@@ -354,9 +362,9 @@ http_stream *http_respond_stream(http_exchange *ex, unsigned status, const char 
 
 http_stream *http_upgrade(http_exchange *ex, http_stream_data on_data, http_stream_closed on_closed,
                           void *user) {
-  if (!ex->upgrade) {
-    static const char msg[] = "{\"detail\":\"Connection upgrade required\"}";
-    http_respond_static(ex, 400, "application/json; charset=utf-8", msg, sizeof msg - 1);
+  if (!ex->upgrade) { /* rendered like any transport error */
+    const http_routes *t = ex->srv->routes;
+    t->on_error(ex, t->app, 400, "Connection upgrade required", NULL);
     return NULL;
   }
   ex->stream = stream_new(ex, on_data, on_closed, user);
@@ -374,12 +382,7 @@ static bool stream_enqueue_locked(http_stream *s) {
   s->queued = true;
   http_worker *w = s->w;
   pthread_mutex_lock(&w->lock);
-  s->next_queued = NULL;
-  if (w->streams_tail)
-    w->streams_tail->next_queued = s;
-  else
-    w->streams_head = s;
-  w->streams_tail = s;
+  HANDOFF_APPEND(w->streams_head, w->streams_tail, s, next_queued);
   pthread_mutex_unlock(&w->lock);
   return true;
 }
@@ -676,13 +679,27 @@ static void conn_linger(http_conn *c) {
   conn_read_start(c);
 }
 
-/* Loop thread: the request is over (response fully written). Next request, linger or close. */
-static void conn_request_done(http_conn *c) {
+/* Loop thread: the answer's head (and body) went out: the request ends (log line, observer). */
+static void conn_finish_exchange(http_conn *c) {
   http_exchange *ex = c->ex;
   c->ex = NULL;
   free(c->head);
   c->head = NULL;
-  exchange_finish(ex, ex->status);
+  if (ex) exchange_finish(ex, ex->status);
+}
+
+/* Loop thread: the first thing in a write callback. False when the connection is gone or the
+ * write failed (then it is closed): the callback has nothing more to do. */
+static bool conn_write_succeeded(http_conn *c, int status) {
+  if (c->state == CONN_CLOSED) return false;
+  if (status == 0) return true;
+  conn_close(c);
+  return false;
+}
+
+/* Loop thread: the request is over (response fully written). Next request, linger or close. */
+static void conn_request_done(http_conn *c) {
+  conn_finish_exchange(c);
   if (c->close_after) {
     conn_linger(c);
     return;
@@ -715,11 +732,7 @@ static void write_file_chunk(http_conn *c) {
 
 static void on_response_written(uv_write_t *req, int status) {
   http_conn *c = req->data;
-  if (c->state == CONN_CLOSED) return;
-  if (status != 0) {
-    conn_close(c);
-    return;
-  }
+  if (!conn_write_succeeded(c, status)) return;
   http_exchange *ex = c->ex;
   if (ex && ex->kind == RESP_FILE && !ex->is_head && ex->file_sent < ex->file_size) {
     write_file_chunk(c);
@@ -733,17 +746,9 @@ static void on_response_written(uv_write_t *req, int status) {
 /* Loop thread: a stream's head is out; the request is answered, the stream starts. */
 static void on_stream_head_written(uv_write_t *req, int status) {
   http_conn *c = req->data;
-  if (c->state == CONN_CLOSED) return;
-  if (status != 0) {
-    conn_close(c);
-    return;
-  }
-  http_exchange *ex = c->ex;
+  if (!conn_write_succeeded(c, status)) return;
   http_stream *s = c->stream;
-  c->ex = NULL;
-  free(c->head);
-  c->head = NULL;
-  exchange_finish(ex, ex->status);
+  conn_finish_exchange(c);
   s->started = true;
   if (s->on_data && c->pending_len > c->pending_off) { /* bytes that came after the upgrade request */
     size_t n = c->pending_len - c->pending_off;
@@ -940,7 +945,8 @@ static int on_body(llhttp_t *p, const char *at, size_t n) {
 
 static int on_chunk_header(llhttp_t *p) {
   http_exchange *ex = parser_exchange(p);
-  if (p->content_length > ex->srv->cfg.max_body_bytes - ex->body_len) return fail(ex, 413, "Request body too large");
+  if (p->content_length > ex->srv->cfg.max_body_bytes - ex->body_len)
+    return fail(ex, 413, "Request body too large");
   return 0;
 }
 
@@ -1277,16 +1283,27 @@ static void conn_close(http_conn *c) {
 
 static void on_refused_closed(uv_handle_t *h) { free(h); }
 
-void http_conn_accept(http_worker *w) {
-  pthread_once(&parser_settings_once, init_parser_settings);
-  /* c starts with its tcp handle; without memory for c, a bare handle takes the connection
-   * just to close it (else it would wait in the backlog) */
-  http_conn *c = calloc(1, sizeof *c);
-  uv_tcp_t *tcp = c ? &c->tcp : malloc(sizeof *tcp);
+/* Takes a connection only to close it (out of memory for its state; else it would wait in the
+ * backlog). */
+static void refuse_connection(http_worker *w) {
+  uv_tcp_t *tcp = malloc(sizeof *tcp);
   if (!tcp) return;
   uv_tcp_init(&w->loop, tcp);
+  uv_accept((uv_stream_t *)&w->listener, (uv_stream_t *)tcp);
+  uv_close((uv_handle_t *)tcp, on_refused_closed);
+}
+
+void http_conn_accept(http_worker *w) {
+  pthread_once(&parser_settings_once, init_parser_settings);
+  http_conn *c = calloc(1, sizeof *c);
+  if (!c) {
+    refuse_connection(w);
+    return;
+  }
+  uv_tcp_t *tcp = &c->tcp; /* first member: on_refused_closed frees c whole */
+  uv_tcp_init(&w->loop, tcp);
   tcp->data = c;
-  if (uv_accept((uv_stream_t *)&w->listener, (uv_stream_t *)tcp) != 0 || !c) {
+  if (uv_accept((uv_stream_t *)&w->listener, (uv_stream_t *)tcp) != 0) {
     uv_close((uv_handle_t *)tcp, on_refused_closed);
     return;
   }

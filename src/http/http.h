@@ -103,8 +103,8 @@ void http_stream_close(http_stream *s);
  * http_add_header, then hands raw bytes both ways: on_data runs on the loop thread with bytes
  * that arrived (including any already buffered after the request head; never before
  * http_upgrade has returned); write with http_stream_write. Only valid for a request with
- * Connection: upgrade (see http_is_upgrade); otherwise the exchange is answered 400 and NULL is
- * returned. Any thread, like http_respond. */
+ * Connection: upgrade (see http_is_upgrade); otherwise the exchange is answered 400 (through
+ * the routes' on_error) and NULL is returned. Any thread, like http_respond. */
 typedef void (*http_stream_data)(http_stream *s, const uint8_t *data, size_t len, void *user);
 http_stream *http_upgrade(http_exchange *ex, http_stream_data on_data, http_stream_closed on_closed,
                           void *user);

@@ -201,7 +201,7 @@ static bool worker_init(http_server *srv, http_worker *w, unsigned index, struct
   int fd = open_listen_socket(addr, err, err_size);
   if (fd < 0) return false;
   if (addr->sin_port == 0) { /* port 0: the first worker's port is everyone's */
-    struct sockaddr_in bound;
+    struct sockaddr_in bound = {0};
     socklen_t len = sizeof bound;
     if (getsockname(fd, (struct sockaddr *)&bound, &len) == 0) addr->sin_port = bound.sin_port;
   }

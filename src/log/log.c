@@ -75,8 +75,7 @@ void log_vmsg(log_level level, const char *component, const char *fmt, va_list a
   size_t consumed;
   size_t len = (size_t)head + sanitize(line + head, room, raw, raw_len, &consumed);
   if ((size_t)n > raw_len || consumed < raw_len) { /* cut: the text or its escaped form did not fit */
-    memcpy(line + len, "...", 3);
-    len += 3;
+    for (int dots = 0; dots < 3; dots++) line[len++] = '.';
   }
   line[len++] = '\n';
   ssize_t w = write(STDERR_FILENO, line, len);

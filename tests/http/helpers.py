@@ -140,6 +140,9 @@ class Client:
     def conversation(self, conv_id):
         return self.get("/api/conversations/%s" % conv_id)
 
+    def mark_read(self, conv_id, user_id, message_id):
+        return self.post("/api/conversations/%s/read" % conv_id, {"user_id": user_id, "message_id": message_id})
+
 
 # --- users --------------------------------------------------------------------------------
 
@@ -312,6 +315,15 @@ def cursor_walk(fetch, limit, item_check, first_params=None):
 
 
 # --- raw sockets ---------------------------------------------------------------------------
+
+def stored_nothing(server, user):
+    """A rejected request must not have stored a message for `user` (a fresh user id)."""
+    c = server.client()
+    try:
+        assert c.conversations(user).json["total"] == 0, "a rejected request stored a message"
+    finally:
+        c.close()
+
 
 def raw_connect(server, timeout=5.0, source_ip=None):
     s = socket.create_connection((server.host, server.port), timeout=timeout * TIME_FACTOR,

@@ -562,8 +562,8 @@ static void prime_conversation_row(fixture *f, const char *id, const char *last_
   assert_int_equal(cqlmock_prime_add(f->mock, p), 0);
 }
 
-static void list_conversations_sorts_the_partition(void **state) {
-  fixture *f = *state;
+/* User 5's partition: conversations 11 (with user 3, last 500), 12 (9, 900), 13 (1, 100). */
+static void prime_three_conversations(fixture *f) {
   cqlmock_prime *p = rows_prime(f, CASS_USER_CONVS, USER_CONV_COLS);
   cqlmock_prime_row(p, (const char *[]){"11", "3", "500"});
   cqlmock_prime_row(p, (const char *[]){"12", "9", "900"});
@@ -572,6 +572,11 @@ static void list_conversations_sorts_the_partition(void **state) {
   prime_conversation_row(f, "11", "500", "b");
   prime_conversation_row(f, "12", "900", "a");
   prime_conversation_row(f, "13", "100", "c");
+}
+
+static void list_conversations_sorts_the_partition(void **state) {
+  fixture *f = *state;
+  prime_three_conversations(f);
   waiter w;
   waiter_init(&w);
   conversation_query q = {.user_id = 5, .page = {.page = 1, .limit = 2}};
@@ -641,6 +646,17 @@ static void list_conversations_reads_the_exact_message_when_rows_disagree(void *
   assert_int_equal(executed(f, CASS_MSG_GET), 1);
 }
 
+/* User 5's conversation list answers 503 "Database timed out". */
+static void list_times_out(fixture *f) {
+  waiter w;
+  waiter_init(&w);
+  conversation_query q = {.user_id = 5, .page = {.page = 1, .limit = 20}};
+  store_list_conversations(f->st, &q, on_conversations, &w);
+  waiter_wait(&w);
+  assert_int_equal(w.status, STORE_UNAVAILABLE);
+  assert_string_equal(w.detail, "Database timed out");
+}
+
 static void list_conversations_item_read_failure_is_unavailable(void **state) {
   fixture *f = *state;
   cqlmock_prime *p = rows_prime(f, CASS_USER_CONVS, USER_CONV_COLS);
@@ -652,13 +668,7 @@ static void list_conversations_item_read_failure_is_unavailable(void **state) {
   cqlmock_prime_when_value(p, 0, "bigint", "12");
   cqlmock_prime_read_timeout(p, CQL_CONSISTENCY_LOCAL_QUORUM, 1, 2, false);
   assert_int_equal(cqlmock_prime_add(f->mock, p), 0);
-  waiter w;
-  waiter_init(&w);
-  conversation_query q = {.user_id = 5, .page = {.page = 1, .limit = 20}};
-  store_list_conversations(f->st, &q, on_conversations, &w);
-  waiter_wait(&w);
-  assert_int_equal(w.status, STORE_UNAVAILABLE);
-  assert_string_equal(w.detail, "Database timed out");
+  list_times_out(f);
 }
 
 static void list_conversations_of_a_new_user(void **state) {
@@ -689,14 +699,7 @@ static void prime_read_state(fixture *f, const char *id, const char *mark, size_
 
 static void list_conversations_counts_unread_rows(void **state) {
   fixture *f = *state;
-  cqlmock_prime *p = rows_prime(f, CASS_USER_CONVS, USER_CONV_COLS);
-  cqlmock_prime_row(p, (const char *[]){"11", "3", "500"});
-  cqlmock_prime_row(p, (const char *[]){"12", "9", "900"});
-  cqlmock_prime_row(p, (const char *[]){"13", "1", "100"});
-  assert_int_equal(cqlmock_prime_add(f->mock, p), 0);
-  prime_conversation_row(f, "11", "500", "b");
-  prime_conversation_row(f, "12", "900", "a");
-  prime_conversation_row(f, "13", "100", "c");
+  prime_three_conversations(f);
   prime_read_state(f, "12", "700", 2, (const char *[]){"900", "800"});
   prime_read_state(f, "11", "500", 0, NULL);
   /* 13: never read, no partition */
@@ -731,13 +734,7 @@ static void list_conversations_read_state_failure_is_unavailable(void **state) {
   p = cqlmock_prime_new(CQLMOCK_MATCH_EXACT, text_of(f, CASS_READ_STATE_GET));
   cqlmock_prime_read_timeout(p, CQL_CONSISTENCY_LOCAL_QUORUM, 1, 2, false);
   assert_int_equal(cqlmock_prime_add(f->mock, p), 0);
-  waiter w;
-  waiter_init(&w);
-  conversation_query q = {.user_id = 5, .page = {.page = 1, .limit = 20}};
-  store_list_conversations(f->st, &q, on_conversations, &w);
-  waiter_wait(&w);
-  assert_int_equal(w.status, STORE_UNAVAILABLE);
-  assert_string_equal(w.detail, "Database timed out");
+  list_times_out(f);
 }
 
 static void on_mark(void *arg, store_status status, const char *detail, const read_mark *m) {

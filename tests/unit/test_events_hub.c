@@ -14,6 +14,7 @@
 
 #include "events/event.h"
 #include "events/hub.h"
+#include "events/remote.h"
 
 #define EPOCH 777
 
@@ -30,6 +31,7 @@ typedef struct fake_sink {
   size_t heartbeats;
   size_t accept_until; /* refuse the event after this many (0 = never refuse) */
   bool refuse_heartbeat;
+  int closed;
 } fake_sink;
 
 static bool fake_deliver(void *sink, const event *ev) {
@@ -54,7 +56,9 @@ static bool fake_position(void *sink, const char *id) {
   return true;
 }
 
-static const event_sink_ops fake_ops = {fake_deliver, fake_heartbeat, fake_position};
+static void fake_close(void *sink) { ((fake_sink *)sink)->closed++; }
+
+static const event_sink_ops fake_ops = {fake_deliver, fake_heartbeat, fake_position, fake_close};
 
 static events_hub *hub_with(size_t per_user, size_t max_bytes) {
   events_config cfg;
@@ -351,6 +355,143 @@ static void concurrent_publish_with_reconnects_loses_nothing(void **state) {
   events_hub_free(h);
 }
 
+/* ---- the shared-log mode, with a fake remote that records what the hub asks ---- */
+
+typedef struct fake_remote {
+  int published;
+  bool refuse_replay;
+  events_sub *pending[8];
+  bool had_since[8];
+  event_pos since[8];
+  size_t pending_count;
+} fake_remote;
+
+static bool fake_publish(void *remote, int64_t user_id, const char *type, const char *fields, size_t len,
+                         bool logged) {
+  (void)user_id, (void)type, (void)fields, (void)len, (void)logged;
+  ((fake_remote *)remote)->published++;
+  return true;
+}
+
+static bool fake_replay(void *remote, int64_t user_id, const event_pos *since, events_sub *sub) {
+  (void)user_id;
+  fake_remote *r = remote;
+  if (r->refuse_replay) return false;
+  r->had_since[r->pending_count] = since != NULL;
+  if (since) r->since[r->pending_count] = *since;
+  r->pending[r->pending_count++] = sub;
+  return true;
+}
+
+static const events_remote_ops fake_remote_ops = {fake_publish, fake_replay};
+
+static events_hub *remote_hub(fake_remote *r) {
+  memset(r, 0, sizeof *r);
+  events_hub *h = hub_with(0, 0);
+  events_hub_set_remote(h, &fake_remote_ops, r);
+  events_hub_remote_live(h, true);
+  return h;
+}
+
+static void remote_event(events_hub *h, int64_t user, uint64_t ms, uint64_t seq, const char *fields) {
+  event_pos p = {ms, seq};
+  events_hub_remote_event(h, user, &p, EVENT_MESSAGE, fields, strlen(fields));
+}
+
+static void remote_replay_merges_buffered_live_events_once(void **state) {
+  (void)state;
+  fake_remote r;
+  events_hub *h = remote_hub(&r);
+  fake_sink f = {0};
+  events_sub *s = events_subscribe(h, 7, "100-1", &fake_ops, &f);
+  assert_int_equal(r.pending_count, 1);
+  assert_true(r.had_since[0] && r.since[0].hi == 100 && r.since[0].lo == 1);
+  /* live events arrive before the replay comes back: one also in the replay, one after it */
+  remote_event(h, 7, 100, 3, "\"n\":3");
+  remote_event(h, 7, 100, 4, "\"n\":4");
+  assert_int_equal(f.count, 0);
+  replay_entry entries[] = {{{100, 2}, EVENT_MESSAGE, "\"n\":2", 5}, {{100, 3}, EVENT_MESSAGE, "\"n\":3", 5}};
+  events_hub_replay_done(h, r.pending[0], REPLAY_ENTRIES, (event_pos){100, 3}, entries, 2);
+  assert_int_equal(f.count, 3);
+  assert_string_equal(f.got[0].id, "100-2");
+  assert_string_equal(f.got[1].id, "100-3");
+  assert_string_equal(f.got[2].id, "100-4");
+  remote_event(h, 7, 100, 4, "\"n\":4"); /* a duplicate delivery is dropped */
+  remote_event(h, 7, 100, 5, "\"n\":5");
+  assert_int_equal(f.count, 4);
+  assert_string_equal(f.got[3].id, "100-5");
+  events_hub_remote_event(h, 7, NULL, EVENT_TYPING, "\"user_id\":1", 11);
+  assert_string_equal(f.got[4].id, "100-5~1");
+  const int64_t users[] = {7, 8, 7};
+  assert_true(events_publish(h, users, 3, EVENT_MESSAGE, "x", 1, true));
+  assert_int_equal(r.published, 2);
+  events_unsubscribe(s);
+  events_hub_free(h);
+}
+
+static void remote_position_reset_and_failure(void **state) {
+  (void)state;
+  fake_remote r;
+  events_hub *h = remote_hub(&r);
+  fake_sink fresh = {0}, bad = {0}, stale = {0}, failed = {0};
+  events_sub *s1 = events_subscribe(h, 1, NULL, &fake_ops, &fresh);
+  events_sub *s2 = events_subscribe(h, 1, "not-an-id", &fake_ops, &bad);
+  events_sub *s3 = events_subscribe(h, 1, "5-5", &fake_ops, &stale);
+  events_sub *s4 = events_subscribe(h, 1, NULL, &fake_ops, &failed);
+  assert_false(r.had_since[0]);
+  assert_false(r.had_since[1]); /* unparsable: asked for the position, answered with reset */
+  events_hub_replay_done(h, r.pending[0], REPLAY_POSITION, (event_pos){200, 0}, NULL, 0);
+  events_hub_replay_done(h, r.pending[1], REPLAY_POSITION, (event_pos){200, 0}, NULL, 0);
+  events_hub_replay_done(h, r.pending[2], REPLAY_RESET, (event_pos){200, 0}, NULL, 0);
+  events_hub_replay_done(h, r.pending[3], REPLAY_FAILED, (event_pos){0, 0}, NULL, 0);
+  assert_string_equal(fresh.position, "200-0");
+  assert_int_equal(fresh.count, 0);
+  assert_string_equal(bad.got[0].type, "reset");
+  assert_string_equal(bad.got[0].id, "200-0");
+  assert_string_equal(stale.got[0].type, "reset");
+  assert_int_equal(failed.closed, 1);
+  assert_int_equal(events_stream_count(h), 3);
+  events_unsubscribe(s1);
+  events_unsubscribe(s2);
+  events_unsubscribe(s3);
+  events_unsubscribe(s4);
+  events_hub_free(h);
+}
+
+static void remote_unsubscribe_before_replay_and_lost_fanout(void **state) {
+  (void)state;
+  fake_remote r;
+  events_hub *h = remote_hub(&r);
+  fake_sink a = {0}, b = {0}, c = {0};
+  events_sub *sa = events_subscribe(h, 1, NULL, &fake_ops, &a);
+  events_unsubscribe(sa); /* the replay is still owed: freed when it comes back (ASan checks) */
+  events_hub_replay_done(h, r.pending[0], REPLAY_POSITION, (event_pos){1, 0}, NULL, 0);
+  assert_int_equal(a.closed, 0);
+  events_sub *sb = events_subscribe(h, 2, NULL, &fake_ops, &b);
+  events_hub_replay_done(h, r.pending[1], REPLAY_POSITION, (event_pos){1, 0}, NULL, 0);
+  events_sub *sc = events_subscribe(h, 3, NULL, &fake_ops, &c); /* replay pending when the fan-out drops */
+  events_hub_remote_live(h, false);
+  assert_int_equal(b.closed, 1);
+  assert_int_equal(c.closed, 1);
+  events_hub_replay_done(h, r.pending[2], REPLAY_POSITION, (event_pos){1, 0}, NULL, 0);
+  assert_int_equal(c.count, 0);
+  fake_sink d = {0};
+  events_sub *sd = events_subscribe(h, 4, NULL, &fake_ops, &d); /* not live: closed at once */
+  assert_int_equal(d.closed, 1);
+  assert_int_equal(r.pending_count, 3);
+  r.refuse_replay = true;
+  events_hub_remote_live(h, true);
+  fake_sink e = {0};
+  events_sub *se = events_subscribe(h, 5, NULL, &fake_ops, &e); /* the replay cannot be submitted */
+  assert_int_equal(e.closed, 1);
+  assert_int_equal(events_stream_count(h), 0);
+  events_unsubscribe(sb);
+  events_unsubscribe(sc);
+  events_unsubscribe(sd);
+  events_unsubscribe(se);
+  events_hub_free(h);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(ids_parse_and_format),
@@ -363,6 +504,9 @@ int main(void) {
       cmocka_unit_test(refusing_sink_is_unlinked_others_continue),
       cmocka_unit_test(heartbeats_reach_every_stream),
       cmocka_unit_test(concurrent_publish_with_reconnects_loses_nothing),
+      cmocka_unit_test(remote_replay_merges_buffered_live_events_once),
+      cmocka_unit_test(remote_position_reset_and_failure),
+      cmocka_unit_test(remote_unsubscribe_before_replay_and_lost_fanout),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -262,6 +262,13 @@ static int query_row(sqlite3_stmt *st, bool *found, int64_t *out, int columns) {
   return rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
+/* A read mark refused for what it names; the transaction goes on. */
+static int refuse(write_job *job, store_status status, const char *detail) {
+  job->status = status;
+  job->detail = detail;
+  return SQLITE_OK;
+}
+
 /* Validates and moves one read mark inside the open savepoint. A refused mark (not found,
  * invalid) is not an error of the transaction: it returns SQLITE_OK with the job's status set. */
 static int write_mark(sqlite_writer *w, write_job *job) {
@@ -272,20 +279,13 @@ static int write_mark(sqlite_writer *w, write_job *job) {
   sqlite3_bind_int64(st, 1, req->conversation_id);
   int rc = query_row(st, &found, row, 2);
   if (rc != SQLITE_OK) return rc;
-  if (!found || (row[0] != req->user_id && row[1] != req->user_id)) {
-    job->status = STORE_NOT_FOUND;
-    job->detail = "Conversation not found";
-    return SQLITE_OK;
-  }
+  if (!found || (row[0] != req->user_id && row[1] != req->user_id))
+    return refuse(job, STORE_NOT_FOUND, "Conversation not found");
   st = w->st[W_MARK_MESSAGE];
   sqlite3_bind_int64(st, 1, req->conversation_id);
   sqlite3_bind_int64(st, 2, req->message_id);
   if ((rc = query_row(st, &found, row, 0)) != SQLITE_OK) return rc;
-  if (!found) {
-    job->status = STORE_INVALID;
-    job->detail = "Message is not in this conversation";
-    return SQLITE_OK;
-  }
+  if (!found) return refuse(job, STORE_INVALID, "Message is not in this conversation");
   st = w->st[W_MARK_GET];
   sqlite3_bind_int64(st, 1, req->user_id);
   sqlite3_bind_int64(st, 2, req->conversation_id);
@@ -336,15 +336,20 @@ static void run_batch(sqlite_writer *w, write_job *jobs) {
   for (write_job *job = jobs; job; job = job->next) fail_job(job, rc);
 }
 
+/* Calls the job's callback with its outcome. */
+static void answer_job(const write_job *job) {
+  bool ok = job->status == STORE_OK;
+  if (job->kind == JOB_MARK_READ)
+    job->mark_cb(job->arg, job->status, ok ? NULL : job->detail, ok ? &job->mark : NULL);
+  else
+    job->cb(job->arg, job->status, ok ? NULL : job->detail, ok ? &job->result : NULL);
+}
+
 /* Calls every job's callback and frees the jobs. */
 static void complete_batch(write_job *jobs) {
   while (jobs) {
     write_job *next = jobs->next;
-    bool ok = jobs->status == STORE_OK;
-    if (jobs->kind == JOB_MARK_READ)
-      jobs->mark_cb(jobs->arg, jobs->status, ok ? NULL : jobs->detail, ok ? &jobs->mark : NULL);
-    else
-      jobs->cb(jobs->arg, jobs->status, ok ? NULL : jobs->detail, ok ? &jobs->result : NULL);
+    answer_job(jobs);
     free(jobs->replay_content);
     free(jobs);
     jobs = next;
@@ -439,33 +444,30 @@ static void enqueue(sqlite_writer *w, write_job *job) {
   complete_batch(job);
 }
 
-void sqlite_writer_submit(sqlite_writer *w, const send_request *req, store_send_cb cb, void *arg) {
-  if (!send_request_is_valid(req)) {
-    cb(arg, STORE_UNAVAILABLE, "Invalid message", NULL);
-    return;
-  }
-  write_job *job = calloc(1, sizeof *job);
+/* Queues a copy of `init`, or answers it at once (on the calling thread) when the request is
+ * invalid (`invalid` says why) or memory is short. */
+static void submit(sqlite_writer *w, write_job init, const char *invalid) {
+  write_job *job = invalid ? NULL : malloc(sizeof *job);
   if (!job) {
-    cb(arg, STORE_UNAVAILABLE, "Out of memory", NULL);
+    init.status = STORE_UNAVAILABLE;
+    init.detail = invalid ? invalid : "Out of memory";
+    answer_job(&init);
     return;
   }
-  *job = (write_job){.kind = JOB_SEND, .req = *req, .cb = cb, .arg = arg, .status = STORE_OK};
+  *job = init;
   enqueue(w, job);
+}
+
+void sqlite_writer_submit(sqlite_writer *w, const send_request *req, store_send_cb cb, void *arg) {
+  submit(w, (write_job){.kind = JOB_SEND, .req = *req, .cb = cb, .arg = arg, .status = STORE_OK},
+         send_request_is_valid(req) ? NULL : "Invalid message");
 }
 
 void sqlite_writer_submit_mark(sqlite_writer *w, const read_mark_request *req, store_read_mark_cb cb,
                                void *arg) {
-  if (!read_mark_request_is_valid(req)) {
-    cb(arg, STORE_UNAVAILABLE, "Invalid read mark", NULL);
-    return;
-  }
-  write_job *job = calloc(1, sizeof *job);
-  if (!job) {
-    cb(arg, STORE_UNAVAILABLE, "Out of memory", NULL);
-    return;
-  }
-  *job = (write_job){.kind = JOB_MARK_READ, .mark_req = *req, .mark_cb = cb, .arg = arg, .status = STORE_OK};
-  enqueue(w, job);
+  submit(w,
+         (write_job){.kind = JOB_MARK_READ, .mark_req = *req, .mark_cb = cb, .arg = arg, .status = STORE_OK},
+         read_mark_request_is_valid(req) ? NULL : "Invalid read mark");
 }
 
 bool sqlite_writer_healthy(sqlite_writer *w, const char **detail) {
