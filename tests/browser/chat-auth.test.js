@@ -7,7 +7,7 @@
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
 const { after, before, describe, test } = require('node:test');
-const { Server, launch, shot, messageTexts, newUser, T } = require('./harness');
+const { Server, launch, openPage, shot, messageTexts, newUser, T } = require('./harness');
 
 const SECRET = 'browser-test-secret-0123456789abcdef-0123456789';
 let server;
@@ -46,10 +46,7 @@ after(async () => {
 });
 
 async function loginWithToken(user, tok = token(user)) {
-  const context = await browser.newContext({ viewport: { width: 1000, height: 640 } });
-  const page = await context.newPage();
-  page.setDefaultTimeout(T(15000));
-  await page.goto(`${server.url}/chat`);
+  const { context, page } = await openPage(browser, `${server.url}/chat`);
   await page.waitForSelector('#token-form:not([hidden])');
   assert.equal(await page.isHidden('#user-form'), true, 'auth is on: no user picker');
   await page.fill('#token', tok);

@@ -8,7 +8,7 @@
 
 const assert = require('node:assert/strict');
 const { after, before, describe, test } = require('node:test');
-const { Server, launch, openChat, shot, messageTexts, newUser, until, T } = require('./harness');
+const { Server, launch, openPage, openChat, shot, messageTexts, newUser, until, T } = require('./harness');
 
 let server;
 let browser;
@@ -54,6 +54,18 @@ async function asUser(user, query, fn) {
   }
 }
 
+/* Runs fn(alicePage, bobPage) with two browser contexts, one per user, closed afterwards. */
+async function asTwoUsers([alice, queryA], [bob, queryB], fn) {
+  const a = await openChat(browser, server, alice, { query: queryA });
+  const b = await openChat(browser, server, bob, { query: queryB });
+  try {
+    await fn(a.page, b.page);
+  } finally {
+    await a.context.close();
+    await b.context.close();
+  }
+}
+
 /* How many messages the server holds in the one conversation of `user` (REST, not the page). */
 async function storedMessages(user) {
   const conv = await server.call('GET', `/api/conversations/user/${user}`);
@@ -70,10 +82,7 @@ const waitForMessage = (page, text) =>
 
 describe('chat', { timeout: T(180000) }, () => {
   test('login with the user picker, start a conversation, send', async () => {
-    const context = await browser.newContext({ viewport: { width: 1000, height: 640 } });
-    const page = await context.newPage();
-    page.setDefaultTimeout(T(15000));
-    await page.goto(`${server.url}/chat`);
+    const { context, page } = await openPage(browser, `${server.url}/chat`);
     await page.waitForSelector('#user-form:not([hidden])');
     assert.equal(await page.isHidden('#token-form'), true, 'auth is off: no token box');
     const me = newUser();
@@ -97,40 +106,35 @@ describe('chat', { timeout: T(180000) }, () => {
   test('two users: the receiver sees the message without reload, with an unread badge, and Seen', async () => {
     const alice = newUser();
     const bob = newUser();
-    const a = await openChat(browser, server, alice);
-    const b = await openChat(browser, server, bob);
-    try {
-      if (live()) await b.page.waitForSelector('#status[data-state="live"]', { timeout: T(15000) });
-      await openPeer(a.page, bob);
-      await type(a.page, 'hi Bob');
-      await waitForMessage(a.page, 'hi Bob');
+    await asTwoUsers([alice, ''], [bob, ''], async (pa, pb) => {
+      if (live()) await pb.waitForSelector('#status[data-state="live"]', { timeout: T(15000) });
+      await openPeer(pa, bob);
+      await type(pa, 'hi Bob');
+      await waitForMessage(pa, 'hi Bob');
       /* Bob's list shows the new conversation without a reload (live, or by polling) */
-      const row = await b.page.waitForSelector(`#conversations li[data-peer="${alice}"]`, { timeout: T(15000) });
+      const row = await pb.waitForSelector(`#conversations li[data-peer="${alice}"]`, { timeout: T(15000) });
       assert.match(await row.textContent(), /hi Bob/);
       if (features.unread) {
-        await b.page.waitForSelector(`#conversations li[data-peer="${alice}"] .badge`, { timeout: T(15000) });
-        assert.equal(await b.page.textContent(`#conversations li[data-peer="${alice}"] .badge`), '1');
+        await pb.waitForSelector(`#conversations li[data-peer="${alice}"] .badge`, { timeout: T(15000) });
+        assert.equal(await pb.textContent(`#conversations li[data-peer="${alice}"] .badge`), '1');
       }
-      await shot(b.page, 'chat-receiver-unread');
+      await shot(pb, 'chat-receiver-unread');
       await row.click();
-      await waitForMessage(b.page, 'hi Bob');
+      await waitForMessage(pb, 'hi Bob');
       if (features.unread)
-        await b.page.waitForSelector(`#conversations li[data-peer="${alice}"]:not(:has(.badge))`);
+        await pb.waitForSelector(`#conversations li[data-peer="${alice}"]:not(:has(.badge))`);
       /* Bob replies; Alice sees it live, in order, newest at the bottom */
-      await type(b.page, 'hello Alice');
-      await waitForMessage(a.page, 'hello Alice');
-      assert.deepEqual(await messageTexts(a.page), ['hi Bob', 'hello Alice']);
+      await type(pb, 'hello Alice');
+      await waitForMessage(pa, 'hello Alice');
+      assert.deepEqual(await messageTexts(pa), ['hi Bob', 'hello Alice']);
       if (features.read && live()) {
         /* Alice has the conversation open: she read Bob's reply, and Bob sees "Seen" */
-        await b.page.waitForSelector('#messages li.mine .seen', { timeout: T(15000) });
+        await pb.waitForSelector('#messages li.mine .seen', { timeout: T(15000) });
       }
-      await shot(a.page, 'chat-conversation');
-      assert.deepEqual(a.page.errors, []);
-      assert.deepEqual(b.page.errors, []);
-    } finally {
-      await a.context.close();
-      await b.context.close();
-    }
+      await shot(pa, 'chat-conversation');
+      assert.deepEqual(pa.errors, []);
+      assert.deepEqual(pb.errors, []);
+    });
   });
 
   test('live: the typing indicator', async (t) => {
@@ -138,46 +142,36 @@ describe('chat', { timeout: T(180000) }, () => {
     const alice = newUser();
     const bob = newUser();
     await server.send(alice, bob, 'hi');
-    const a = await openChat(browser, server, alice, { query: `&peer=${bob}` });
-    const b = await openChat(browser, server, bob, { query: `&peer=${alice}` });
-    try {
-      await a.page.waitForSelector('#status[data-state="live"]');
-      await b.page.waitForSelector('#status[data-state="live"]');
-      await waitForMessage(b.page, 'hi');
-      assert.equal(await b.page.textContent('#typing'), '');
-      await a.page.type('#text', 'typing some', { delay: 20 });
-      await b.page.waitForFunction((u) => document.getElementById('typing').textContent === `User ${u} is typing…`, alice);
-      await shot(b.page, 'chat-typing');
-      await a.page.press('#text', 'Enter');
-      await waitForMessage(b.page, 'typing some');
-      assert.equal(await b.page.textContent('#typing'), '', 'the indicator goes when the message arrives');
-    } finally {
-      await a.context.close();
-      await b.context.close();
-    }
+    await asTwoUsers([alice, `&peer=${bob}`], [bob, `&peer=${alice}`], async (pa, pb) => {
+      await pa.waitForSelector('#status[data-state="live"]');
+      await pb.waitForSelector('#status[data-state="live"]');
+      await waitForMessage(pb, 'hi');
+      assert.equal(await pb.textContent('#typing'), '');
+      await pa.type('#text', 'typing some', { delay: 20 });
+      await pb.waitForFunction((u) => document.getElementById('typing').textContent === `User ${u} is typing…`, alice);
+      await shot(pb, 'chat-typing');
+      await pa.press('#text', 'Enter');
+      await waitForMessage(pb, 'typing some');
+      assert.equal(await pb.textContent('#typing'), '', 'the indicator goes when the message arrives');
+    });
   });
 
   test('live: "Seen" after the receiver opens the conversation', async (t) => {
     if (skipUnless(t, 'event stream + read endpoint', live() && features.read)) return;
     const alice = newUser();
     const bob = newUser();
-    const a = await openChat(browser, server, alice, { query: `&peer=${bob}` });
-    const b = await openChat(browser, server, bob);
-    try {
-      await a.page.waitForSelector('#status[data-state="live"]');
-      await b.page.waitForSelector('#status[data-state="live"]');
-      await type(a.page, 'did you see this?');
-      await waitForMessage(a.page, 'did you see this?');
-      await b.page.waitForSelector(`#conversations li[data-peer="${alice}"] .badge`);
-      assert.equal(await a.page.$('#messages li.mine .seen'), null, 'not seen before Bob opens it');
-      await b.page.click(`#conversations li[data-peer="${alice}"]`);
-      await a.page.waitForSelector('#messages li.mine .seen');
-      assert.equal(await a.page.textContent('#messages li.mine .seen'), 'Seen');
-      await shot(a.page, 'chat-seen');
-    } finally {
-      await a.context.close();
-      await b.context.close();
-    }
+    await asTwoUsers([alice, `&peer=${bob}`], [bob, ''], async (pa, pb) => {
+      await pa.waitForSelector('#status[data-state="live"]');
+      await pb.waitForSelector('#status[data-state="live"]');
+      await type(pa, 'did you see this?');
+      await waitForMessage(pa, 'did you see this?');
+      await pb.waitForSelector(`#conversations li[data-peer="${alice}"] .badge`);
+      assert.equal(await pa.$('#messages li.mine .seen'), null, 'not seen before Bob opens it');
+      await pb.click(`#conversations li[data-peer="${alice}"]`);
+      await pa.waitForSelector('#messages li.mine .seen');
+      assert.equal(await pa.textContent('#messages li.mine .seen'), 'Seen');
+      await shot(pa, 'chat-seen');
+    });
   });
 
   test('reload keeps the history, newest at the bottom', async () => {

@@ -177,16 +177,22 @@ async function launch() {
   });
 }
 
-/* A browser context logged in as `user` on the chat page (?user= skips the picker). */
-async function openChat(browser, server, user, { query = '', viewport = { width: 1000, height: 640 } } = {}) {
+/* A fresh browser context on `url` (bounded waits; page.errors collects script errors). */
+async function openPage(browser, url, viewport = { width: 1000, height: 640 }) {
   const context = await browser.newContext({ viewport });
   const page = await context.newPage();
   page.setDefaultTimeout(T(15000));
   page.errors = [];
   page.on('pageerror', (e) => page.errors.push(String(e)));
-  await page.goto(`${server.url}/chat?user=${user}${query}`);
-  await page.waitForSelector('#app:not([hidden])');
+  await page.goto(url);
   return { context, page };
+}
+
+/* A browser context logged in as `user` on the chat page (?user= skips the picker). */
+async function openChat(browser, server, user, { query = '' } = {}) {
+  const opened = await openPage(browser, `${server.url}/chat?user=${user}${query}`);
+  await opened.page.waitForSelector('#app:not([hidden])');
+  return opened;
 }
 
 async function shot(page, name) {
@@ -198,4 +204,4 @@ function messageTexts(page) {
   return page.$$eval('#messages li .content', (els) => els.map((e) => e.textContent));
 }
 
-module.exports = { Server, launch, openChat, shot, messageTexts, newUser, sleep, until, T, ROOT, SHOTS };
+module.exports = { Server, launch, openPage, openChat, shot, messageTexts, newUser, sleep, until, T, ROOT, SHOTS };
