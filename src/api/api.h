@@ -2,15 +2,17 @@
  * the request, calls the store, and renders the JSON answer; this module owns the route
  * table handed to the transport.
  *
- * The api borrows the store and the directory paths, which must outlive it; it owns its CORS
- * policy (api_free releases it). */
+ * The api borrows the store, the directory paths and the metrics registry, which must outlive
+ * it; it owns its CORS policy and its request metrics (api_free releases them). */
 #ifndef MESSENGER_API_API_H
 #define MESSENGER_API_API_H
 
 #include <stdatomic.h>
 
 #include "api/cors.h"
+#include "api/request_metrics.h"
 #include "http/http.h"
+#include "metrics/metrics.h"
 #include "store/store.h"
 
 /* Called once per successful POST /api/conversations/{id}/read, after the mark is durable and
@@ -25,7 +27,9 @@ typedef struct api {
   const char *docs_page; /* the /docs HTML, chosen once at init from what docs_dir holds */
   const char *chat_dir;  /* the /chat web client's files; NULL = not installed (404) */
   cors_policy cors;      /* headers for browsers on other origins (api/cors.h) */
-  atomic_bool draining;  /* set at shutdown: /ready answers 503 so load balancers stop routing here */
+  atomic_bool draining;      /* set at shutdown: /ready answers 503 so load balancers stop routing here */
+  metrics_registry *metrics; /* rendered by GET /metrics; NULL = metrics off */
+  request_metrics *request_metrics; /* owned; fed by the transport's completion observer */
   http_routes routes;
   api_read_observer on_read; /* NULL = none; set after api_init (the event streams do) */
   void *on_read_ctx;
@@ -42,7 +46,10 @@ typedef struct api_options {
 /* Fills the route table of `a`; hand &a->routes to the transport. Returns false with a
  * message in err when an option is invalid (a malformed CORS origin). */
 bool api_init(api *a, store *s, const api_options *opt, char *err, size_t err_size);
-/* Releases what api_init allocated, after the transport stopped. */
+/* Serves `reg` (borrowed) on GET /metrics and counts every request in it. False when out of
+ * memory (metrics stay off). Call before handing the routes to the transport. */
+bool api_enable_metrics(api *a, metrics_registry *reg);
+/* Frees what api_init and api_enable_metrics allocated, once the transport has stopped. */
 void api_free(api *a);
 
 #endif

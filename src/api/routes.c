@@ -22,6 +22,7 @@ WITH_CORS(api_events)
 WITH_CORS(api_root)
 WITH_CORS(api_health)
 WITH_CORS(api_ready)
+WITH_CORS(api_metrics)
 WITH_CORS(api_openapi)
 WITH_CORS(api_docs_page)
 WITH_CORS(api_docs_asset)
@@ -40,6 +41,7 @@ static const http_route routes[] = {
     {"GET", "/", api_root_cors},
     {"GET", "/health", api_health_cors},
     {"GET", "/ready", api_ready_cors},
+    {"GET", "/metrics", api_metrics_cors},
     {"GET", "/openapi.json", api_openapi_cors},
     {"GET", "/docs", api_docs_page_cors},
     {"GET", "/docs/{}", api_docs_asset_cors},
@@ -59,6 +61,12 @@ static void on_transport_error(http_exchange *ex, void *app, unsigned status, co
   respond_detail(ex, status, reason);
 }
 
+static void on_request_complete(void *app, const http_route *route, const char *method, unsigned status,
+                                uint64_t duration_us) {
+  const api *a = app;
+  request_metrics_observe(a->request_metrics, route, method, status, duration_us);
+}
+
 bool api_init(api *a, store *s, const api_options *opt, char *err, size_t err_size) {
   a->store = s;
   a->docs_dir = opt->docs_dir;
@@ -68,6 +76,8 @@ bool api_init(api *a, store *s, const api_options *opt, char *err, size_t err_si
   a->on_read_ctx = NULL;
   a->events = NULL;
   a->typing_gate = NULL;
+  a->metrics = NULL;
+  a->request_metrics = NULL;
   if (!cors_policy_parse(&a->cors, opt->cors_origins ? opt->cors_origins : "", err, err_size)) return false;
   atomic_init(&a->draining, false);
   a->routes = (http_routes){
@@ -79,4 +89,18 @@ bool api_init(api *a, store *s, const api_options *opt, char *err, size_t err_si
   return true;
 }
 
-void api_free(api *a) { cors_policy_free(&a->cors); }
+bool api_enable_metrics(api *a, metrics_registry *reg) {
+  a->request_metrics = request_metrics_new(reg, a->routes.routes, a->routes.count);
+  if (!a->request_metrics) return false;
+  a->metrics = reg;
+  a->routes.on_complete = on_request_complete;
+  return true;
+}
+
+void api_free(api *a) {
+  cors_policy_free(&a->cors);
+  request_metrics_free(a->request_metrics);
+  a->request_metrics = NULL;
+  a->metrics = NULL;
+  a->routes.on_complete = NULL;
+}

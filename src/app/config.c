@@ -101,6 +101,7 @@ void serve_settings_from_env(serve_settings *s) {
   s->redis_url = env_or("MESSENGER_REDIS_URL", NULL);
   if (s->redis_url && !*s->redis_url) s->redis_url = NULL;
   s->redis_prefix = env_or("MESSENGER_REDIS_PREFIX", "messenger:");
+  s->metrics = env_unsigned("MESSENGER_METRICS", 0, 1, 1) == 1;
 }
 
 const char *serve_cors_origins(const serve_settings *s) {

@@ -9,8 +9,11 @@
 #include "api/events.h"
 #include "events/redis_log.h"
 #include "app/commands.h"
+#include "app/cql_metrics.h"
 #include "http/server.h"
 #include "log/log.h"
+#include "metrics/global.h"
+#include "store/metered.h"
 
 static void serve_usage(FILE *out) {
   fprintf(
@@ -26,7 +29,9 @@ static void serve_usage(FILE *out) {
       "  --max-connections N      open connections at most (1024)          [MESSENGER_MAX_CONNECTIONS]\n"
       "  --per-ip-connections N   per client address, 0 = no limit (1024)  [MESSENGER_PER_IP_CONNECTIONS]\n"
       "  --quiet                  no per-request log lines                 "
-      "[MESSENGER_QUIET=1]\n" STORE_OPTIONS_HELP
+      "[MESSENGER_QUIET=1]\n"
+      "  --no-metrics             no metrics, /metrics answers 404         "
+      "[MESSENGER_METRICS=0]\n" STORE_OPTIONS_HELP
       "\nLimits: body 64 KiB (413), request line + headers 16 KiB (431), 10 s to send a request,\n"
       "60 s idle keep-alive. SIGTERM/SIGINT: stop accepting, finish in-flight requests, exit 0.\n");
 }
@@ -42,6 +47,7 @@ static bool parse_serve_args(int argc, char **argv, serve_settings *srv, store_s
     OPT_MAXCONN,
     OPT_PERIP,
     OPT_QUIET,
+    OPT_NO_METRICS,
     OPT_HELP
   };
   static const struct option options[] = {
@@ -54,6 +60,7 @@ static bool parse_serve_args(int argc, char **argv, serve_settings *srv, store_s
       {"max-connections", required_argument, NULL, OPT_MAXCONN},
       {"per-ip-connections", required_argument, NULL, OPT_PERIP},
       {"quiet", no_argument, NULL, OPT_QUIET},
+      {"no-metrics", no_argument, NULL, OPT_NO_METRICS},
       {"help", no_argument, NULL, OPT_HELP},
       STORE_LONG_OPTIONS,
       {NULL, 0, NULL, 0},
@@ -94,6 +101,9 @@ static bool parse_serve_args(int argc, char **argv, serve_settings *srv, store_s
       break;
     case OPT_QUIET:
       srv->http.log_requests = false;
+      break;
+    case OPT_NO_METRICS:
+      srv->metrics = false;
       break;
     case OPT_HELP:
       serve_usage(stdout);
@@ -139,6 +149,12 @@ int cmd_serve(int argc, char **argv) {
 
   store *st = open_store(&st_cfg);
   if (!st) return 1;
+  cql_client *cql = strcmp(store_backend(st), "cassandra") == 0 ? cassandra_store_client(st) : NULL;
+  if (srv_cfg.metrics && metrics_global_init(MESSENGER_VERSION, store_backend(st))) {
+    if (cql && !metrics_collector_add(metrics_global(), cql_metrics_collect, cql))
+      fprintf(stderr, "messenger: out of memory: CQL metrics are off\n");
+    st = store_metered_wrap(st, metrics_global());
+  }
   static api app;
   char err[256];
   api_options api_opt = {.docs_dir = srv_cfg.docs_dir,
@@ -147,15 +163,19 @@ int cmd_serve(int argc, char **argv) {
   if (!api_init(&app, st, &api_opt, err, sizeof err)) {
     log_msg(LOG_ERROR, "serve", "CORS origins: %s", err);
     store_close(st);
+    metrics_global_shutdown();
     return 2;
   }
+  if (metrics_global() && !api_enable_metrics(&app, metrics_global()))
+    log_msg(LOG_WARN, "serve", "out of memory: HTTP metrics are off");
   events_hub *hub = events_hub_new(&srv_cfg.events);
   rate_gate *typing_gate = rate_gate_new(EVENTS_TYPING_INTERVAL_MS, 1 << 16);
   if (!hub || !typing_gate) {
     log_msg(LOG_ERROR, "serve", "cannot start the event streams (out of memory)");
     stop_events(NULL, hub, typing_gate);
-    api_free(&app);
     store_close(st);
+    api_free(&app);
+    metrics_global_shutdown();
     return 1;
   }
   redis_log *shared_log = NULL;
@@ -172,8 +192,9 @@ int cmd_serve(int argc, char **argv) {
     if (!shared_log) {
       log_msg(LOG_ERROR, "serve", "MESSENGER_REDIS_URL: %s", log_err);
       stop_events(NULL, hub, typing_gate);
-      api_free(&app);
       store_close(st);
+      api_free(&app);
+      metrics_global_shutdown();
       return 1;
     }
   }
@@ -181,9 +202,10 @@ int cmd_serve(int argc, char **argv) {
   http_server *srv = http_server_start(&srv_cfg.http, &app.routes, err, sizeof err);
   if (!srv) {
     log_msg(LOG_ERROR, "serve", "%s", err);
-    api_free(&app);
     store_close(st);
     stop_events(shared_log, hub, typing_gate);
+    api_free(&app);
+    metrics_global_shutdown();
     return 1;
   }
   log_msg(LOG_INFO, "serve", "listening on %s:%u (store: %s)", srv_cfg.http.host, http_server_port(srv),
@@ -197,9 +219,11 @@ int cmd_serve(int argc, char **argv) {
     log_msg(LOG_ERROR, "serve", "stopped without draining the store");
     return 1;
   }
+  metrics_collector_remove(metrics_global(), cql_metrics_collect, cql); /* the transport is stopped */
   store_close(st); /* its last callbacks may still publish events */
   stop_events(shared_log, hub, typing_gate);
   api_free(&app);
+  metrics_global_shutdown();
   log_msg(LOG_INFO, "serve", "stopped");
   return 0;
 }

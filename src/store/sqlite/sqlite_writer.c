@@ -9,6 +9,7 @@
 #include "core/ids.h"
 #include "core/timestamp.h"
 #include "core/validate.h"
+#include "metrics/global.h"
 #include "store/sqlite/sqlite_db.h"
 #include "store/sqlite/sqlite_schema.h"
 
@@ -356,8 +357,8 @@ static void complete_batch(write_job *jobs) {
   }
 }
 
-/* Takes up to max_batch jobs off the queue, waiting for one; NULL when stopping and drained. */
-static write_job *take_batch(sqlite_writer *w) {
+/* Takes up to max_batch jobs (*count) off the queue, waiting for one; NULL when stopping and drained. */
+static write_job *take_batch(sqlite_writer *w, unsigned *count) {
   pthread_mutex_lock(&w->mu);
   while (!w->head && !w->stopping) pthread_cond_wait(&w->cv, &w->mu);
   write_job *first = w->head;
@@ -372,6 +373,8 @@ static write_job *take_batch(sqlite_writer *w) {
     if (!w->head) w->tail = NULL;
     last->next = NULL;
     w->queued -= n;
+    *count = n;
+    metrics_sqlite_queue_depth(w->queued);
   }
   pthread_mutex_unlock(&w->mu);
   return first;
@@ -409,9 +412,12 @@ static void checkpoint_if_idle(sqlite_writer *w) {
 static void *writer_main(void *p) {
   sqlite_writer *w = p;
   write_job *jobs;
-  while ((jobs = take_batch(w))) {
+  unsigned count = 0;
+  while ((jobs = take_batch(w, &count))) {
     atomic_store(&w->batch_started_us, timestamp_now_us());
+    uint64_t started_us = metrics_now_us();
     run_batch(w, jobs);
+    metrics_sqlite_batch(count, metrics_now_us() - started_us);
     atomic_store(&w->batch_started_us, 0);
     complete_batch(jobs);
     checkpoint_if_idle(w);
@@ -435,6 +441,7 @@ static void enqueue(sqlite_writer *w, write_job *job) {
       w->head = job;
     w->tail = job;
     w->queued++;
+    metrics_sqlite_queue_depth(w->queued);
     pthread_cond_signal(&w->cv);
   }
   pthread_mutex_unlock(&w->mu);
