@@ -23,10 +23,10 @@ typedef void (*api_read_observer)(void *ctx, const read_mark *mark);
 
 typedef struct api {
   store *store;
-  const char *docs_dir;  /* Swagger UI assets for /docs; NULL or missing files = self-contained page */
-  const char *docs_page; /* the /docs HTML, chosen once at init from what docs_dir holds */
-  const char *chat_dir;  /* the /chat web client's files; NULL = not installed (404) */
-  cors_policy cors;      /* headers for browsers on other origins (api/cors.h) */
+  const char *docs_dir;      /* Swagger UI assets for /docs; NULL or missing files = self-contained page */
+  const char *docs_page;     /* the /docs HTML, chosen once at init from what docs_dir holds */
+  const char *chat_dir;      /* the /chat web client's files; NULL = not installed (404) */
+  cors_policy cors;          /* headers for browsers on other origins (api/cors.h) */
   atomic_bool draining;      /* set at shutdown: /ready answers 503 so load balancers stop routing here */
   metrics_registry *metrics; /* rendered by GET /metrics; NULL = metrics off */
   request_metrics *request_metrics; /* owned; fed by the transport's completion observer */

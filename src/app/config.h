@@ -37,7 +37,7 @@ typedef struct serve_settings {
   events_config events;     /* MESSENGER_EVENTS_* */
   const char *redis_url;    /* MESSENGER_REDIS_URL: the shared event log; NULL = in-process */
   const char *redis_prefix; /* MESSENGER_REDIS_PREFIX: of its keys and channel ("messenger:") */
-  bool metrics; /* MESSENGER_METRICS (default 1): collect and serve /metrics */
+  bool metrics;             /* MESSENGER_METRICS (default 1): collect and serve /metrics */
 } serve_settings;
 
 typedef struct seed_settings {
