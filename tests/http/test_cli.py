@@ -59,7 +59,7 @@ def test_seed_is_deterministic_and_served(workdir, start_server):
         rc, _, err = run("seed", "--db", db, "--seed", str(seed), "--users", "6", "--conversations", "4",
                          "--min-messages", "2", "--messages", "5", "--days", "2")
         assert rc == 0, err
-        assert "messenger seed: 6 users, 4 conversations" in err
+        assert "seed: 6 users, 4 conversations" in err  # the log line (log_msg) names the command
     assert rows(dbs[0]) == rows(dbs[1]), "the same seed must give the same data"
     assert rows(dbs[0]) != rows(dbs[2])
     n = len(rows(dbs[0]))
