@@ -3,7 +3,8 @@
 #
 # Stage "build": Debian 12 runs the project's own targets, exactly as a developer and CI's
 # native run do: `make deps` (installs scripts/apt-packages.txt) and `make build` (release
-# binary build/release/messenger and the Swagger UI assets in build/docs).
+# binary build/release/messenger and the Swagger UI assets in build/docs). The /chat client
+# (web/chat) is plain files and is copied as it is.
 # Stage "runtime": Debian 12 slim with only the shared libraries the binary links, tini as
 # PID 1 (forwards SIGTERM to the server, reaps children), a non-root user with uid 10001,
 # and /data as the volume for the SQLite file. Tag the image with the commit SHA.
@@ -21,6 +22,7 @@ RUN make build
 RUN mkdir -p build/docs /out/bin /out/share/messenger /out/share/doc/messenger \
  && install -m 0755 build/release/messenger /out/bin/messenger \
  && cp -R build/docs /out/share/messenger/swagger-ui \
+ && cp -R web/chat /out/share/messenger/chat \
  && cp -R schema /out/share/messenger/schema \
  && cp -R docs/. /out/share/doc/messenger/
 
@@ -42,7 +44,8 @@ COPY --from=build /out/share/doc/messenger /usr/share/doc/messenger
 ENV PORT=8000 \
     HOST=0.0.0.0 \
     MESSENGER_DB=/data/messenger.db \
-    MESSENGER_DOCS_DIR=/usr/share/messenger/swagger-ui
+    MESSENGER_DOCS_DIR=/usr/share/messenger/swagger-ui \
+    MESSENGER_CHAT_DIR=/usr/share/messenger/chat
 USER 10001:10001
 WORKDIR /data
 VOLUME ["/data"]

@@ -99,7 +99,8 @@ PORT ?= 8000
 run: build
 	@mkdir -p $(dir $(DEMO_DB))
 	@[ -f $(DEMO_DB) ] || $(MESSENGER) seed --db $(DEMO_DB)
-	exec $(MESSENGER) serve --port $(PORT) --db $(DEMO_DB) --docs-dir $(BUILD)/docs
+	@echo "messenger: chat client at http://127.0.0.1:$(PORT)/chat (two windows, two users), API docs at http://127.0.0.1:$(PORT)/docs"
+	exec $(MESSENGER) serve --port $(PORT) --db $(DEMO_DB) --docs-dir $(BUILD)/docs --chat-dir web/chat
 
 unit-test: build-asan
 	@$(MAKE) --no-print-directory $(UNIT_BINS)
@@ -107,6 +108,7 @@ unit-test: build-asan
 
 http-test: build-asan
 	cd tests/http && MESSENGER_BIN=$(abspath $(MESSENGER_ASAN)) MESSENGER_DOCS_DIR=$(abspath $(BUILD)/docs) \
+	  MESSENGER_CHAT_DIR=$(abspath web/chat) \
 	  /usr/bin/python3 -m pytest -q -p no:cacheprovider .
 
 # The code must also build warning-free with clang (the test build above uses $(CC)).

@@ -149,7 +149,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     exit(1);
   }
   static api app;
-  api_init(&app, st, NULL);
+  if (!api_init(&app, st, &(api_options){.cors_origins = "*"}, err, sizeof err)) {
+    fprintf(stderr, "fuzz_http_server: %s\n", err);
+    exit(1);
+  }
   http_server_config cfg;
   http_server_config_defaults(&cfg);
   cfg.host = "127.0.0.1";

@@ -46,6 +46,6 @@ manifest-check:
 	/usr/bin/python3 scripts/check-manifests.py --self-test
 
 smoke-test: build-asan
-	@bash scripts/smoke-local.sh $(abspath $(MESSENGER_ASAN)) $(abspath $(BUILD)/docs)
+	@bash scripts/smoke-local.sh $(abspath $(MESSENGER_ASAN)) $(abspath $(BUILD)/docs) $(abspath web/chat)
 
 TEST_TARGETS += lint manifest-check smoke-test

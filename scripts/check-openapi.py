@@ -45,6 +45,8 @@ EXPECTED = {
     "/metrics": {"get": {"200", "404"}},
     "/openapi.json": {"get": {"200"}},
     "/docs": {"get": {"200"}},
+    "/chat": {"get": {"200", "404"}},
+    "/chat/{file}": {"get": {"200", "404"}},
 }
 EXPECTED_SCHEMAS = {"MessageCreate", "Message", "MessagePage", "Conversation", "ConversationPage",
                     "UserConversation", "ReadMarkCreate", "ReadMark",
@@ -52,7 +54,7 @@ EXPECTED_SCHEMAS = {"MessageCreate", "Message", "MessagePage", "Conversation", "
                     "Unavailable"}
 # What the service description must state: the limits table and the transport-level answers.
 DESCRIPTION_FACTS = ["64 KiB", "16 KiB", "4,096", "| 413", "| 431", "405", "Allow", "60 s", "10 s",
-                     "X-Request-ID", "(ext)"]
+                     "X-Request-ID", "(ext)", "MESSENGER_CORS_ORIGINS", "Access-Control-Allow-Origin"]
 METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 
 failures = []

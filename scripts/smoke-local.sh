@@ -2,10 +2,11 @@
 # make smoke-test: runs scripts/smoke-test.sh (the check CI runs against the container and
 # CD against kind) against a local server on a free 127.0.0.1 port with a throwaway SQLite
 # database, then stops it with SIGTERM and requires a clean exit 0, as `docker stop` does.
-#   scripts/smoke-local.sh MESSENGER_BIN [DOCS_DIR]
+#   scripts/smoke-local.sh MESSENGER_BIN [DOCS_DIR [CHAT_DIR]]
 set -euo pipefail
 bin=$1
 docs=${2:-}
+chat=${3:-$(cd "$(dirname "$0")/.." && pwd)/web/chat}
 here=$(cd "$(dirname "$0")" && pwd)
 tmp=$(mktemp -d)
 pid=
@@ -18,6 +19,7 @@ trap cleanup EXIT
 port=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 args=(serve --host 127.0.0.1 --port "$port" --db "$tmp/messenger.db" --quiet)
 [ -n "$docs" ] && args+=(--docs-dir "$docs")
+args+=(--chat-dir "$chat")
 "$bin" "${args[@]}" 2>"$tmp/server.log" &
 pid=$!
 

@@ -3,7 +3,7 @@
 # (make smoke-test), the container image (CI) and the kind deployment (CD).
 #   scripts/smoke-test.sh [BASE_URL]      default http://127.0.0.1:8000
 # Waits up to SMOKE_WAIT seconds (default 60) for GET /health, then checks GET /docs,
-# GET /ready, sends a message and reads it back. Exits non-zero on the first failure.
+# GET /chat (the web client is installed), GET /ready, sends a message and reads it back. Exits non-zero on the first failure.
 set -euo pipefail
 base=${1:-http://127.0.0.1:8000}
 base=${base%/}
@@ -42,6 +42,12 @@ done
 request GET /docs
 [ "$code" = 200 ] || fail "GET /docs: $code"
 grep -qi '<html' "$tmp/body" || fail "GET /docs is not an HTML page"
+
+request GET /chat
+[ "$code" = 200 ] || fail "GET /chat: $code $(cat "$tmp/body")"
+grep -q '/chat/chat.js' "$tmp/body" || fail "GET /chat is not the chat client"
+request GET /chat/chat.js
+[ "$code" = 200 ] || fail "GET /chat/chat.js: $code"
 
 request GET /ready
 [ "$code" = 200 ] || fail "GET /ready: $code $(cat "$tmp/body")"

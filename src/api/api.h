@@ -2,13 +2,14 @@
  * the request, calls the store, and renders the JSON answer; this module owns the route
  * table handed to the transport.
  *
- * The api borrows the store, the docs directory path and the metrics registry; they must
- * outlive it. */
+ * The api borrows the store, the directory paths and the metrics registry, which must outlive
+ * it; it owns its CORS policy and its request metrics (api_free releases them). */
 #ifndef MESSENGER_API_API_H
 #define MESSENGER_API_API_H
 
 #include <stdatomic.h>
 
+#include "api/cors.h"
 #include "api/request_metrics.h"
 #include "http/http.h"
 #include "metrics/metrics.h"
@@ -25,6 +26,8 @@ typedef struct api {
   store *store;
   const char *docs_dir;      /* Swagger UI assets for /docs; NULL or missing files = self-contained page */
   const char *docs_page;     /* the /docs HTML, chosen once at init from what docs_dir holds */
+  const char *chat_dir;      /* the /chat web client's files; NULL = not installed (404) */
+  cors_policy cors;          /* headers for browsers on other origins (api/cors.h) */
   atomic_bool draining;      /* set at shutdown: /ready answers 503 so load balancers stop routing here */
   metrics_registry *metrics; /* rendered by GET /metrics; NULL = metrics off */
   request_metrics *request_metrics; /* owned; fed by the transport's completion observer */
@@ -35,13 +38,19 @@ typedef struct api {
   struct rate_gate *typing_gate; /* typing events per user and conversation */
 } api;
 
-/* Fills the route table of `a`; hand &a->routes to the transport. */
-void api_init(api *a, store *s, const char *docs_dir);
+typedef struct api_options {
+  const char *docs_dir;     /* may be NULL */
+  const char *chat_dir;     /* may be NULL */
+  const char *cors_origins; /* comma list of allowed origins, "*" = any, "" = none (api/cors.h) */
+} api_options;
 
+/* Fills the route table of `a`; hand &a->routes to the transport. Returns false with a
+ * message in err when an option is invalid (a malformed CORS origin). */
+bool api_init(api *a, store *s, const api_options *opt, char *err, size_t err_size);
 /* Serves `reg` (borrowed) on GET /metrics and counts every request in it. False when out of
  * memory (metrics stay off). Call before handing the routes to the transport. */
 bool api_enable_metrics(api *a, metrics_registry *reg);
-/* Frees what api_enable_metrics allocated, once the transport has stopped. */
+/* Frees what api_init and api_enable_metrics allocated, once the transport has stopped. */
 void api_free(api *a);
 
 #endif

@@ -20,6 +20,8 @@ void api_metrics(http_exchange *ex, void *app);
 void api_openapi(http_exchange *ex, void *app);
 void api_docs_page(http_exchange *ex, void *app);
 void api_docs_asset(http_exchange *ex, void *app);
+void api_chat_page(http_exchange *ex, void *app);
+void api_chat_asset(http_exchange *ex, void *app);
 
 /* The /docs page for a docs directory: Swagger UI when its assets are there, else a
  * self-contained page that renders /openapi.json. */

@@ -133,7 +133,7 @@ static void list_messages(http_exchange *ex, api *a, bool before) {
       validation_add(&v, "query", "before_timestamp", "missing", "Field required");
     else if (!timestamp_parse(text, strlen(text), &q.before_us))
       validation_add(&v, "query", "before_timestamp", "datetime_parsing",
-                     "Input should be a valid datetime (ISO 8601) or Unix time in seconds");
+                     "Input should be a valid datetime or date (ISO 8601) or Unix time");
     q.has_before = true;
   }
   if (validation_failed(&v)) {

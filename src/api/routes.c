@@ -4,27 +4,59 @@
 #include "api/handlers.h"
 #include "api/respond.h"
 
+/* Every route's handler runs behind WITH_CORS: the CORS headers are added before the handler
+ * starts, so they are on whatever it answers, at once or later from a store callback. */
+#define WITH_CORS(handler)                                                                                   \
+  static void handler##_cors(http_exchange *ex, void *app) {                                                 \
+    cors_add_response_headers(&((api *)app)->cors, ex);                                                      \
+    handler(ex, app);                                                                                        \
+  }
+WITH_CORS(api_send_message)
+WITH_CORS(api_list_messages)
+WITH_CORS(api_list_messages_before)
+WITH_CORS(api_list_user_conversations)
+WITH_CORS(api_get_conversation)
+WITH_CORS(api_mark_read)
+WITH_CORS(api_typing)
+WITH_CORS(api_events)
+WITH_CORS(api_root)
+WITH_CORS(api_health)
+WITH_CORS(api_ready)
+WITH_CORS(api_metrics)
+WITH_CORS(api_openapi)
+WITH_CORS(api_docs_page)
+WITH_CORS(api_docs_asset)
+WITH_CORS(api_chat_page)
+WITH_CORS(api_chat_asset)
+
 static const http_route routes[] = {
-    {"POST", "/api/messages/", api_send_message},
-    {"GET", "/api/messages/conversation/{}", api_list_messages},
-    {"GET", "/api/messages/conversation/{}/before", api_list_messages_before},
-    {"GET", "/api/conversations/user/{}", api_list_user_conversations},
-    {"GET", "/api/conversations/{}", api_get_conversation},
-    {"POST", "/api/conversations/{}/read", api_mark_read},
-    {"POST", "/api/conversations/{}/typing", api_typing},
-    {"GET", "/api/events", api_events},
-    {"GET", "/", api_root},
-    {"GET", "/health", api_health},
-    {"GET", "/ready", api_ready},
-    {"GET", "/metrics", api_metrics},
-    {"GET", "/openapi.json", api_openapi},
-    {"GET", "/docs", api_docs_page},
-    {"GET", "/docs/{}", api_docs_asset},
+    {"POST", "/api/messages/", api_send_message_cors},
+    {"GET", "/api/messages/conversation/{}", api_list_messages_cors},
+    {"GET", "/api/messages/conversation/{}/before", api_list_messages_before_cors},
+    {"GET", "/api/conversations/user/{}", api_list_user_conversations_cors},
+    {"GET", "/api/conversations/{}", api_get_conversation_cors},
+    {"POST", "/api/conversations/{}/read", api_mark_read_cors},
+    {"POST", "/api/conversations/{}/typing", api_typing_cors},
+    {"GET", "/api/events", api_events_cors},
+    {"GET", "/", api_root_cors},
+    {"GET", "/health", api_health_cors},
+    {"GET", "/ready", api_ready_cors},
+    {"GET", "/metrics", api_metrics_cors},
+    {"GET", "/openapi.json", api_openapi_cors},
+    {"GET", "/docs", api_docs_page_cors},
+    {"GET", "/docs/{}", api_docs_asset_cors},
+    {"GET", "/chat", api_chat_page_cors},
+    {"GET", "/chat/{}", api_chat_asset_cors},
 };
 
+/* The transport's errors: 404/405 of a preflight (OPTIONS is no route's method) are CORS
+ * preflights, answered on any path as CORSMiddleware does; every other error gets the CORS
+ * headers of an actual response. */
 static void on_transport_error(http_exchange *ex, void *app, unsigned status, const char *reason,
                                const char *allow) {
-  (void)app;
+  api *a = app;
+  if ((status == 404 || status == 405) && cors_answer_preflight(&a->cors, ex)) return;
+  cors_add_response_headers(&a->cors, ex);
   if (allow) http_add_header(ex, "Allow", allow);
   respond_detail(ex, status, reason);
 }
@@ -35,16 +67,18 @@ static void on_request_complete(void *app, const http_route *route, const char *
   request_metrics_observe(a->request_metrics, route, method, status, duration_us);
 }
 
-void api_init(api *a, store *s, const char *docs_dir) {
+bool api_init(api *a, store *s, const api_options *opt, char *err, size_t err_size) {
   a->store = s;
-  a->docs_dir = docs_dir;
-  a->docs_page = api_docs_page_for(docs_dir);
-  a->metrics = NULL;
-  a->request_metrics = NULL;
+  a->docs_dir = opt->docs_dir;
+  a->docs_page = api_docs_page_for(opt->docs_dir);
+  a->chat_dir = opt->chat_dir;
   a->on_read = NULL;
   a->on_read_ctx = NULL;
   a->events = NULL;
   a->typing_gate = NULL;
+  a->metrics = NULL;
+  a->request_metrics = NULL;
+  if (!cors_policy_parse(&a->cors, opt->cors_origins ? opt->cors_origins : "", err, err_size)) return false;
   atomic_init(&a->draining, false);
   a->routes = (http_routes){
       .routes = routes,
@@ -52,6 +86,7 @@ void api_init(api *a, store *s, const char *docs_dir) {
       .on_error = on_transport_error,
       .app = a,
   };
+  return true;
 }
 
 bool api_enable_metrics(api *a, metrics_registry *reg) {
@@ -63,6 +98,7 @@ bool api_enable_metrics(api *a, metrics_registry *reg) {
 }
 
 void api_free(api *a) {
+  cors_policy_free(&a->cors);
   request_metrics_free(a->request_metrics);
   a->request_metrics = NULL;
   a->metrics = NULL;

@@ -1,4 +1,5 @@
-/* Service endpoints: /, /health, /ready, /metrics, /openapi.json and the /docs page with its assets. */
+/* Service endpoints: /, /health, /ready, /metrics, /openapi.json, the /docs page with its assets,
+ * and the /chat web client's files (served from the chat directory as they are). */
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -116,6 +117,21 @@ void api_docs_page(http_exchange *ex, void *app) {
   http_respond_static(ex, 200, "text/html; charset=utf-8", a->docs_page, strlen(a->docs_page));
 }
 
+/* Answers with dir/name when it is a regular readable file; false (nothing sent) otherwise. */
+static bool respond_file_in(http_exchange *ex, const char *dir, const char *name, const char *type) {
+  char path[4096];
+  if (!dir || snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path) return false;
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    close(fd);
+    return false;
+  }
+  http_respond_file(ex, 200, type, fd, (size_t)st.st_size);
+  return true;
+}
+
 void api_docs_asset(http_exchange *ex, void *app) {
   api *a = app;
   static const struct {
@@ -126,18 +142,49 @@ void api_docs_asset(http_exchange *ex, void *app) {
       {"swagger-ui-standalone-preset.js", "text/javascript; charset=utf-8"},
   };
   const char *name = http_path_param(ex, 0);
-  for (size_t i = 0; a->docs_dir && i < sizeof assets / sizeof assets[0]; i++) {
-    if (strcmp(name, assets[i].name) != 0) continue;
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", a->docs_dir, name);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    struct stat st;
-    if (fd >= 0 && fstat(fd, &st) == 0) {
-      http_respond_file(ex, 200, assets[i].type, fd, (size_t)st.st_size);
-      return;
-    }
-    if (fd >= 0) close(fd);
-    break;
-  }
+  for (size_t i = 0; i < sizeof assets / sizeof assets[0]; i++)
+    if (strcmp(name, assets[i].name) == 0 && respond_file_in(ex, a->docs_dir, name, assets[i].type)) return;
+  respond_detail(ex, 404, "Not Found");
+}
+
+/* The content type of a /chat asset by its extension; NULL for anything else (not served). */
+static const char *chat_asset_type(const char *name) {
+  static const struct {
+    const char *ext, *type;
+  } types[] = {
+      {".html", "text/html; charset=utf-8"},
+      {".js", "text/javascript; charset=utf-8"},
+      {".css", "text/css; charset=utf-8"},
+      {".svg", "image/svg+xml"},
+      {".png", "image/png"},
+      {".ico", "image/x-icon"},
+  };
+  const char *dot = strrchr(name, '.');
+  for (size_t i = 0; dot && i < sizeof types / sizeof types[0]; i++)
+    if (strcmp(dot, types[i].ext) == 0) return types[i].type;
+  return NULL;
+}
+
+/* Names a /chat asset may have: one path segment of [A-Za-z0-9_.-], not starting with '.'
+ * (so never "..", never a hidden file), with a known extension. */
+static bool chat_asset_name_ok(const char *name) {
+  if (!name[0] || name[0] == '.' || strlen(name) > 128) return false;
+  for (const char *c = name; *c; c++)
+    if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '_' ||
+          *c == '-' || *c == '.'))
+      return false;
+  return chat_asset_type(name) != NULL;
+}
+
+void api_chat_page(http_exchange *ex, void *app) {
+  api *a = app;
+  if (respond_file_in(ex, a->chat_dir, "index.html", "text/html; charset=utf-8")) return;
+  respond_detail(ex, 404, "The chat client is not installed (--chat-dir / MESSENGER_CHAT_DIR)");
+}
+
+void api_chat_asset(http_exchange *ex, void *app) {
+  api *a = app;
+  const char *name = http_path_param(ex, 0);
+  if (chat_asset_name_ok(name) && respond_file_in(ex, a->chat_dir, name, chat_asset_type(name))) return;
   respond_detail(ex, 404, "Not Found");
 }

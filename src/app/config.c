@@ -84,8 +84,12 @@ void serve_settings_from_env(serve_settings *s) {
       (unsigned)env_unsigned("MESSENGER_PER_IP_CONNECTIONS", 0, 1000000, s->http.per_ip_connections);
   s->http.log_requests = !env_unsigned("MESSENGER_QUIET", 0, 1, 0);
   s->docs_dir = env_or("MESSENGER_DOCS_DIR", NULL);
+  s->chat_dir = env_or("MESSENGER_CHAT_DIR", NULL);
+  s->cors_origins = getenv("MESSENGER_CORS_ORIGINS"); /* set but empty = no origin */
+  /* API.md: auth is on when a JWT secret or public key is configured (the auth settings
+   * read the same variables); flags cannot turn it on, so the environment decides. */
+  s->auth_enabled = env_or("MESSENGER_JWT_SECRET", NULL) || env_or("MESSENGER_JWT_PUBLIC_KEY_FILE", NULL);
   s->shutdown_grace_ms = 25000;
-  s->metrics = env_unsigned("MESSENGER_METRICS", 0, 1, 1) == 1;
   s->http.max_stream_buffer_bytes =
       (size_t)env_unsigned("MESSENGER_STREAM_BUFFER_BYTES", 4096, 64 << 20, s->http.max_stream_buffer_bytes);
   events_config_defaults(&s->events);
@@ -97,4 +101,10 @@ void serve_settings_from_env(serve_settings *s) {
   s->redis_url = env_or("MESSENGER_REDIS_URL", NULL);
   if (s->redis_url && !*s->redis_url) s->redis_url = NULL;
   s->redis_prefix = env_or("MESSENGER_REDIS_PREFIX", "messenger:");
+  s->metrics = env_unsigned("MESSENGER_METRICS", 0, 1, 1) == 1;
+}
+
+const char *serve_cors_origins(const serve_settings *s) {
+  if (s->cors_origins) return s->cors_origins;
+  return s->auth_enabled ? "" : "*";
 }

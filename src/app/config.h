@@ -30,11 +30,14 @@ typedef struct store_settings {
 typedef struct serve_settings {
   http_server_config http;
   const char *docs_dir;
+  const char *chat_dir;     /* the /chat web client (MESSENGER_CHAT_DIR, --chat-dir) */
+  const char *cors_origins; /* MESSENGER_CORS_ORIGINS / --cors-origins; NULL = the default below */
+  bool auth_enabled;        /* MESSENGER_JWT_SECRET or _PUBLIC_KEY_FILE set: decides the CORS default */
   unsigned shutdown_grace_ms;
-  bool metrics; /* MESSENGER_METRICS (default 1): collect and serve /metrics */
   events_config events;     /* MESSENGER_EVENTS_* */
   const char *redis_url;    /* MESSENGER_REDIS_URL: the shared event log; NULL = in-process */
   const char *redis_prefix; /* MESSENGER_REDIS_PREFIX: of its keys and channel ("messenger:") */
+  bool metrics;             /* MESSENGER_METRICS (default 1): collect and serve /metrics */
 } serve_settings;
 
 typedef struct seed_settings {
@@ -48,6 +51,10 @@ typedef struct seed_settings {
 
 void store_settings_from_env(store_settings *s);
 void serve_settings_from_env(serve_settings *s);
+
+/* The allowed CORS origins to serve with: the configured list, else "*" with auth off and
+ * "" (no cross-origin access) with auth on, as API.md says. */
+const char *serve_cors_origins(const serve_settings *s);
 
 /* After *_settings_from_env: false (with the message on stderr) when a numeric variable was set
  * to an invalid value; the command then exits 2, as for an invalid flag. */

@@ -23,6 +23,9 @@ static void serve_usage(FILE *out) {
       "  --host ADDR              listen IPv4 address (0.0.0.0)            [HOST]\n"
       "  --threads N              HTTP worker threads (number of cores)    [MESSENGER_THREADS]\n"
       "  --docs-dir DIR           Swagger UI assets for /docs              [MESSENGER_DOCS_DIR]\n"
+      "  --chat-dir DIR           the /chat web client's files             [MESSENGER_CHAT_DIR]\n"
+      "  --cors-origins LIST      allowed browser origins, comma list or * [MESSENGER_CORS_ORIGINS]\n"
+      "                           (default: * with auth off, none with auth on)\n"
       "  --max-connections N      open connections at most (1024)          [MESSENGER_MAX_CONNECTIONS]\n"
       "  --per-ip-connections N   per client address, 0 = no limit (1024)  [MESSENGER_PER_IP_CONNECTIONS]\n"
       "  --quiet                  no per-request log lines                 "
@@ -39,6 +42,8 @@ static bool parse_serve_args(int argc, char **argv, serve_settings *srv, store_s
     OPT_HOST,
     OPT_THREADS,
     OPT_DOCS,
+    OPT_CHAT,
+    OPT_CORS,
     OPT_MAXCONN,
     OPT_PERIP,
     OPT_QUIET,
@@ -50,6 +55,8 @@ static bool parse_serve_args(int argc, char **argv, serve_settings *srv, store_s
       {"host", required_argument, NULL, OPT_HOST},
       {"threads", required_argument, NULL, OPT_THREADS},
       {"docs-dir", required_argument, NULL, OPT_DOCS},
+      {"chat-dir", required_argument, NULL, OPT_CHAT},
+      {"cors-origins", required_argument, NULL, OPT_CORS},
       {"max-connections", required_argument, NULL, OPT_MAXCONN},
       {"per-ip-connections", required_argument, NULL, OPT_PERIP},
       {"quiet", no_argument, NULL, OPT_QUIET},
@@ -77,6 +84,12 @@ static bool parse_serve_args(int argc, char **argv, serve_settings *srv, store_s
       break;
     case OPT_DOCS:
       srv->docs_dir = optarg;
+      break;
+    case OPT_CHAT:
+      srv->chat_dir = optarg;
+      break;
+    case OPT_CORS:
+      srv->cors_origins = optarg;
       break;
     case OPT_MAXCONN:
       ok = parse_unsigned(optarg, 1, 1000000, &v);
@@ -143,7 +156,16 @@ int cmd_serve(int argc, char **argv) {
     st = store_metered_wrap(st, metrics_global());
   }
   static api app;
-  api_init(&app, st, srv_cfg.docs_dir);
+  char err[256];
+  api_options api_opt = {.docs_dir = srv_cfg.docs_dir,
+                         .chat_dir = srv_cfg.chat_dir,
+                         .cors_origins = serve_cors_origins(&srv_cfg)};
+  if (!api_init(&app, st, &api_opt, err, sizeof err)) {
+    log_msg(LOG_ERROR, "serve", "CORS origins: %s", err);
+    store_close(st);
+    metrics_global_shutdown();
+    return 2;
+  }
   if (metrics_global() && !api_enable_metrics(&app, metrics_global()))
     log_msg(LOG_WARN, "serve", "out of memory: HTTP metrics are off");
   events_hub *hub = events_hub_new(&srv_cfg.events);
@@ -169,7 +191,6 @@ int cmd_serve(int argc, char **argv) {
     }
   }
   api_events_init(&app, hub, typing_gate);
-  char err[256];
   http_server *srv = http_server_start(&srv_cfg.http, &app.routes, err, sizeof err);
   if (!srv) {
     log_msg(LOG_ERROR, "serve", "%s", err);

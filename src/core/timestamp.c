@@ -49,7 +49,7 @@ static bool expect(const char **p, const char *end, char c) {
   return true;
 }
 
-/* Fraction after '.': 1..9 digits, kept to microseconds (extra digits truncated). */
+/* Fraction after '.': at least one digit, kept to microseconds (extra digits truncated). */
 static bool fraction_us(const char **p, const char *end, int64_t *us) {
   int64_t v = 0;
   int n = 0;
@@ -58,78 +58,106 @@ static bool fraction_us(const char **p, const char *end, int64_t *us) {
     n++;
     (*p)++;
   }
-  if (n == 0 || n > 9) return false;
+  if (n == 0) return false;
   for (int i = n; i < 6; i++) v *= 10;
   *us = v;
   return true;
 }
 
-#define US_PER_S   INT64_C(1000000)
-#define MAX_UNIX_S INT64_C(253402300799) /* 9999-12-31T23:59:59Z */
+#define US_PER_S       INT64_C(1000000)
+#define MS_WATERSHED_S INT64_C(20000000000) /* pydantic: |Unix time| above 2e10 is milliseconds */
 
+static bool in_range(int64_t us) { return us >= TIMESTAMP_MIN_US && us <= TIMESTAMP_MAX_US; }
+
+/* YYYY-MM-DD, then nothing (midnight UTC) or [Tt ]HH:MM[:SS[.f]] and an optional zone. */
 static bool parse_iso(const char *p, const char *end, int64_t *unix_us) {
-  int64_t y, mo, d, h, mi, s = 0, frac = 0;
+  int64_t y, mo, d, h = 0, mi = 0, s = 0, frac = 0;
   if (!digits(&p, end, 4, &y) || !expect(&p, end, '-') || !digits(&p, end, 2, &mo) || !expect(&p, end, '-') ||
       !digits(&p, end, 2, &d))
     return false;
-  if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo)) return false;
-  if (p >= end || (*p != 'T' && *p != 't' && *p != ' ')) return false;
-  p++;
-  if (!digits(&p, end, 2, &h) || !expect(&p, end, ':') || !digits(&p, end, 2, &mi)) return false;
-  if (p < end && *p == ':') {
-    p++;
-    if (!digits(&p, end, 2, &s)) return false;
-    if (p < end && (*p == '.' || *p == ',')) {
-      p++;
-      if (!fraction_us(&p, end, &frac)) return false;
-    }
-  }
-  if (h > 23 || mi > 59 || s > 59) return false;
+  if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo)) return false;
   int64_t offset_s = 0;
-  if (p < end && (*p == 'Z' || *p == 'z')) {
+  if (p < end) {
+    if (*p != 'T' && *p != 't' && *p != ' ') return false;
     p++;
-  } else if (p < end && (*p == '+' || *p == '-')) {
-    int sign = *p == '-' ? -1 : 1;
-    int64_t oh, om = 0;
-    p++;
-    if (!digits(&p, end, 2, &oh)) return false;
-    if (p < end && *p == ':') p++;
-    if (p < end && !digits(&p, end, 2, &om)) return false;
-    if (oh > 23 || om > 59) return false;
-    offset_s = sign * (oh * 3600 + om * 60);
+    if (!digits(&p, end, 2, &h) || !expect(&p, end, ':') || !digits(&p, end, 2, &mi)) return false;
+    if (p < end && *p == ':') {
+      p++;
+      if (!digits(&p, end, 2, &s)) return false;
+      if (p < end && (*p == '.' || *p == ',')) {
+        p++;
+        if (!fraction_us(&p, end, &frac)) return false;
+      }
+    }
+    if (h > 23 || mi > 59 || s > 59) return false;
+    if (p < end && (*p == 'Z' || *p == 'z')) {
+      p++;
+    } else if (p < end && (*p == '+' || *p == '-')) {
+      int sign = *p == '-' ? -1 : 1;
+      int64_t oh, om = 0;
+      p++;
+      if (!digits(&p, end, 2, &oh)) return false;
+      if (p < end && *p == ':') p++;
+      if (p < end && !digits(&p, end, 2, &om)) return false;
+      if (oh > 23 || om > 59) return false;
+      offset_s = sign * (oh * 3600 + om * 60);
+    }
+    if (p != end) return false;
   }
-  if (p != end) return false;
   int64_t secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s - offset_s;
-  if (secs < 0 || secs > MAX_UNIX_S) return false;
-  *unix_us = secs * US_PER_S + frac;
+  int64_t us = secs * US_PER_S + frac;
+  if (!in_range(us)) return false;
+  *unix_us = us;
   return true;
 }
 
-/* Unix seconds: digits with an optional '.' fraction (microseconds kept). */
+/* Unix time: [-]digits[.digits], in seconds, or in milliseconds when its magnitude exceeds
+ * 2e10 (pydantic's rule, which makes JavaScript's Date.now() work). Kept to microseconds. */
 static bool parse_unix(const char *p, const char *end, int64_t *unix_us) {
-  int64_t secs = 0, frac = 0;
+  bool negative = p < end && *p == '-';
+  if (negative) p++;
+  int64_t whole = 0;
   int n = 0;
   while (p < end && *p >= '0' && *p <= '9') {
-    secs = secs * 10 + (*p - '0');
-    if (++n > 12) return false;
+    if (++n > 15) return false; /* 15 digits of ms already pass 9999; keeps whole * 1000 in range */
+    whole = whole * 10 + (*p - '0');
     p++;
   }
   if (n == 0) return false;
+  const char *frac_start = NULL, *frac_end = NULL;
   if (p < end && *p == '.') {
-    p++;
-    if (!fraction_us(&p, end, &frac)) return false;
+    frac_start = ++p;
+    while (p < end && *p >= '0' && *p <= '9') p++;
+    frac_end = p;
+    if (frac_end == frac_start) return false;
   }
-  if (p != end || secs > MAX_UNIX_S) return false;
-  *unix_us = secs * US_PER_S + frac;
+  if (p != end) return false;
+  bool frac_nonzero = false;
+  for (const char *f = frac_start; f && f < frac_end; f++) frac_nonzero |= *f != '0';
+  bool millis = whole > MS_WATERSHED_S || (whole == MS_WATERSHED_S && frac_nonzero);
+  int frac_digits = millis ? 3 : 6; /* what is left to reach microseconds */
+  int64_t frac = 0;
+  const char *f = frac_start;
+  for (int i = 0; i < frac_digits; i++) frac = frac * 10 + (f && f < frac_end ? *f++ - '0' : 0);
+  int64_t us = whole * (millis ? 1000 : US_PER_S) + frac;
+  if (negative) us = -us;
+  if (!in_range(us)) return false;
+  *unix_us = us;
+  return true;
+}
+
+/* An ISO form starts with four digits and a '-' (a year); anything else must be a number. */
+static bool looks_like_date(const char *text, size_t len) {
+  if (len < 5 || text[4] != '-') return false;
+  for (int i = 0; i < 4; i++)
+    if (text[i] < '0' || text[i] > '9') return false;
   return true;
 }
 
 bool timestamp_parse(const char *text, size_t len, int64_t *unix_us) {
   if (len == 0 || len > 64) return false;
   const char *end = text + len;
-  bool has_dash = false;
-  for (const char *p = text; p < end; p++) has_dash |= *p == '-';
-  return has_dash ? parse_iso(text, end, unix_us) : parse_unix(text, end, unix_us);
+  return looks_like_date(text, len) ? parse_iso(text, end, unix_us) : parse_unix(text, end, unix_us);
 }
 
 /* Writes v (>= 0) as exactly n decimal digits, zero-padded. */

@@ -1,7 +1,9 @@
 """GET /api/messages/conversation/{id}/before: messages with created_at strictly before
-before_timestamp, newest first, in every accepted timestamp form; pages and cursors inside the
-filter; total stays the whole conversation's count."""
+before_timestamp, newest first, in every form pydantic accepts for a datetime (ISO 8601, bare
+dates, Unix seconds or milliseconds, times before 1970); pages and cursors inside the filter;
+total stays the whole conversation's count."""
 
+import datetime
 import time
 
 import pytest
@@ -118,6 +120,53 @@ def test_far_past_and_future(api, conv):
     assert _check(api, conv, "2999-01-01T00:00:00Z", 32472144000000000) == everything
 
 
+# --- pydantic's other forms: bare dates, milliseconds, before 1970 ---------------------------
+
+def test_bare_date_is_midnight_utc(api, conv):
+    _, sent, _ = conv
+    day = datetime.datetime.fromtimestamp(parse_ts(sent[0]["created_at"]) // 1_000_000, datetime.timezone.utc).date()
+    got = {}
+    for delta in (-1, 0, 1, 2):
+        d = day + datetime.timedelta(days=delta)
+        midnight_us = (d - datetime.date(1970, 1, 1)).days * 86400 * 1_000_000
+        got[delta] = _check(api, conv, d.isoformat(), midnight_us)
+    assert got[-1] == [] and got[0] == []
+    assert got[2] == [m["id"] for m in reversed(sent)]
+
+
+def test_unix_milliseconds_as_javascript_sends_them(api, conv):
+    _, sent, boundary = conv
+    # Date.now(): 13 digits, above the 2e10 watershed, so milliseconds
+    assert len(_check(api, conv, str(boundary * 1000), boundary * 1_000_000)) == 10
+    for k in (1, 10, 17):
+        t = parse_ts(sent[k]["created_at"])
+        ms = -(-t // 1000)  # the next whole millisecond
+        _check(api, conv, str(ms), ms * 1000)
+        got = _check(api, conv, "%d.%03d" % divmod(t, 1000), t)  # decimal milliseconds keep the microseconds
+        assert sent[k]["id"] not in got
+    later_ms = int(time.time() * 1000) + 60_000
+    assert _check(api, conv, str(later_ms), later_ms * 1000) == [m["id"] for m in reversed(sent)]
+
+
+def test_watershed_between_seconds_and_milliseconds(api, conv):
+    _, sent, _ = conv
+    everything = [m["id"] for m in reversed(sent)]
+    assert _check(api, conv, "20000000000", 20000000000 * 1_000_000) == everything  # seconds: year 2603
+    assert _check(api, conv, "20000000001", 20000000001 * 1000) == []  # milliseconds: 1970-08-20
+
+
+@pytest.mark.parametrize("value", ["1969-12-31T23:59:59Z", "1969-12-31", "1900-01-01T00:00:00+02:00",
+                                   "0001-01-01T00:00:00Z", "0001-01-01", "-1", "-1.5", "-86400",
+                                   "-20000000001", "-1795559281123", "1970-01-01T00:59:59+01:00"])
+def test_before_1970_is_valid_and_selects_nothing(api, conv, value):
+    cid, sent, _ = conv
+    r = api.before(cid, before_timestamp=value)
+    assert r.status == 200, "before_timestamp=%r: %r" % (value, r)
+    check_page(r.json, check_message, page=1, limit=20)
+    assert r.json["data"] == [] and r.json["next_cursor"] is None
+    assert r.json["total"] == len(sent)
+
+
 @pytest.mark.parametrize("limit", [1, 4, 7, 13, 100])
 def test_pages_and_cursor_inside_the_filter(api, conv, limit):
     cid, sent, _ = conv
@@ -174,7 +223,9 @@ def test_missing_before_timestamp_422(api, conv):
 
 @pytest.mark.parametrize("value", ["", "abc", "yesterday", "2026-13-01T00:00:00Z", "2026-02-30T00:00:00Z",
                                    "2026-01-01T24:30:00Z", "2026-01-01T00:60:00Z", "2026-01-01T00:00:00+25:00",
-                                   "2026-01-01T00:00:00Zjunk", "12:00:00", "1.2.3", "--1", "nan", "inf"])
+                                   "2026-01-01T00:00:00Zjunk", "12:00:00", "1.2.3", "--1", "nan", "inf",
+                                   "2026-11-06T", "2026-11-06Z", "2026-1-06", "0000-01-01", "1e9", "+5", "5.",
+                                   ".5", "0x10", "253402300800000", "-62135596800001", "9999-12-31T23:59:59-00:01"])
 def test_unparsable_before_timestamp_422(api, conv, value):
     check_422(api.before(conv[0], before_timestamp=value), loc=["query", "before_timestamp"])
 
