@@ -185,6 +185,7 @@ const char *cass_error_detail(int32_t code) {
   case CQL_ERR_NO_HOSTS:
   case CQL_ERR_CONNECTION_CLOSED:
   case CQL_ERR_CONNECT_FAILED:
+  case CQL_ERR_QUEUE_FULL:
     return "Database unavailable";
   case CQL_ERR_CLIENT_CLOSED:
     return "Store is closing";
