@@ -68,6 +68,12 @@ void cass_ping(store *base, store_ping_cb cb, void *arg);
 void cass_mark_read(store *base, const read_mark_request *req, store_read_mark_cb cb,
                     void *arg); /* read_state */
 
+/* The exact number of messages of a conversation (cassandra_totals.c): cb runs exactly once,
+ * on the cql I/O thread (or at once on OOM), with err NULL and the total, or with the error of
+ * the read that failed (valid during cb only). A newer seal is stored in the background. */
+typedef void (*cass_total_cb)(void *ud, const cql_error *err, int64_t total);
+void cass_conversation_total(cass_store *s, int64_t conversation_id, cass_total_cb cb, void *ud);
+
 /* Node lease (cassandra_lease.c). Acquire blocks (startup only); the lease renews itself on a
  * thread of its own until released; release blocks until the lease row is deleted or fails. */
 int cass_lease_acquire(cql_client *c, const cass_cql *cql, unsigned renew_ms, cass_lease **out, int *node_id,

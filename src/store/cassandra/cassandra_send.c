@@ -7,7 +7,9 @@
  *   batch  one LOGGED batch of the message, its bucket, the conversation, both users' rows and
  *          the receiver's unread row (ids only), timestamped with the message's created_at
  *          (idempotent, may be retried)
- *   count  the counter, once, after the batch succeeded, never retried
+ *
+ * Nothing is counted: totals are counted from the message rows themselves (cassandra_totals.c),
+ * so a retried or replayed write can never count twice.
  *
  * Every step runs in the callback of the previous one on the cql I/O thread. */
 #include <stdio.h>
@@ -48,25 +50,6 @@ static void fail(send_op *op, const char *what, const cql_error *err) {
   finish(op, STORE_UNAVAILABLE, cass_error_detail(err->code));
 }
 
-/* ---- count ---- */
-
-static void on_counted(cql_resultset *r, const cql_error *err, void *ud) {
-  send_op *op = ud;
-  cql_resultset_free(r);
-  /* The message is stored: answer 201 anyway. The total is now one short (data-model.md). */
-  if (err) cass_log_error("message counter increment (total may be one short)", err);
-  finish(op, STORE_OK, NULL);
-}
-
-static void count_message(send_op *op) {
-  cql_statement *st = cass_statement(op->s, CASS_COUNTER_INCR, 1);
-  if (st) {
-    cql_statement_bind_int64(st, 0, op->msg.conversation_id);
-    cql_statement_set_idempotent(st, false);
-  }
-  cass_execute(op->s, st, on_counted, op);
-}
-
 /* ---- batch ---- */
 
 static void on_batch(cql_resultset *r, const cql_error *err, void *ud) {
@@ -76,7 +59,7 @@ static void on_batch(cql_resultset *r, const cql_error *err, void *ud) {
     fail(op, "message batch", err);
     return;
   }
-  count_message(op);
+  finish(op, STORE_OK, NULL);
 }
 
 /* Adds one statement of the batch; false on OOM. */
