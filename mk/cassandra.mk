@@ -10,3 +10,12 @@ test-cassandra: build-asan
 	@bash scripts/with-cassandra.sh 1 bash scripts/test-cassandra.sh $(abspath $(MESSENGER_ASAN)) $(abspath $(BUILD)/docs)
 
 TEST_TARGETS += test-cassandra
+
+# make test-cassandra-cluster: the 3-node fault scenarios (RF 3, LOCAL_QUORUM) on three local
+# nodes from CASSANDRA_HOME, which the tests stop, kill -9, SIGSTOP and restart
+# (scripts/test-cassandra-cluster.sh, tests/cassandra/test_cluster.py). Always local nodes
+# (CASSANDRA_CONTACT_POINTS is ignored: the faults need processes to signal). Its own CI job.
+.PHONY: test-cassandra-cluster
+test-cassandra-cluster: build-asan
+	@env -u CASSANDRA_CONTACT_POINTS bash scripts/with-cassandra.sh 3 \
+	  bash scripts/test-cassandra-cluster.sh $(abspath $(MESSENGER_ASAN)) $(abspath $(BUILD)/docs)

@@ -284,6 +284,29 @@ static void send_pair_claim_lost_uses_the_winner(void **state) {
   assert_int_equal(executed(f, CASS_PAIR_CLAIM), 1);
 }
 
+/* A Paxos timeout (contention, a replica down) on an IF NOT EXISTS claim: claimed again, and a
+ * claim that had applied reads back as our own row (the same id), not as a replay. */
+static void send_claims_again_after_a_cas_timeout(void **state) {
+  fixture *f = *state;
+  prime_lwt(f, CASS_PAIR_CLAIM, APPLIED_ONLY, (const char *[]){"true"});
+  cqlmock_prime *p = cqlmock_prime_new(CQLMOCK_MATCH_EXACT, text_of(f, CASS_PAIR_CLAIM));
+  cqlmock_prime_write_timeout(p, CQL_CONSISTENCY_LOCAL_QUORUM, 1, 2, "CAS");
+  cqlmock_prime_times(p, 2);
+  assert_int_equal(cqlmock_prime_add(f->mock, p), 0);
+  waiter w;
+  send(f, 1, 2, "hi", NULL, &w);
+  assert_int_equal(w.status, STORE_OK);
+  assert_int_equal(executed(f, CASS_PAIR_CLAIM), 3);
+  /* four timeouts in a row: 503, after exactly four attempts */
+  p = cqlmock_prime_new(CQLMOCK_MATCH_EXACT, text_of(f, CASS_PAIR_CLAIM));
+  cqlmock_prime_write_timeout(p, CQL_CONSISTENCY_LOCAL_QUORUM, 1, 2, "CAS");
+  assert_int_equal(cqlmock_prime_add(f->mock, p), 0);
+  send(f, 3, 4, "hi", NULL, &w);
+  assert_int_equal(w.status, STORE_UNAVAILABLE);
+  assert_string_equal(w.detail, "Database timed out");
+  assert_int_equal(executed(f, CASS_PAIR_CLAIM), 3 + 4);
+}
+
 static void send_existing_pair_needs_no_lwt(void **state) {
   fixture *f = *state;
   cqlmock_prime *p =
@@ -1031,6 +1054,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(send_replay_of_stored_message_writes_nothing, setup, teardown),
       cmocka_unit_test_setup_teardown(send_replay_finishes_an_unwritten_message, setup, teardown),
       cmocka_unit_test_setup_teardown(send_batch_timeout_is_unavailable, setup, teardown),
+      cmocka_unit_test_setup_teardown(send_claims_again_after_a_cas_timeout, setup, teardown),
       cmocka_unit_test_setup_teardown(send_longest_message_batch_stays_under_the_batch_limit, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(send_rejects_bad_requests_without_io, setup, teardown),

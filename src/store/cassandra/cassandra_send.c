@@ -30,7 +30,21 @@ typedef struct send_op {
   message msg;
   char *replay_content; /* owned copy of a replayed message's content */
   bool replayed;
+  unsigned lwt_attempts; /* of the claim in progress */
 } send_op;
+
+/* An `INSERT ... IF NOT EXISTS` claim may run again after a Paxos timeout, contention or a
+ * replica set without quorum: its answer says who holds the row, and a claim that did apply
+ * the first time reads back as our own row (same conversation id / message id). */
+#define LWT_ATTEMPTS 4
+
+static bool claim_again(send_op *op, const cql_error *err) {
+  bool transient = err->code == CQL_ERROR_WRITE_TIMEOUT || err->code == CQL_ERROR_CAS_WRITE_UNKNOWN ||
+                   err->code == CQL_ERROR_UNAVAILABLE || err->code == CQL_ERROR_OVERLOADED;
+  if (!transient || ++op->lwt_attempts >= LWT_ATTEMPTS) return false;
+  cass_log_error("claim (trying again)", err);
+  return true;
+}
 
 static void finish(send_op *op, store_status status, const char *detail) {
   cass_store *s = op->s;
@@ -175,10 +189,15 @@ static bool load_replay(send_op *op, const cql_resultset *r) {
   return true;
 }
 
+static void claim_key(send_op *op);
+
 static void on_key_claimed(cql_resultset *r, const cql_error *err, void *ud) {
   send_op *op = ud;
   if (err) {
-    fail(op, "idempotency key claim", err);
+    if (claim_again(op, err))
+      claim_key(op);
+    else
+      fail(op, "idempotency key claim", err);
     return;
   }
   if (cass_lwt_applied(r)) {
@@ -186,8 +205,10 @@ static void on_key_claimed(cql_resultset *r, const cql_error *err, void *ud) {
     write_message(op);
     return;
   }
+  int64_t own_id = op->msg.id;
   bool loaded = load_replay(op, r);
   cql_resultset_free(r);
+  if (loaded && op->msg.id == own_id) op->replayed = false; /* our earlier attempt's claim */
   if (!loaded) {
     fprintf(stderr, "messenger: cassandra: idempotency key row without a complete message\n");
     finish(op, STORE_UNAVAILABLE, "Database error");
@@ -228,13 +249,19 @@ static void with_conversation(send_op *op, int64_t conversation_id) {
     write_message(op);
 }
 
+static void claim_pair(send_op *op);
+
 static void on_pair_claimed(cql_resultset *r, const cql_error *err, void *ud) {
   send_op *op = ud;
   int64_t candidate = op->msg.conversation_id;
   if (err) {
-    fail(op, "conversation claim", err);
+    if (claim_again(op, err))
+      claim_pair(op);
+    else
+      fail(op, "conversation claim", err);
     return;
   }
+  op->lwt_attempts = 0; /* the key claim, if any, gets its own attempts */
   int64_t id = candidate;
   bool ok = cass_lwt_applied(r) ||
             (cass_row_int64(r, cql_resultset_row(r, 0), "conversation_id", &id) && id_is_valid(id));
@@ -262,6 +289,10 @@ static void on_pair_read(cql_resultset *r, const cql_error *err, void *ud) {
   }
   /* First message of the pair: claim it with a fresh id; a concurrent first sender's claim wins. */
   op->msg.conversation_id = cass_id_source_next(&op->s->ids, timestamp_now_us() / 1000);
+  claim_pair(op);
+}
+
+static void claim_pair(send_op *op) {
   cql_statement *st = cass_statement(op->s, CASS_PAIR_CLAIM, 3);
   if (st) {
     cass_statement_lwt(st);
