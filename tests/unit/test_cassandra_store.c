@@ -444,13 +444,17 @@ static void send_rejects_bad_requests_without_io(void **state) {
     "bigint", "bigint", "bigint"                                                                             \
   }
 
-/* The conversation exists; its total is `count`, all sealed (below id 10000, no newer rows). */
-static void prime_conversation_exists(fixture *f, const char *count) {
+static void prime_conversation_found(fixture *f) {
   cqlmock_prime *p =
       rows_prime(f, CASS_CONV_EXISTS, 1, (const char *[]){"user1_id"}, (const char *[]){"bigint"});
   cqlmock_prime_row(p, (const char *[]){"1"});
   assert_int_equal(cqlmock_prime_add(f->mock, p), 0);
-  p = rows_prime(f, CASS_TOTALS_GET, SEAL_COLS);
+}
+
+/* The conversation exists; its total is `count`, all sealed (below id 10000, no newer rows). */
+static void prime_conversation_exists(fixture *f, const char *count) {
+  prime_conversation_found(f);
+  cqlmock_prime *p = rows_prime(f, CASS_TOTALS_GET, SEAL_COLS);
   cqlmock_prime_row(p, (const char *[]){"10000", count, "0"});
   assert_int_equal(cqlmock_prime_add(f->mock, p), 0);
 }
@@ -574,22 +578,23 @@ static void prime_live_buckets(fixture *f, size_t n, const char *const buckets[]
   assert_int_equal(cqlmock_prime_add(f->mock, p), 0);
 }
 
+static void list_first_page(fixture *f, waiter *w) {
+  waiter_init(w);
+  message_query q = {.conversation_id = 77, .page = {.page = 1, .limit = 20}};
+  store_list_messages(f->st, &q, on_messages, w);
+  waiter_wait(w);
+}
+
 static int64_t list_total(fixture *f) {
   waiter w;
-  waiter_init(&w);
-  message_query q = {.conversation_id = 77, .page = {.page = 1, .limit = 20}};
-  store_list_messages(f->st, &q, on_messages, &w);
-  waiter_wait(&w);
+  list_first_page(f, &w);
   assert_int_equal(w.status, STORE_OK);
   return w.total;
 }
 
 static void list_messages_total_counts_the_rows_and_seals_them(void **state) {
   fixture *f = *state;
-  cqlmock_prime *p =
-      rows_prime(f, CASS_CONV_EXISTS, 1, (const char *[]){"user1_id"}, (const char *[]){"bigint"});
-  cqlmock_prime_row(p, (const char *[]){"1"});
-  assert_int_equal(cqlmock_prime_add(f->mock, p), 0);
+  prime_conversation_found(f);
   /* no seal yet: every bucket from 0 is live; old ids (2020) are all settled */
   prime_live_buckets(f, 2, (const char *[]){"300", "298"});
   prime_tally(f, "300", 2, (const char *[]){"9000", "8000"});
@@ -612,10 +617,8 @@ static void list_messages_total_counts_the_rows_and_seals_them(void **state) {
 
 static void list_messages_total_adds_newer_rows_to_the_seal(void **state) {
   fixture *f = *state;
-  cqlmock_prime *p =
-      rows_prime(f, CASS_CONV_EXISTS, 1, (const char *[]){"user1_id"}, (const char *[]){"bigint"});
-  cqlmock_prime_row(p, (const char *[]){"1"});
-  assert_int_equal(cqlmock_prime_add(f->mock, p), 0);
+  prime_conversation_found(f);
+  cqlmock_prime *p;
   /* sealed an hour ago (newer than any sealable bound): 40 messages below it */
   int64_t sealed = id_floor_for_time_us(timestamp_now_us() - INT64_C(3600) * 1000000);
   char sealed_text[24], above[24], below[24], bucket[16];
@@ -636,19 +639,14 @@ static void list_messages_total_adds_newer_rows_to_the_seal(void **state) {
 
 static void list_messages_total_read_failure_is_unavailable(void **state) {
   fixture *f = *state;
-  cqlmock_prime *p =
-      rows_prime(f, CASS_CONV_EXISTS, 1, (const char *[]){"user1_id"}, (const char *[]){"bigint"});
-  cqlmock_prime_row(p, (const char *[]){"1"});
-  assert_int_equal(cqlmock_prime_add(f->mock, p), 0);
+  prime_conversation_found(f);
+  cqlmock_prime *p;
   prime_live_buckets(f, 1, (const char *[]){"300"});
   p = cqlmock_prime_new(CQLMOCK_MATCH_EXACT, text_of(f, CASS_MSG_TALLY));
   cqlmock_prime_read_timeout(p, CQL_CONSISTENCY_LOCAL_QUORUM, 1, 2, false);
   assert_int_equal(cqlmock_prime_add(f->mock, p), 0);
   waiter w;
-  waiter_init(&w);
-  message_query q = {.conversation_id = 77, .page = {.page = 1, .limit = 20}};
-  store_list_messages(f->st, &q, on_messages, &w);
-  waiter_wait(&w);
+  list_first_page(f, &w);
   assert_int_equal(w.status, STORE_UNAVAILABLE);
   assert_string_equal(w.detail, "Database timed out");
   assert_int_equal(executed(f, CASS_TOTALS_SEAL), 0); /* never a seal from a partial count */
