@@ -2,8 +2,8 @@
 scripts/test-cassandra-cluster.sh (make test-cassandra-cluster), which starts the nodes with
 cassandra-local and runs, in this order:
 
+  all 3 up:        test_kill_9_during_16_concurrent_senders, test_sigstop_one_node_for_5_s
   node 3 stopped:  test_migrate_with_a_node_down, then the whole black-box suite (tests/http)
-  all 3 up again:  test_kill_9_during_16_concurrent_senders, test_sigstop_one_node_for_5_s
 
 Environment: MESSENGER_BIN (the binary), CASSANDRA_LOCAL (the cassandra-local script),
 CASSANDRA_RUN (its state directory: node pids), CASSANDRA_CONTACT_POINTS (the three nodes).
