@@ -219,7 +219,7 @@ def test_sigstop_one_node_for_5_s(server):
                 r = c.conversations(a, limit=10)
                 ok = r.status == 200
             with lock:
-                results.append((began - t0, time.time() - began, ok, r.status))
+                results.append((began - t0, time.time() - began, ok, r.status, None if ok else r.body[:100]))
             i += 1
         c.close()
 
@@ -239,6 +239,7 @@ def test_sigstop_one_node_for_5_s(server):
     slowest = max(r[1] for r in results)
     print("%d requests, %d during the stop, slowest %.2f s, p99 during the stop %.2f s" % (
         len(results), len(during), slowest, during[int(len(during) * 0.99)] if during else 0))
-    assert not failed, "%d of %d requests failed, e.g. %r" % (len(failed), len(results), failed[:3])
+    assert not failed, "%d of %d requests failed, e.g. %r; server log: %s" % (
+        len(failed), len(results), failed[:3], server.tail())
     assert during, "no request ran while the node was stopped"
     assert slowest < REQUEST_BUDGET_S, "a request took %.1f s" % slowest
