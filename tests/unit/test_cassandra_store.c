@@ -212,15 +212,21 @@ static bool last_request(fixture *f, uint8_t opcode, const char *prefix, cqlmock
   return found;
 }
 
-static void send(fixture *f, int64_t from, int64_t to, const char *text, const char *key, waiter *w) {
+static void send_at(fixture *f, int64_t from, int64_t to, const char *text, const char *key,
+                    int64_t sent_at_ms, waiter *w) {
   waiter_init(w);
   send_request req = {.sender_id = from,
                       .receiver_id = to,
                       .content = text,
                       .content_len = strlen(text),
-                      .idempotency_key = key};
+                      .idempotency_key = key,
+                      .sent_at_ms = sent_at_ms};
   store_send_message(f->st, &req, on_send, w);
   waiter_wait(w);
+}
+
+static void send(fixture *f, int64_t from, int64_t to, const char *text, const char *key, waiter *w) {
+  send_at(f, from, to, text, key, 0, w);
 }
 
 #define APPLIED_ONLY                                                                                         \
@@ -305,6 +311,21 @@ static void send_claims_again_after_a_cas_timeout(void **state) {
   assert_int_equal(w.status, STORE_UNAVAILABLE);
   assert_string_equal(w.detail, "Database timed out");
   assert_int_equal(executed(f, CASS_PAIR_CLAIM), 3 + 4);
+}
+
+/* The seed sends past-dated messages: a new conversation's id (taken now) must not push the
+ * later messages' ids (and so their created_at) to the present. */
+static void send_past_dated_messages_keep_their_time(void **state) {
+  fixture *f = *state;
+  prime_lwt(f, CASS_PAIR_CLAIM, APPLIED_ONLY, (const char *[]){"true"});
+  int64_t ten_days_ago_ms = timestamp_now_us() / 1000 - INT64_C(10) * 86400 * 1000;
+  waiter w;
+  send_at(f, 1, 2, "old", NULL, ten_days_ago_ms, &w); /* a new pair: claims a conversation id now */
+  assert_int_equal(w.status, STORE_OK);
+  assert_int_equal(w.msg.created_at_us / 1000, ten_days_ago_ms);
+  send_at(f, 3, 4, "old too", NULL, ten_days_ago_ms + 1000, &w);
+  assert_int_equal(w.status, STORE_OK);
+  assert_int_equal(w.msg.created_at_us / 1000, ten_days_ago_ms + 1000);
 }
 
 static void send_existing_pair_needs_no_lwt(void **state) {
@@ -1053,6 +1074,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(send_replay_finishes_an_unwritten_message, setup, teardown),
       cmocka_unit_test_setup_teardown(send_batch_timeout_is_unavailable, setup, teardown),
       cmocka_unit_test_setup_teardown(send_claims_again_after_a_cas_timeout, setup, teardown),
+      cmocka_unit_test_setup_teardown(send_past_dated_messages_keep_their_time, setup, teardown),
       cmocka_unit_test_setup_teardown(send_longest_message_batch_stays_under_the_batch_limit, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(send_rejects_bad_requests_without_io, setup, teardown),

@@ -22,7 +22,9 @@ typedef struct cass_store {
   cql_client *client;
   cass_cql *cql;
   cql_consistency consistency;
-  cass_id_source ids;
+  cass_id_source ids;              /* message ids: strictly increasing created_at */
+  cass_id_source conversation_ids; /* apart, so that a new conversation (now) never pushes the
+                                    * message ids of past-dated seed sends to the present */
   cass_pair_cache pairs;
   cass_lease *lease;  /* NULL when the node id was configured */
   pthread_mutex_t mu; /* guards inflight */

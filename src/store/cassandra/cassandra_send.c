@@ -288,7 +288,7 @@ static void on_pair_read(cql_resultset *r, const cql_error *err, void *ud) {
     return;
   }
   /* First message of the pair: claim it with a fresh id; a concurrent first sender's claim wins. */
-  op->msg.conversation_id = cass_id_source_next(&op->s->ids, timestamp_now_us() / 1000);
+  op->msg.conversation_id = cass_id_source_next(&op->s->conversation_ids, timestamp_now_us() / 1000);
   claim_pair(op);
 }
 
