@@ -50,6 +50,19 @@ def node_is_up(n):
         return False
 
 
+def settle(nodes=(1, 2, 3)):
+    """Every node of `nodes` up and the cluster agreeing on its schema (a fresh or restarted
+    node needs a while for gossip and schema pulls)."""
+    for n in nodes:
+        if not node_is_up(n):
+            local("restart", n)
+    cluster, session = driver_session()
+    try:
+        assert cluster.control_connection.wait_for_schema_agreement(wait_time=120), "no schema agreement"
+    finally:
+        cluster.shutdown()
+
+
 @pytest.fixture
 def keyspace():
     name = "clu_" + os.urandom(5).hex()
@@ -59,6 +72,7 @@ def keyspace():
 
 @pytest.fixture
 def server(keyspace):
+    settle()
     r = migrate(keyspace)
     assert r.returncode == 0, r.stdout.decode()
     s = Server(env_for(keyspace))
@@ -141,9 +155,6 @@ def test_kill_9_during_16_concurrent_senders(server):
     restarted after the sends: every acknowledged message is readable exactly once, and every
     total equals the number of stored messages (they are all acknowledged: no duplicates from
     retries, no losses)."""
-    for n in (1, 2, 3):
-        if not node_is_up(n):
-            local("restart", n)
     pairs = [new_pair() for _ in range(PAIRS)]
     setup = server.client()
     cids = [setup.send(a, b, "first")["conversation_id"] for a, b in pairs]
@@ -177,6 +188,7 @@ def test_kill_9_during_16_concurrent_senders(server):
         retries = sum(f.result(timeout=600) for f in futures)
     print("kill -9 of node 2 %.1f s before the sends ended; %d retried sends" % (time.time() - killed_at, retries))
     local("restart", 2)
+    settle()
     c = server.client()
     for cid in cids:
         ids = check_conversation_exact(c, cid, acked[cid])
@@ -190,9 +202,6 @@ def test_kill_9_during_16_concurrent_senders(server):
 def test_sigstop_one_node_for_5_s(server):
     """Node 2 is frozen (SIGSTOP) for 5 s under a mixed read/write load: every request still gets
     its answer, within the store's request budget, and none fails."""
-    for n in (1, 2, 3):
-        if not node_is_up(n):
-            local("restart", n)
     pairs = [new_pair() for _ in range(4)]
     setup = server.client()
     cids = [setup.send(a, b, "first")["conversation_id"] for a, b in pairs]

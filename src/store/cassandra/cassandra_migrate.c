@@ -8,7 +8,7 @@
 #include "store/cassandra/cassandra_internal.h"
 
 #define SCHEMA_TIMEOUT_MS 60000
-#define AGREEMENT_WAIT_MS 30000u
+#define AGREEMENT_WAIT_MS 60000u
 
 cql_client *cass_connect(const cassandra_store_config *cfg, cql_consistency cl, char *err, size_t err_size) {
   cql_config cc;
