@@ -35,8 +35,10 @@ typedef struct send_op {
 
 /* An `INSERT ... IF NOT EXISTS` claim may run again after a Paxos timeout, contention or a
  * replica set without quorum: its answer says who holds the row, and a claim that did apply
- * the first time reads back as our own row (same conversation id / message id). */
-#define LWT_ATTEMPTS 4
+ * the first time reads back as our own row (same conversation id / message id). A pair claim
+ * reads the pair again first: many first sends of one pair at once (the seed) contend in Paxos,
+ * and the losers usually find the winner's row. */
+#define LWT_ATTEMPTS 8
 
 static bool claim_again(send_op *op, const cql_error *err) {
   bool transient = err->code == CQL_ERROR_WRITE_TIMEOUT || err->code == CQL_ERROR_CAS_WRITE_UNKNOWN ||
@@ -249,14 +251,14 @@ static void with_conversation(send_op *op, int64_t conversation_id) {
     write_message(op);
 }
 
-static void claim_pair(send_op *op);
+static void read_pair(send_op *op);
 
 static void on_pair_claimed(cql_resultset *r, const cql_error *err, void *ud) {
   send_op *op = ud;
   int64_t candidate = op->msg.conversation_id;
   if (err) {
     if (claim_again(op, err))
-      claim_pair(op);
+      read_pair(op); /* a concurrent first sender's claim may have won meanwhile: use it */
     else
       fail(op, "conversation claim", err);
     return;
@@ -273,6 +275,8 @@ static void on_pair_claimed(cql_resultset *r, const cql_error *err, void *ud) {
   }
   with_conversation(op, id);
 }
+
+static void claim_pair(send_op *op);
 
 static void on_pair_read(cql_resultset *r, const cql_error *err, void *ud) {
   send_op *op = ud;
@@ -301,6 +305,15 @@ static void claim_pair(send_op *op) {
     cql_statement_bind_int64(st, 2, op->msg.conversation_id);
   }
   cass_execute(op->s, st, on_pair_claimed, op);
+}
+
+static void read_pair(send_op *op) {
+  cql_statement *st = cass_statement(op->s, CASS_PAIR_GET, 2);
+  if (st) {
+    cql_statement_bind_int64(st, 0, op->low);
+    cql_statement_bind_int64(st, 1, op->high);
+  }
+  cass_execute(op->s, st, on_pair_read, op);
 }
 
 void cass_send_message(store *base, const send_request *req, store_send_cb cb, void *arg) {
@@ -335,10 +348,5 @@ void cass_send_message(store *base, const send_request *req, store_send_cb cb, v
     with_conversation(op, cached);
     return;
   }
-  cql_statement *st = cass_statement(s, CASS_PAIR_GET, 2);
-  if (st) {
-    cql_statement_bind_int64(st, 0, op->low);
-    cql_statement_bind_int64(st, 1, op->high);
-  }
-  cass_execute(s, st, on_pair_read, op);
+  read_pair(op);
 }
