@@ -161,7 +161,7 @@ note rss_idle_kb "$(rss_kb "$server")"
 
 log "preparing scenarios (walking the long conversation for real cursors)"
 /usr/bin/python3 bench/prepare.py --port "$port" --out "$dir" --users "$users" \
-  --conversations "$conversations" >"$dir/info.json"
+  --conversations "$conversations" --store "$store" >"$dir/info.json"
 
 # CPU accounting around each measured run, so that the report can show the server's CPU
 # time per request and how much of the machine other processes took meanwhile.
