@@ -87,7 +87,7 @@ typedef struct cql_config {
    * max_requests_per_connection waits in that host's queue (FIFO) until a stream frees, and
    * fails only when the queue is full (CQL_ERR_QUEUE_FULL) or its own deadline passes
    * (CQL_ERR_CLIENT_TIMEOUT: the statement's total budget, else request_timeout_ms of waiting). */
-  unsigned max_pending_per_host; /* queue bound per host (8192; 0 = the default) */
+  unsigned max_pending_per_host; /* queue bound per host (32768; 0 = the default) */
 } cql_config;
 
 /* Fills every field with the defaults above (contact_points = NULL). */
