@@ -68,6 +68,21 @@ def find_conversation(c, user1, user2):
             sys.exit(f"prepare: no conversation between users {user1} and {user2}")
 
 
+def conversation_ids(c, users):
+    """Every conversation id, from the users' conversation lists (generated ids on Cassandra)."""
+    ids = set()
+    for user in range(1, users + 1):
+        cursor = None
+        while True:
+            q = "?limit=100" + (f"&cursor={urllib.parse.quote(cursor)}" if cursor else "")
+            page, _ = c.json(f"/api/conversations/user/{user}{q}")
+            ids.update(conv["id"] for conv in page["data"])
+            cursor = page["next_cursor"]
+            if not cursor:
+                break
+    return sorted(ids)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--port", type=int, required=True)
@@ -76,6 +91,7 @@ def main():
     ap.add_argument("--conversations", type=int, required=True)
     ap.add_argument("--long-pair", default="1,2", help="the two users of the long conversation")
     ap.add_argument("--deep-page", type=int, default=4000)
+    ap.add_argument("--store", default="sqlite", help="cassandra: conversation ids are not 1..N, list them")
     args = ap.parse_args()
     out = args.out
     os.makedirs(os.path.join(out, "paths"), exist_ok=True)
@@ -85,8 +101,9 @@ def main():
 
     # msgs: first page (20) of random conversations; count the data set on the way.
     app, bodies, messages = [], [], 0
-    sample = set(rnd.sample(range(1, args.conversations + 1), min(SAMPLE, args.conversations)))
-    for cid in range(1, args.conversations + 1):
+    ids = list(range(1, args.conversations + 1)) if args.store != "cassandra" else conversation_ids(c, args.users)
+    sample = set(rnd.sample(ids, min(SAMPLE, len(ids))))
+    for cid in ids:
         path = f"/api/messages/conversation/{cid}?limit=20"
         status, data = c.call("GET", path)
         if status == 404:

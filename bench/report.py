@@ -75,14 +75,18 @@ def main():
     p(f"- Load: `{env['wrk']}` (keep-alive), each scenario against messenger and right after "
       f"against {env.get('nginx_version', 'nginx')} (2 workers, access_log off, open_file_cache) "
       "serving the same response bodies from files.")
-    p(f"- Server: `{env['command']}`")
+    p(f"- Server: `{env['command']}` (store: {env.get('store', 'sqlite')})")
+    if env.get("store") == "cassandra":
+        p(f"- Cassandra: {env.get('cassandra_pids_counted', '0')} local node(s) on the same cores; "
+          "server CPU/req includes the node's CPU (as SQLite's is inside messenger).")
     if env["rounds"] != "1":
         p(f"- {env['rounds']} rounds of every scenario; each row shows the run with the most requests/s.")
     seed_s, long_s = float(env["seed_s"]), float(env["seed_long_s"])
     total = info["messages"]
     seeded = total - info["long_total"]
-    p(f"- Data: {info['conversations']} conversations, {total} messages "
-      f"(database {int(env['db_bytes']) / 1048576:.0f} MiB); long conversation {info['long_conversation']} "
+    db_note = "" if env.get("store") == "cassandra" else f" (database {int(env['db_bytes']) / 1048576:.0f} MiB)"
+    p(f"- Data: {info['conversations']} conversations, {total} messages"
+      f"{db_note}; long conversation {info['long_conversation']} "
       f"with {info['long_total']} messages; random cursors at depths {info['long_cursor_depths']}, "
       f"one cursor at depth {info['long_cursor_fixed_depth']}, page number {info['long_page']}.")
     p(f"- Seeding{' (cached from an earlier run)' if env['seed_cached'] == 'yes' else ''}: "

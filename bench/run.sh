@@ -11,7 +11,14 @@
 #   BENCH_DURATION=10s BENCH_WARMUP=2s BENCH_WRK_THREADS=2 BENCH_CONNECTIONS=64
 #   BENCH_ROUNDS=1 (every scenario pair that many times; the report keeps each one's best run)
 #   BENCH_SERVER_THREADS= (empty: the server's default) BENCH_SCENARIOS="msgs ... mix"
-#   BENCH_RESEED=1 (ignore the cached database) BENCH_STORE=sqlite (cassandra: not yet)
+#   BENCH_RESEED=1 (ignore the cached database) BENCH_STORE=sqlite|cassandra
+#   Cassandra (BENCH_STORE=cassandra, `make bench-store-cassandra`): a fresh keyspace on
+#   CASSANDRA_CONTACT_POINTS, seeded through `messenger seed --store cassandra` (smaller
+#   defaults: BENCH_CONVERSATIONS=2000 BENCH_MESSAGES=100000 BENCH_LONG=20000: each new
+#   conversation is a Paxos claim, and 10,000 of them 512 at a time time out on one busy node;
+#   no cache), dropped at the end; the
+#   server CPU per request includes the Cassandra node's (CASSANDRA_RUN/node*/pid), as SQLite's
+#   is inside messenger.
 #   BENCH_BIN=build/release/messenger (e.g. another build to compare)
 # The seeded database is cached in build/bench/cache/, keyed by the seed parameters and the
 # sources of the schema and of the seed command (a new key replaces the old database); each
@@ -19,10 +26,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+store=${BENCH_STORE:-sqlite}
 users=${BENCH_USERS:-2000}
-conversations=${BENCH_CONVERSATIONS:-10000}
-messages=${BENCH_MESSAGES:-1000000}
-long=${BENCH_LONG:-100000}
+conversations=${BENCH_CONVERSATIONS:-$([ "$store" = cassandra ] && echo 2000 || echo 10000)}
+messages=${BENCH_MESSAGES:-$([ "$store" = cassandra ] && echo 100000 || echo 1000000)}
+long=${BENCH_LONG:-$([ "$store" = cassandra ] && echo 20000 || echo 100000)}
 seed=${BENCH_SEED:-1}
 duration=${BENCH_DURATION:-10s}
 rounds=${BENCH_ROUNDS:-1}
@@ -31,17 +39,18 @@ wrk_threads=${BENCH_WRK_THREADS:-2}
 connections=${BENCH_CONNECTIONS:-64}
 server_threads=${BENCH_SERVER_THREADS:-}
 scenarios=${BENCH_SCENARIOS:-msgs long-first long-cursor-fixed long-cursor long-page convs send mix}
-store=${BENCH_STORE:-sqlite}
 
 bin=${BENCH_BIN:-build/release/messenger}
 dir=build/bench
 case "$store" in
   sqlite) ;;
   cassandra)
-    # Hook for the Cassandra store: seed through `messenger seed --store cassandra` and serve
-    # with --store cassandra once that backend exists; the scenarios stay the same.
-    echo "bench: BENCH_STORE=cassandra is not implemented yet" >&2
-    exit 2
+    [ -n "${CASSANDRA_CONTACT_POINTS:-}" ] || {
+      echo "bench: BENCH_STORE=cassandra needs CASSANDRA_CONTACT_POINTS (make bench-store-cassandra starts a node)" >&2
+      exit 2
+    }
+    CASSANDRA_KEYSPACE="bench_$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')"
+    export MESSENGER_STORE=cassandra CASSANDRA_KEYSPACE
     ;;
   *) echo "bench: unknown BENCH_STORE=$store" >&2; exit 2 ;;
 esac
@@ -83,41 +92,64 @@ elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 
 # --- the database --------------------------------------------------------------------------
-schema=$(cat src/store/sqlite/sqlite_schema.c src/app/seed.c | sha256sum | cut -c1-12)
-cache="$dir/cache/u$users-c$conversations-m$messages-l$long-s$seed-$schema.db"
-if [ -n "${BENCH_RESEED:-}" ] || [ ! -f "$cache" ]; then
-  rm -f "$dir"/cache/*.db "$dir"/cache/*.db.* # one cached database at a time (~100 MB)
-  tmp="$cache.tmp"
-  rm -f "$tmp" "$tmp"-*
-  per_max=$((2 * messages / conversations - 1))
-  [ "$per_max" -ge 1 ] || per_max=1
+per_max=$((2 * messages / conversations - 1))
+[ "$per_max" -ge 1 ] || per_max=1
+seed_all() { # store arguments...
   log "seeding $users users, $conversations conversations, 1..$per_max messages each"
+  local t0 t1 t2
   t0=$(date +%s.%N)
-  "$bin" seed --db "$tmp" --seed "$seed" --users "$users" --conversations "$conversations" \
+  "$bin" seed "$@" --seed "$seed" --users "$users" --conversations "$conversations" \
     --min-messages 1 --messages "$per_max" >&2
   t1=$(date +%s.%N)
   log "seeding the long conversation: $long messages between users 1 and 2"
-  "$bin" seed --db "$tmp" --seed "$((seed + 1))" --users 2 --conversations 1 \
+  "$bin" seed "$@" --seed "$((seed + 1))" --users 2 --conversations 1 \
     --min-messages "$long" --messages "$long" >&2
   t2=$(date +%s.%N)
-  [ ! -s "$tmp-wal" ] || { log "seed left a non-empty WAL: $tmp-wal"; exit 1; }
-  rm -f "$tmp"-*
-  printf 'seed_s=%s\nseed_long_s=%s\n' "$(elapsed "$t0" "$t1")" "$(elapsed "$t1" "$t2")" >"$cache.meta"
-  mv "$tmp" "$cache"
+  printf 'seed_s=%s\nseed_long_s=%s\n' "$(elapsed "$t0" "$t1")" "$(elapsed "$t1" "$t2")"
+}
+if [ "$store" = cassandra ]; then
+  drop_keyspace() {
+    /usr/bin/python3 - "$CASSANDRA_KEYSPACE" <<'PY' || log "could not drop keyspace $CASSANDRA_KEYSPACE"
+import os, sys
+from cassandra.cluster import Cluster
+hosts = [p.strip().rsplit(":", 1)[0] for p in os.environ["CASSANDRA_CONTACT_POINTS"].split(",") if p.strip()]
+cluster = Cluster(hosts, protocol_version=4)
+cluster.connect().execute("DROP KEYSPACE IF EXISTS " + sys.argv[1], timeout=120)
+cluster.shutdown()
+PY
+  }
+  trap 'cleanup; drop_keyspace' EXIT
+  "$bin" migrate >&2
+  seed_all --store cassandra >>"$runenv"
   note seed_cached no
+  note db_bytes 0
 else
-  log "using cached database $cache (BENCH_RESEED=1 to reseed)"
-  note seed_cached yes
+  schema=$(cat src/store/sqlite/sqlite_schema.c src/app/seed.c | sha256sum | cut -c1-12)
+  cache="$dir/cache/u$users-c$conversations-m$messages-l$long-s$seed-$schema.db"
+  if [ -n "${BENCH_RESEED:-}" ] || [ ! -f "$cache" ]; then
+    rm -f "$dir"/cache/*.db "$dir"/cache/*.db.* # one cached database at a time (~100 MB)
+    tmp="$cache.tmp"
+    rm -f "$tmp" "$tmp"-*
+    seed_all --db "$tmp" >"$cache.meta"
+    [ ! -s "$tmp-wal" ] || { log "seed left a non-empty WAL: $tmp-wal"; exit 1; }
+    rm -f "$tmp"-*
+    mv "$tmp" "$cache"
+    note seed_cached no
+  else
+    log "using cached database $cache (BENCH_RESEED=1 to reseed)"
+    note seed_cached yes
+  fi
+  cat "$cache.meta" >>"$runenv"
+  db="$dir/bench.db"
+  rm -f "$db" "$db"-*
+  cp "$cache" "$db"
+  note db_bytes "$(stat -c %s "$db")"
 fi
-cat "$cache.meta" >>"$runenv"
-db="$dir/bench.db"
-rm -f "$db" "$db"-*
-cp "$cache" "$db"
-note db_bytes "$(stat -c %s "$db")"
 
 # --- messenger ------------------------------------------------------------------------------
 port=$(free_port)
-serve_args=(serve --quiet --host 127.0.0.1 --port "$port" --db "$db")
+serve_args=(serve --quiet --host 127.0.0.1 --port "$port")
+if [ "$store" = cassandra ]; then serve_args+=(--store cassandra); else serve_args+=(--db "$db"); fi
 [ -z "$server_threads" ] || serve_args+=(--threads "$server_threads")
 note command "$bin ${serve_args[*]}"
 "$bin" "${serve_args[@]}" 2>"$dir/logs/server.log" &
@@ -129,7 +161,7 @@ note rss_idle_kb "$(rss_kb "$server")"
 
 log "preparing scenarios (walking the long conversation for real cursors)"
 /usr/bin/python3 bench/prepare.py --port "$port" --out "$dir" --users "$users" \
-  --conversations "$conversations" >"$dir/info.json"
+  --conversations "$conversations" --store "$store" >"$dir/info.json"
 
 # CPU accounting around each measured run, so that the report can show the server's CPU
 # time per request and how much of the machine other processes took meanwhile.
@@ -140,9 +172,31 @@ ticks() { # CPU ticks of the processes with these pids
 }
 busy_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
 uptime_s() { cut -d' ' -f1 /proc/uptime; }
-# Rows in the messages table, read with the sqlite3 shell beside the running server: checks
-# that the sends wrk saw acknowledged were stored.
-count_messages() { sqlite3 "$db" 'SELECT count(*) FROM messages'; }
+# Rows in the messages table, read beside the running server (the sqlite3 shell, or the Python
+# driver for Cassandra): checks that the sends wrk saw acknowledged were stored.
+count_messages() {
+  if [ "$store" = cassandra ]; then
+    /usr/bin/python3 - "$CASSANDRA_KEYSPACE" <<'PY'
+import os, sys
+from cassandra.cluster import Cluster
+hosts = [p.strip().rsplit(":", 1)[0] for p in os.environ["CASSANDRA_CONTACT_POINTS"].split(",") if p.strip()]
+cluster = Cluster(hosts, protocol_version=4)
+session = cluster.connect()
+# 64 token ranges: each count stays far below the server's range_request_timeout
+q = session.prepare("SELECT count(*) FROM %s.messages_by_conversation"
+                    " WHERE token(conversation_id, bucket) > ? AND token(conversation_id, bucket) <= ?" % sys.argv[1])
+lo, step, total = -2**63, 2**64 // 64, 0
+for i in range(64):
+    hi = 2**63 - 1 if i == 63 else lo + step
+    total += session.execute(q, (lo, hi), timeout=120).one()[0]
+    lo = hi
+print(total)
+cluster.shutdown()
+PY
+  else
+    sqlite3 "$db" 'SELECT count(*) FROM messages'
+  fi
+}
 
 run_wrk() { # target(app|static) scenario port duration result-file; server pids in server_pids
   local target=$1 scenario=$2 url="http://127.0.0.1:$3" gets posts="" pct=0
@@ -185,6 +239,11 @@ note nginx_version "$(nginx -v 2>&1 | sed 's/.*: //')"
 # --- the runs: each scenario against messenger, then at once against nginx, so that both see
 # the same conditions on a machine whose background load may drift -----------------------------
 messenger_pids=("$server")
+if [ "$store" = cassandra ]; then # the database's CPU counts as the server's (SQLite's is in-process)
+  for f in "${CASSANDRA_RUN:-/nonexistent}"/node*/pid; do [ -f "$f" ] && messenger_pids+=("$(cat "$f")"); done
+  note cassandra_pids_counted "$((${#messenger_pids[@]} - 1))"
+fi
+note store "$store"
 bench_pair() { # scenario duration result-file
   server_pids=("${messenger_pids[@]}")
   run_wrk app "$1" "$port" "$2" "$3"

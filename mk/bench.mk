@@ -3,9 +3,11 @@
 # client's own overhead against the cqlmock test server (mk/bench-cassandra.mk), then the read
 # path with metrics on vs off (make bench-metrics: bench/metrics_overhead.sh, fails above a 3%
 # loss). Not part of make test. Writes build/bench/results.md and build/bench/metrics/results.md.
+# BENCH_STORE=cassandra: the same scenarios on the Cassandra store, on CASSANDRA_CONTACT_POINTS
+# or on a local node that scripts/with-cassandra.sh starts and stops.
 .PHONY: bench bench-metrics
 bench: build
-	@bash bench/run.sh
+	@$(if $(filter cassandra,$(BENCH_STORE)),bash scripts/with-cassandra.sh 1) bash bench/run.sh
 	@$(MAKE) --no-print-directory bench-cassandra
 	@$(MAKE) --no-print-directory bench-metrics
 	@$(MAKE) --no-print-directory bench-events

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Runs the black-box HTTP suite against the Cassandra store on a real cluster.
 #   usage: scripts/test-cassandra.sh MESSENGER_BIN DOCS_DIR
-# Needs CASSANDRA_CONTACT_POINTS. Creates keyspace msgtest_<random> with `messenger migrate`
-# (run twice to check it is idempotent), runs tests/http with MESSENGER_TEST_STORE=cassandra,
-# and drops the keyspace on exit (with Debian's python3-cassandra driver).
+# Needs CASSANDRA_CONTACT_POINTS (scripts/with-cassandra.sh sets it for a local node). Creates
+# keyspace msgtest_<random> with `messenger migrate` (run twice to check it is idempotent), runs
+# tests/http with MESSENGER_TEST_STORE=cassandra, and drops the keyspace on exit (with Debian's
+# python3-cassandra driver). Extra arguments go to pytest. Then tests/cassandra/test_seed.py: the
+# seed command gives the same data on SQLite and on Cassandra.
 set -euo pipefail
 bin=$1
 docs=$2
@@ -37,6 +39,8 @@ trap drop_keyspace EXIT
 echo "test-cassandra: keyspace $keyspace"
 "$bin" migrate
 "$bin" migrate
-cd "$(dirname "$0")/../tests/http"
-MESSENGER_TEST_STORE=cassandra MESSENGER_BIN="$bin" MESSENGER_DOCS_DIR="$docs" \
-  /usr/bin/python3 -m pytest -q -p no:cacheprovider .
+root=$(cd "$(dirname "$0")/.." && pwd)
+(cd "$root/tests/http" && MESSENGER_TEST_STORE=cassandra MESSENGER_BIN="$bin" MESSENGER_DOCS_DIR="$docs" \
+  /usr/bin/python3 -m pytest -q -p no:cacheprovider "${@:3}" .)
+echo "test-cassandra: seed gives the same data on both stores"
+(cd "$root/tests/cassandra" && MESSENGER_BIN="$bin" /usr/bin/python3 -m pytest -q -p no:cacheprovider test_seed.py)

@@ -30,6 +30,7 @@ void cql_config_init(cql_config *cfg) {
   cfg->page_size = 5000;
   cfg->heartbeat_timeout_ms = 5000;
   cfg->prepare_on_all_hosts = true;
+  cfg->max_pending_per_host = 32768;
 }
 
 /* ---- contact points ------------------------------------------------------------------------ */
@@ -152,6 +153,7 @@ cql_client *cql_client_new(const cql_config *cfg, const char **err_out) {
   c->cfg.password = dup_or_null(cfg->password);
   if (c->cfg.max_requests_per_connection == 0 || c->cfg.max_requests_per_connection > 32768)
     c->cfg.max_requests_per_connection = 1024;
+  if (c->cfg.max_pending_per_host == 0) c->cfg.max_pending_per_host = 32768;
   pthread_mutex_init(&c->lock, NULL);
   cql_stats_init(&c->stats);
   c->local_dc = dup_or_null(cfg->local_dc);

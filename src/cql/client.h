@@ -44,6 +44,7 @@ enum {
   CQL_ERR_BAD_USAGE = 0x10006,          /* invalid argument / state (message says which) */
   CQL_ERR_PROTOCOL_VIOLATION = 0x10007, /* the server sent something we cannot decode */
   CQL_ERR_AUTH = 0x10008,               /* authentication required but no credentials / failed */
+  CQL_ERR_QUEUE_FULL = 0x10009,         /* every connection busy and the host's pending queue full */
 };
 
 /* Name of any code (server or client), e.g. "READ_TIMEOUT", "CLIENT_TIMEOUT"; never NULL. */
@@ -82,6 +83,11 @@ typedef struct cql_config {
   unsigned heartbeat_timeout_ms; /* an unanswered heartbeat closes (and replaces) the connection (5000) */
   bool prepare_on_all_hosts;     /* after a PREPARE succeeds, prepare it on the other up hosts too,
                                   * and re-prepare the cache on a host that comes (back) up (true) */
+  /* Back-pressure: a request that finds every connection of its host at
+   * max_requests_per_connection waits in that host's queue (FIFO) until a stream frees, and
+   * fails only when the queue is full (CQL_ERR_QUEUE_FULL) or its own deadline passes
+   * (CQL_ERR_CLIENT_TIMEOUT: the statement's total budget, else request_timeout_ms of waiting). */
+  unsigned max_pending_per_host; /* queue bound per host (32768; 0 = the default) */
 } cql_config;
 
 /* Fills every field with the defaults above (contact_points = NULL). */

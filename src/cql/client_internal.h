@@ -150,6 +150,12 @@ void cql_request_free_unstarted(cql_request *r);
 void cql_request_pin(cql_request *r, cql_host *h);
 cql_request *cql_request_next(cql_request *r);
 void cql_request_set_next(cql_request *r, cql_request *next);
+/* Back-pressure (pool.c's pending queue): continue the query plan at the host whose queue the
+ * request waited in; when to give up waiting (uv_hrtime ms; 0 = never); fail it for having
+ * waited too long (CQL_ERR_CLIENT_TIMEOUT). */
+void cql_request_resume(cql_request *r);
+uint64_t cql_request_wait_deadline(const cql_request *r);
+void cql_request_fail_queued(cql_request *r);
 
 /* ---- pool.c ---- */
 cql_pool *cql_pool_new(cql_client *c, cql_host *h);
@@ -157,7 +163,13 @@ cql_pool *cql_pool_new(cql_client *c, cql_host *h);
 void cql_pool_close(cql_pool *p, int32_t err_code);
 struct cql_conn *cql_pool_pick(cql_pool *p); /* least-loaded ready connection, or NULL */
 bool cql_pool_is_up(const cql_pool *p);      /* at least one ready connection */
-void cql_pool_reconnect_now(cql_pool *p);    /* UP event: retry now, backoff reset */
+/* Up, but every ready connection is at its in-flight cap: a request should wait in the queue. */
+bool cql_pool_is_saturated(const cql_pool *p);
+/* Queues r until a connection has room (then cql_request_resume), the host goes down (resume:
+ * the next hosts) or its wait deadline passes (cql_request_fail_queued). false when the queue
+ * holds max_pending_per_host requests already or the pool is closing. */
+bool cql_pool_enqueue(cql_pool *p, cql_request *r);
+void cql_pool_reconnect_now(cql_pool *p); /* UP event: retry now, backoff reset */
 /* DOWN event: closes the connections (in-flight requests fail with CQL_ERR_CONNECTION_CLOSED),
  * reports the host down, and reconnects after the backoff delay (an UP event cuts it short). */
 void cql_pool_mark_down(cql_pool *p);

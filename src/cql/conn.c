@@ -101,6 +101,11 @@ static void deadline_insert(cql_conn *c, cql_conn_req *r) {
     c->thead = r;
 }
 
+/* A stream stopped counting against the in-flight cap: the owner may send what it queued. */
+static void notify_capacity(cql_conn *c) {
+  if (c->state == CONN_READY && !c->owner_gone && c->handlers.on_capacity) c->handlers.on_capacity(c, c->ud);
+}
+
 static void maybe_finish_retiring(cql_conn *c) {
   if (c->state == CONN_RETIRING && c->streams.in_flight == 0) {
     c->state = CONN_CLOSED;
@@ -130,6 +135,7 @@ static void on_timer(uv_timer_t *t) {
     }
     r->on_response(r, NULL, &err);
   }
+  notify_capacity(c);
   if (c->state == CONN_READY && c->streams.orphans > c->settings.max_orphans) {
     c->state = CONN_RETIRING;
     if (!c->owner_gone) {
@@ -414,6 +420,7 @@ static void dispatch(cql_conn *c, const cql_frame_header *h, const uint8_t *body
   } else {
     r->on_response(r, &msg, NULL);
   }
+  notify_capacity(c);
   maybe_finish_retiring(c);
 }
 
@@ -532,6 +539,10 @@ void cql_conn_close(cql_conn *c, int32_t err_code) {
 }
 
 bool cql_conn_is_ready(const cql_conn *c) { return c->state == CONN_READY; }
+bool cql_conn_has_capacity(const cql_conn *c) {
+  const cql_streams *s = &c->streams;
+  return c->state == CONN_READY && s->in_flight < s->max_in_flight && s->in_flight + s->orphans < s->range;
+}
 unsigned cql_conn_in_flight(const cql_conn *c) { return c->streams.in_flight; }
 int cql_conn_protocol_version(const cql_conn *c) { return c->settings.protocol_version; }
 const char *cql_conn_address(const cql_conn *c) { return c->address; }

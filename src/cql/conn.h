@@ -59,6 +59,9 @@ typedef struct cql_conn_handlers {
   /* err NULL: retiring (too many orphans) but healthy, replace it now; else why it failed. */
   void (*on_down)(cql_conn *c, const cql_error *err, void *ud);
   void (*on_event)(cql_conn *c, const cql_message *event, void *ud); /* may be NULL */
+  /* A response or a timeout freed room under the in-flight cap (may be NULL). Runs after the
+   * request's on_response; the owner may send on c from it. */
+  void (*on_capacity)(cql_conn *c, void *ud);
 } cql_conn_handlers;
 
 /* Starts connecting; NULL on OOM or a socket error (reported nowhere else). The settings'
@@ -74,6 +77,8 @@ bool cql_conn_send(cql_conn *c, cql_conn_req *r, const cql_message *m, unsigned 
 void cql_conn_close(cql_conn *c, int32_t err_code);
 
 bool cql_conn_is_ready(const cql_conn *c);
+/* Ready, below the in-flight cap, and a stream id free: cql_conn_send will find a stream. */
+bool cql_conn_has_capacity(const cql_conn *c);
 unsigned cql_conn_in_flight(const cql_conn *c);
 int cql_conn_protocol_version(const cql_conn *c);
 /* "addr:port" of the peer. */

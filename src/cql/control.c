@@ -535,7 +535,7 @@ static void on_conn_down(cql_conn *conn, const cql_error *err, void *ud) {
   try_next(ctl);
 }
 
-static const cql_conn_handlers control_handlers = {on_conn_ready, on_conn_down, on_event};
+static const cql_conn_handlers control_handlers = {on_conn_ready, on_conn_down, on_event, NULL};
 
 static void try_next(cql_control *ctl) {
   cql_client *c = ctl->client;

@@ -21,6 +21,8 @@ const char *cql_client_error_name(int32_t code) {
     return "Protocol violation";
   case CQL_ERR_AUTH:
     return "Authentication failed";
+  case CQL_ERR_QUEUE_FULL:
+    return "Request queue full";
   default:
     return cql_error_code_name(code);
   }

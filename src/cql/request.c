@@ -29,8 +29,9 @@ struct cql_request {
   cql_host **plan;
   size_t n_plan, pos;
   bool plan_built;
-  cql_host *pinned;     /* non-NULL: the only host to try */
-  uint64_t deadline_ms; /* total budget end (uv_hrtime ms); 0 = none */
+  cql_host *pinned;          /* non-NULL: the only host to try */
+  uint64_t deadline_ms;      /* total budget end (uv_hrtime ms); 0 = none */
+  uint64_t wait_deadline_ms; /* while in a pool's pending queue: when to stop waiting; 0 = never */
   unsigned retries;
   bool reprepared;
   bool prep_initiator;   /* r sends the first PREPARE it waits for */
@@ -256,6 +257,7 @@ static void attempt(cql_request *r) {
     fail_budget_spent(r);
     return;
   }
+  size_t saturated = r->n_plan; /* the first host of the plan that is up but at its cap */
   for (; r->pos < r->n_plan; r->pos++) {
     cql_host *h = r->plan[r->pos];
     cql_conn *conn = h->pool ? cql_pool_pick(h->pool) : NULL;
@@ -263,8 +265,31 @@ static void attempt(cql_request *r) {
       r->host = h;
       return;
     }
+    if (saturated == r->n_plan && cql_pool_is_saturated(h->pool)) saturated = r->pos;
+  }
+  if (saturated < r->n_plan) {
+    /* back-pressure: wait for a stream on the preferred saturated host, not fail */
+    r->pos = saturated;
+    r->wait_deadline_ms = r->deadline_ms                      ? r->deadline_ms
+                          : r->client->cfg.request_timeout_ms ? now_ms() + r->client->cfg.request_timeout_ms
+                                                              : 0;
+    if (cql_pool_enqueue(r->plan[saturated]->pool, r)) return;
+    cql_request_fail(r, CQL_ERR_QUEUE_FULL, "request queue full on every host");
+    return;
   }
   fail_exhausted(r);
+}
+
+void cql_request_resume(cql_request *r) { attempt(r); }
+
+uint64_t cql_request_wait_deadline(const cql_request *r) { return r->wait_deadline_ms; }
+
+void cql_request_fail_queued(cql_request *r) {
+  if (r->deadline_ms && now_ms() >= r->deadline_ms) {
+    fail_budget_spent(r);
+    return;
+  }
+  cql_request_fail(r, CQL_ERR_CLIENT_TIMEOUT, "timed out waiting for a free stream (every connection busy)");
 }
 
 static void retry_with(cql_request *r, cql_retry_decision d, const cql_error *e) {

@@ -23,7 +23,8 @@ cql_retry_decision cql_retry_decide(const cql_failure *f, bool idempotent, unsig
     return retries_so_far == 0 && f->received >= f->blockfor && !f->data_present ? CQL_RETRY_SAME_HOST
                                                                                  : CQL_RETRY_RETHROW;
   case CODE_WRITE_TIMEOUT:
-    return retries_so_far == 0 && idempotent && f->write_type && strcmp(f->write_type, "BATCH_LOG") == 0
+    return retries_so_far < CQL_RETRY_BATCHLOG_MAX && idempotent && f->write_type &&
+                   strcmp(f->write_type, "BATCH_LOG") == 0
                ? CQL_RETRY_SAME_HOST
                : CQL_RETRY_RETHROW;
   case CODE_UNAVAILABLE:

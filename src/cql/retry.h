@@ -6,7 +6,11 @@
  * re-prepares and replays it), and neither is IS_BOOTSTRAPPING (always the next host).
  *
  *   read timeout     : same host, once, if received >= blockfor and no data was present
- *   write timeout    : same host, once, only for BATCH_LOG writes of idempotent statements
+ *   write timeout    : same host, up to CQL_RETRY_BATCHLOG_MAX times, only for BATCH_LOG writes of
+ *                      idempotent statements (the batch was not applied: the coordinator could
+ *                      not store its batchlog on two nodes, e.g. one frozen but not yet marked
+ *                      down; a later attempt succeeds once it answers or is marked down; the
+ *                      statement's total budget bounds the waiting)
  *   unavailable      : next host, once
  *   overloaded, server error, truncate error, connection closed, client timeout
  *                    : next host if idempotent (bounded by the query plan)
@@ -17,6 +21,8 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+
+#define CQL_RETRY_BATCHLOG_MAX 4
 
 typedef enum cql_retry_decision {
   CQL_RETRY_RETHROW = 0,

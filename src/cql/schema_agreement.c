@@ -3,7 +3,8 @@
  *
  * A check reads system.local's schema_version on any host, then system.peers_v2 (falling back to
  * system.peers when the server rejects it) on that SAME host (pinned request): the versions of
- * the peers the client considers up (matched by host_id) must all equal the local one. Until
+ * the peers the client does not know to be down (matched by host_id; a host whose pool is still
+ * making its first connection counts) must all equal the local one. Until
  * they do, the check is repeated every CHECK_INTERVAL_MS within the caller's budget; then the
  * callback gets CQL_ERR_CLIENT_TIMEOUT. The job owns itself: it is freed after its callback
  * (its retry timer, created on the I/O thread, is closed first). A job waiting on its timer
@@ -117,14 +118,19 @@ static bool same_version(const cql_row *row, int col, const uint8_t version[16])
   return col >= 0 && cql_row_get_uuid(row, (size_t)col, v) == CQL_GET_OK && memcmp(v, version, 16) == 0;
 }
 
-static cql_host *up_host_by_id(cql_client *c, const uint8_t id[16]) {
-  for (size_t i = 0; i < c->n_hosts; i++)
-    if (memcmp(c->hosts[i]->host_id, id, 16) == 0)
-      return cql_client_host_is_up(c->hosts[i]) ? c->hosts[i] : NULL;
+/* The live host with this id unless it is known to be down: a host whose pool has not reported
+ * its first connection yet (right after connecting, only the first pool is open) must agree too,
+ * or a migration could go on while the schema is still on one node only. */
+static cql_host *not_down_host_by_id(cql_client *c, const uint8_t id[16]) {
+  for (size_t i = 0; i < c->n_hosts; i++) {
+    cql_host *h = c->hosts[i];
+    if (memcmp(h->host_id, id, 16) == 0)
+      return !h->removed && (!h->first_attempt_done || cql_client_host_is_up(h)) ? h : NULL;
+  }
   return NULL;
 }
 
-/* Every peer row of an up host carries the coordinator's version. */
+/* Every peer row of a host that is not down carries the coordinator's version. */
 static bool peers_agree(agreement *a, const cql_resultset *rs) {
   int id_col = cql_resultset_column_index(rs, "host_id");
   int v_col = cql_resultset_column_index(rs, "schema_version");
@@ -132,7 +138,7 @@ static bool peers_agree(agreement *a, const cql_resultset *rs) {
   for (size_t i = 0; (row = cql_resultset_row(rs, i)); i++) {
     uint8_t id[16];
     if (id_col < 0 || cql_row_get_uuid(row, (size_t)id_col, id) != CQL_GET_OK) continue;
-    cql_host *h = up_host_by_id(a->client, id);
+    cql_host *h = not_down_host_by_id(a->client, id);
     if (h && h != a->host && !same_version(row, v_col, a->version)) return false;
   }
   return true;

@@ -4,7 +4,7 @@ conversation per pair even when both users write first at the same moment."""
 import concurrent.futures
 import threading
 
-from helpers import check_message, check_newest_first, cursor_walk, new_pair, page_walk
+from helpers import check_message, check_newest_first, cursor_walk, new_pair, new_user, page_walk
 
 THREADS = 32
 SENDS = 300
@@ -115,3 +115,36 @@ def test_both_users_write_first_at_the_same_moment(server):
         assert len({r1.json["conversation_id"] for _, r1, _ in outcomes}) == PAIRS
     finally:
         c.close()
+
+
+def test_64_concurrent_clients_listing_conversations_get_no_503(server):
+    """Each page of 100 conversations fans out into 100 point reads on Cassandra: 64 clients at
+    once put 6,400 reads in flight, past one connection's stream cap. They must wait in the
+    client's queue (back-pressure), not fail: every request answers 200 with the full page."""
+    clients_n, rounds, partners = 64, 3, 100
+    user = new_user()
+    setup = server.client()
+    for _ in range(partners):
+        setup.send(user, new_user(), "hi")
+    expected = setup.conversations(user, limit=100).json
+    assert expected["total"] == partners and len(expected["data"]) == partners
+    clients = [server.client() for _ in range(clients_n)]
+    for c in clients:
+        assert c.get("/health").status == 200
+    start = threading.Barrier(clients_n)
+
+    def worker(c):
+        start.wait()
+        return [c.conversations(user, limit=100) for _ in range(rounds)]
+
+    try:
+        with concurrent.futures.ThreadPoolExecutor(clients_n) as ex:
+            results = [r for part in ex.map(worker, clients) for r in part]
+    finally:
+        for c in clients:
+            c.close()
+    bad = [r for r in results if r.status != 200]
+    assert not bad, "%d of %d listings failed, e.g. %r" % (len(bad), len(results), bad[:3])
+    for r in results:
+        assert r.json["total"] == partners
+        assert [x["id"] for x in r.json["data"]] == [x["id"] for x in expected["data"]]

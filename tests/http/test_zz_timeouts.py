@@ -10,6 +10,7 @@ import time
 from helpers import TIME_FACTOR
 
 REQUEST_TIMEOUT_S = 10.0
+IDLE_TIMEOUT_S = 60.0
 
 
 def test_half_sent_request_closed_after_timeout_idle_keep_alive_kept(server):
@@ -31,9 +32,11 @@ def test_half_sent_request_closed_after_timeout_idle_keep_alive_kept(server):
     assert data == b"" or data.startswith(b"HTTP/1.1 408"), data[:200]
 
     idle = probes["idle"]
+    idle_s = time.monotonic() - probes["opened_at"]
     r = idle.get("/health")  # the client retries GETs on a dead reused connection: check the socket
     assert r.status == 200
     assert idle.conn is not None and idle.conn.sock is not None
-    assert probes["idle_sock"] is idle.conn.sock, \
-        "the idle keep-alive connection was closed after %.0f s (idle limit: 60 s)" % (
-            time.monotonic() - probes["opened_at"])
+    # A session slower than the idle limit (e.g. on a Cassandra cluster) rightly loses the probe.
+    if idle_s < IDLE_TIMEOUT_S - 2.0:
+        assert probes["idle_sock"] is idle.conn.sock, \
+            "the idle keep-alive connection was closed after %.0f s (idle limit: 60 s)" % idle_s

@@ -407,15 +407,87 @@ static void replication_map(void **state) {
   assert_false(cass_default_replication("dc1", 3, out, 10));
 }
 
+/* ---- exact totals ---- */
+
+static void seal_bound_is_an_hour_boundary_25_hours_back(void **state) {
+  (void)state;
+  int64_t hour = CASS_SEAL_GRID_US;
+  int64_t now = id_created_at_us(INT64_C(7340032000000000)) + 123456789; /* some time in 2026 */
+  int64_t bound = cass_seal_bound(now);
+  int64_t settled = now - CASS_SEAL_DELAY_US;
+  assert_int_equal(bound, id_floor_for_time_us(settled - settled % hour));
+  assert_true(id_created_at_us(bound) <= settled);              /* never newer than 25 h ago */
+  assert_true(id_created_at_us(bound) > settled - hour - 1000); /* at most an hour older */
+  /* every reader within the same hour seals at the same bound */
+  assert_int_equal(cass_seal_bound(now - settled % hour), bound);
+  assert_int_equal(cass_seal_bound(now - settled % hour + hour - 1), bound);
+  assert_true(cass_seal_bound(now - settled % hour + hour) > bound);
+  assert_int_equal(cass_seal_bound(CASS_SEAL_DELAY_US / 2), 0); /* before there is anything to seal */
+}
+
+static void tally_counts_live_rows_and_seals_the_settled_ones(void **state) {
+  (void)state;
+  int64_t now = id_created_at_us(INT64_C(7340032000000000));
+  int64_t bound = cass_seal_bound(now);
+  cass_tally t;
+  /* no seal yet: everything is live */
+  cass_tally_init(&t, 0, 0, 0, now);
+  assert_int_equal(cass_tally_from(&t), 0);
+  cass_tally_add(&t, bound - 100, 1, 2); /* settled, from the lower id */
+  cass_tally_add(&t, bound - 50, 2, 1);  /* settled */
+  cass_tally_add(&t, bound, 1, 2);       /* recent: at the bound is above it */
+  cass_tally_add(&t, bound + 9, 2, 1);
+  assert_int_equal(cass_tally_total(&t), 4);
+  int64_t until, count, low;
+  assert_true(cass_tally_seal(&t, &until, &count, &low));
+  assert_int_equal(until, bound);
+  assert_int_equal(count, 2);
+  assert_int_equal(low, 1);
+
+  /* from that seal, a later read counts only ids >= bound, and adds nothing below */
+  cass_tally_init(&t, until, count, low, now);
+  assert_int_equal(cass_tally_from(&t), bound);
+  cass_tally_add(&t, bound - 1, 1, 2); /* below the seal: already counted */
+  cass_tally_add(&t, bound, 1, 2);
+  cass_tally_add(&t, bound + 9, 2, 1);
+  assert_int_equal(cass_tally_total(&t), 4);
+  assert_false(cass_tally_seal(&t, &until, &count, &low)); /* the newest possible seal is stored */
+
+  /* a day later the seal moves on: old count + the rows that settled since */
+  int64_t later = now + INT64_C(24) * 3600 * 1000000;
+  cass_tally_init(&t, bound, 2, 1, later);
+  cass_tally_add(&t, bound, 1, 2);
+  cass_tally_add(&t, bound + 9, 2, 1);
+  cass_tally_add(&t, cass_seal_bound(later) + 1, 1, 2);
+  assert_int_equal(cass_tally_total(&t), 5);
+  assert_true(cass_tally_seal(&t, &until, &count, &low));
+  assert_int_equal(until, cass_seal_bound(later));
+  assert_int_equal(count, 4);
+  assert_int_equal(low, 2);
+
+  /* nonsense stored values never make a negative total */
+  cass_tally_init(&t, -5, -3, -1, now);
+  assert_int_equal(cass_tally_total(&t), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(bucket_is_ten_days_of_ids),     cmocka_unit_test(bound_takes_cursor_and_before),
-      cmocka_unit_test(page_offset_saturates),         cmocka_unit_test(walk_pages_match_the_list),
-      cmocka_unit_test(walk_lists_buckets_in_windows), cmocka_unit_test(walk_before_and_empty),
-      cmocka_unit_test(walk_skips_in_chunks),          cmocka_unit_test(conversations_sort_and_slice),
-      cmocka_unit_test(ids_have_distinct_timestamps),  cmocka_unit_test(keyspace_names),
-      cmocka_unit_test(error_details_are_generic),     cmocka_unit_test(statements_are_qualified_and_bounded),
-      cmocka_unit_test(schema_has_every_table),        cmocka_unit_test(replication_map),
+      cmocka_unit_test(seal_bound_is_an_hour_boundary_25_hours_back),
+      cmocka_unit_test(tally_counts_live_rows_and_seals_the_settled_ones),
+      cmocka_unit_test(bucket_is_ten_days_of_ids),
+      cmocka_unit_test(bound_takes_cursor_and_before),
+      cmocka_unit_test(page_offset_saturates),
+      cmocka_unit_test(walk_pages_match_the_list),
+      cmocka_unit_test(walk_lists_buckets_in_windows),
+      cmocka_unit_test(walk_before_and_empty),
+      cmocka_unit_test(walk_skips_in_chunks),
+      cmocka_unit_test(conversations_sort_and_slice),
+      cmocka_unit_test(ids_have_distinct_timestamps),
+      cmocka_unit_test(keyspace_names),
+      cmocka_unit_test(error_details_are_generic),
+      cmocka_unit_test(statements_are_qualified_and_bounded),
+      cmocka_unit_test(schema_has_every_table),
+      cmocka_unit_test(replication_map),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,11 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "../cqlmock/cqlmock.h"
 #include "core/ids.h"
+#include "core/timestamp.h"
 #include "cql/message.h"
 #include "store/cassandra/cassandra_cql.h"
 #include "store/cassandra/cassandra_model.h"
@@ -210,15 +212,21 @@ static bool last_request(fixture *f, uint8_t opcode, const char *prefix, cqlmock
   return found;
 }
 
-static void send(fixture *f, int64_t from, int64_t to, const char *text, const char *key, waiter *w) {
+static void send_at(fixture *f, int64_t from, int64_t to, const char *text, const char *key,
+                    int64_t sent_at_ms, waiter *w) {
   waiter_init(w);
   send_request req = {.sender_id = from,
                       .receiver_id = to,
                       .content = text,
                       .content_len = strlen(text),
-                      .idempotency_key = key};
+                      .idempotency_key = key,
+                      .sent_at_ms = sent_at_ms};
   store_send_message(f->st, &req, on_send, w);
   waiter_wait(w);
+}
+
+static void send(fixture *f, int64_t from, int64_t to, const char *text, const char *key, waiter *w) {
+  send_at(f, from, to, text, key, 0, w);
 }
 
 #define APPLIED_ONLY                                                                                         \
@@ -256,8 +264,8 @@ static void send_new_pair_claims_and_writes_one_batch(void **state) {
   assert_int_equal(rq.consistency, CQL_CONSISTENCY_LOCAL_QUORUM);
   assert_true(rq.has_timestamp);
   assert_int_equal(rq.timestamp, w.msg.created_at_us);
-  /* then the counter, once */
-  assert_int_equal(executed(f, CASS_COUNTER_INCR), 1);
+  /* nothing else: no counter (totals are counted from the message rows) */
+  assert_int_equal(cqlmock_log_count(f->mock, -1, CQLMOCK_OP_EXECUTE, "UPDATE"), 0);
 
   /* the pair is cached: the next send goes straight to the batch */
   waiter w2;
@@ -268,7 +276,6 @@ static void send_new_pair_claims_and_writes_one_batch(void **state) {
   assert_int_equal(executed(f, CASS_PAIR_GET), 1);
   assert_int_equal(executed(f, CASS_PAIR_CLAIM), 1);
   assert_int_equal(cqlmock_log_count(f->mock, -1, CQLMOCK_OP_BATCH, NULL), 2);
-  assert_int_equal(executed(f, CASS_COUNTER_INCR), 2);
 }
 
 static void send_pair_claim_lost_uses_the_winner(void **state) {
@@ -283,6 +290,45 @@ static void send_pair_claim_lost_uses_the_winner(void **state) {
   assert_int_equal(executed(f, CASS_PAIR_CLAIM), 1);
 }
 
+/* A Paxos timeout (contention, a replica down) on an IF NOT EXISTS claim: claimed again, and a
+ * claim that had applied reads back as our own row (the same id), not as a replay. */
+static void send_claims_again_after_a_cas_timeout(void **state) {
+  fixture *f = *state;
+  prime_lwt(f, CASS_PAIR_CLAIM, APPLIED_ONLY, (const char *[]){"true"});
+  cqlmock_prime *p = cqlmock_prime_new(CQLMOCK_MATCH_EXACT, text_of(f, CASS_PAIR_CLAIM));
+  cqlmock_prime_write_timeout(p, CQL_CONSISTENCY_LOCAL_QUORUM, 1, 2, "CAS");
+  cqlmock_prime_times(p, 2);
+  assert_int_equal(cqlmock_prime_add(f->mock, p), 0);
+  waiter w;
+  send(f, 1, 2, "hi", NULL, &w);
+  assert_int_equal(w.status, STORE_OK);
+  assert_int_equal(executed(f, CASS_PAIR_CLAIM), 3);
+  assert_int_equal(executed(f, CASS_PAIR_GET), 3); /* the pair is read again before each claim */
+  /* timeouts every time: 503, after exactly eight attempts (each after a fresh pair read) */
+  p = cqlmock_prime_new(CQLMOCK_MATCH_EXACT, text_of(f, CASS_PAIR_CLAIM));
+  cqlmock_prime_write_timeout(p, CQL_CONSISTENCY_LOCAL_QUORUM, 1, 2, "CAS");
+  assert_int_equal(cqlmock_prime_add(f->mock, p), 0);
+  send(f, 3, 4, "hi", NULL, &w);
+  assert_int_equal(w.status, STORE_UNAVAILABLE);
+  assert_string_equal(w.detail, "Database timed out");
+  assert_int_equal(executed(f, CASS_PAIR_CLAIM), 3 + 8);
+}
+
+/* The seed sends past-dated messages: a new conversation's id (taken now) must not push the
+ * later messages' ids (and so their created_at) to the present. */
+static void send_past_dated_messages_keep_their_time(void **state) {
+  fixture *f = *state;
+  prime_lwt(f, CASS_PAIR_CLAIM, APPLIED_ONLY, (const char *[]){"true"});
+  int64_t ten_days_ago_ms = timestamp_now_us() / 1000 - INT64_C(10) * 86400 * 1000;
+  waiter w;
+  send_at(f, 1, 2, "old", NULL, ten_days_ago_ms, &w); /* a new pair: claims a conversation id now */
+  assert_int_equal(w.status, STORE_OK);
+  assert_int_equal(w.msg.created_at_us / 1000, ten_days_ago_ms);
+  send_at(f, 3, 4, "old too", NULL, ten_days_ago_ms + 1000, &w);
+  assert_int_equal(w.status, STORE_OK);
+  assert_int_equal(w.msg.created_at_us / 1000, ten_days_ago_ms + 1000);
+}
+
 static void send_existing_pair_needs_no_lwt(void **state) {
   fixture *f = *state;
   cqlmock_prime *p =
@@ -294,7 +340,6 @@ static void send_existing_pair_needs_no_lwt(void **state) {
   assert_int_equal(w.status, STORE_OK);
   assert_int_equal(w.msg.conversation_id, 77);
   assert_int_equal(executed(f, CASS_PAIR_CLAIM), 0);
-  assert_int_equal(executed(f, CASS_COUNTER_INCR), 1);
 }
 
 static void prime_pair(fixture *f, const char *conversation_id) {
@@ -318,7 +363,6 @@ static void send_with_new_key_claims_it(void **state) {
   assert_int_equal(rq.serial_consistency, CQL_CONSISTENCY_LOCAL_SERIAL);
   assert_int_equal(rq.values, 6);
   assert_int_equal(cqlmock_log_count(f->mock, -1, CQLMOCK_OP_BATCH, NULL), 1);
-  assert_int_equal(executed(f, CASS_COUNTER_INCR), 1);
 }
 
 #define IDEM_ROW                                                                                             \
@@ -349,8 +393,7 @@ static void send_replay_of_stored_message_writes_nothing(void **state) {
   assert_int_equal(w.msg.created_at_us, id_created_at_us(old_id));
   assert_string_equal(w.content, "original");
   assert_int_equal(executed(f, CASS_MSG_GET), 1);
-  assert_int_equal(cqlmock_log_count(f->mock, -1, CQLMOCK_OP_BATCH, NULL), 0);
-  assert_int_equal(executed(f, CASS_COUNTER_INCR), 0); /* replays never count */
+  assert_int_equal(cqlmock_log_count(f->mock, -1, CQLMOCK_OP_BATCH, NULL), 0); /* nothing rewritten */
 }
 
 static void send_replay_finishes_an_unwritten_message(void **state) {
@@ -366,10 +409,9 @@ static void send_replay_finishes_an_unwritten_message(void **state) {
   cqlmock_request rq;
   assert_true(last_request(f, CQLMOCK_OP_BATCH, text_of(f, CASS_MSG_INSERT), &rq));
   assert_int_equal(rq.timestamp, id_created_at_us(INT64_C(7340032000000000))); /* the same upsert */
-  assert_int_equal(executed(f, CASS_COUNTER_INCR), 1);                         /* first time it is stored */
 }
 
-static void send_batch_timeout_is_unavailable_and_not_counted(void **state) {
+static void send_batch_timeout_is_unavailable(void **state) {
   fixture *f = *state;
   prime_pair(f, "77");
   cqlmock_prime *p = cqlmock_prime_new(CQLMOCK_MATCH_EXACT, text_of(f, CASS_MSG_INSERT));
@@ -380,19 +422,6 @@ static void send_batch_timeout_is_unavailable_and_not_counted(void **state) {
   send(f, 5, 6, "x", NULL, &w);
   assert_int_equal(w.status, STORE_UNAVAILABLE);
   assert_string_equal(w.detail, "Database timed out");
-  assert_int_equal(executed(f, CASS_COUNTER_INCR), 0);
-}
-
-static void send_counter_failure_still_stores(void **state) {
-  fixture *f = *state;
-  prime_pair(f, "77");
-  cqlmock_prime *p = cqlmock_prime_new(CQLMOCK_MATCH_EXACT, text_of(f, CASS_COUNTER_INCR));
-  cqlmock_prime_write_timeout(p, CQL_CONSISTENCY_LOCAL_QUORUM, 1, 2, "COUNTER");
-  assert_int_equal(cqlmock_prime_add(f->mock, p), 0);
-  waiter w;
-  send(f, 5, 6, "x", NULL, &w);
-  assert_int_equal(w.status, STORE_OK);
-  assert_int_equal(executed(f, CASS_COUNTER_INCR), 1); /* never retried */
 }
 
 /* Cassandra 4.0 refuses a multi-partition batch whose size exceeds batch_size_fail_threshold_in_kb
@@ -432,13 +461,23 @@ static void send_rejects_bad_requests_without_io(void **state) {
 
 /* ---- list messages ---- */
 
-static void prime_conversation_exists(fixture *f, const char *count) {
+#define SEAL_COLS                                                                                            \
+  3, (const char *[]){"sealed_until", "message_count", "from_user1_count"}, (const char *[]) {               \
+    "bigint", "bigint", "bigint"                                                                             \
+  }
+
+static void prime_conversation_found(fixture *f) {
   cqlmock_prime *p =
       rows_prime(f, CASS_CONV_EXISTS, 1, (const char *[]){"user1_id"}, (const char *[]){"bigint"});
   cqlmock_prime_row(p, (const char *[]){"1"});
   assert_int_equal(cqlmock_prime_add(f->mock, p), 0);
-  p = rows_prime(f, CASS_COUNTER_GET, 1, (const char *[]){"message_count"}, (const char *[]){"counter"});
-  cqlmock_prime_row(p, (const char *[]){count});
+}
+
+/* The conversation exists; its total is `count`, all sealed (below id 10000, no newer rows). */
+static void prime_conversation_exists(fixture *f, const char *count) {
+  prime_conversation_found(f);
+  cqlmock_prime *p = rows_prime(f, CASS_TOTALS_GET, SEAL_COLS);
+  cqlmock_prime_row(p, (const char *[]){"10000", count, "0"});
   assert_int_equal(cqlmock_prime_add(f->mock, p), 0);
 }
 
@@ -542,6 +581,97 @@ static void list_messages_unavailable(void **state) {
   assert_int_equal(w.status, STORE_UNAVAILABLE);
   assert_string_equal(w.detail, "Database unavailable");
   assert_null(strstr(w.detail, "SELECT"));
+}
+
+/* The live rows of bucket `bucket`: `n` ids from `ids`, sent by 1 to 2 when odd, 2 to 1 when even. */
+static void prime_tally(fixture *f, const char *bucket, size_t n, const char *const ids[]) {
+  cqlmock_prime *p =
+      rows_prime(f, CASS_MSG_TALLY, 3, (const char *[]){"message_id", "sender_id", "receiver_id"},
+                 (const char *[]){"bigint", "bigint", "bigint"});
+  cqlmock_prime_when_value(p, 1, "int", bucket);
+  for (size_t i = 0; i < n; i++)
+    cqlmock_prime_row(p, (const char *[]){ids[i], i % 2 ? "1" : "2", i % 2 ? "2" : "1"});
+  assert_int_equal(cqlmock_prime_add(f->mock, p), 0);
+}
+
+static void prime_live_buckets(fixture *f, size_t n, const char *const buckets[]) {
+  cqlmock_prime *p = rows_prime(f, CASS_BUCKETS_FROM, 1, (const char *[]){"bucket"}, (const char *[]){"int"});
+  for (size_t i = 0; i < n; i++) cqlmock_prime_row(p, (const char *[]){buckets[i]});
+  assert_int_equal(cqlmock_prime_add(f->mock, p), 0);
+}
+
+static void list_first_page(fixture *f, waiter *w) {
+  waiter_init(w);
+  message_query q = {.conversation_id = 77, .page = {.page = 1, .limit = 20}};
+  store_list_messages(f->st, &q, on_messages, w);
+  waiter_wait(w);
+}
+
+static int64_t list_total(fixture *f) {
+  waiter w;
+  list_first_page(f, &w);
+  assert_int_equal(w.status, STORE_OK);
+  return w.total;
+}
+
+static void list_messages_total_counts_the_rows_and_seals_them(void **state) {
+  fixture *f = *state;
+  prime_conversation_found(f);
+  /* no seal yet: every bucket from 0 is live; old ids (2020) are all settled */
+  prime_live_buckets(f, 2, (const char *[]){"300", "298"});
+  prime_tally(f, "300", 2, (const char *[]){"9000", "8000"});
+  prime_tally(f, "298", 1, (const char *[]){"1000"});
+  assert_int_equal(list_total(f), 3);
+  assert_int_equal(executed(f, CASS_TOTALS_GET), 1);
+  assert_int_equal(executed(f, CASS_MSG_TALLY), 2); /* one range read per live bucket */
+  cqlmock_request rq;
+  assert_true(last_request(f, CQLMOCK_OP_EXECUTE, text_of(f, CASS_BUCKETS_FROM), &rq));
+  assert_int_equal(rq.values, 2);
+  /* the settled count is stored, stamped with its bound's time: the newest seal wins */
+  assert_true(cqlmock_log_wait(f->mock, -1, CQLMOCK_OP_EXECUTE, text_of(f, CASS_TOTALS_SEAL), 1, 2000));
+  assert_true(last_request(f, CQLMOCK_OP_EXECUTE, text_of(f, CASS_TOTALS_SEAL), &rq));
+  assert_int_equal(rq.values, 4);
+  assert_true(rq.has_timestamp);
+  int64_t bound = cass_seal_bound(timestamp_now_us());
+  assert_true(rq.timestamp <= id_created_at_us(bound));
+  assert_true(rq.timestamp > id_created_at_us(bound) - CASS_SEAL_GRID_US - 1);
+}
+
+static void list_messages_total_adds_newer_rows_to_the_seal(void **state) {
+  fixture *f = *state;
+  prime_conversation_found(f);
+  cqlmock_prime *p;
+  /* sealed an hour ago (newer than any sealable bound): 40 messages below it */
+  int64_t sealed = id_floor_for_time_us(timestamp_now_us() - INT64_C(3600) * 1000000);
+  char sealed_text[24], above[24], below[24], bucket[16];
+  snprintf(sealed_text, sizeof sealed_text, "%lld", (long long)sealed);
+  snprintf(above, sizeof above, "%lld", (long long)(sealed + 4096));
+  snprintf(below, sizeof below, "%lld", (long long)(sealed - 1));
+  snprintf(bucket, sizeof bucket, "%d", cass_bucket_of_id(sealed));
+  p = rows_prime(f, CASS_TOTALS_GET, SEAL_COLS);
+  cqlmock_prime_row(p, (const char *[]){sealed_text, "40", "25"});
+  assert_int_equal(cqlmock_prime_add(f->mock, p), 0);
+  prime_live_buckets(f, 1, (const char *[]){bucket});
+  /* a row below the seal (the mock ignores the range) is already in the 40: not counted again */
+  prime_tally(f, bucket, 2, (const char *[]){above, below});
+  assert_int_equal(list_total(f), 41);
+  usleep(100 * 1000);
+  assert_int_equal(executed(f, CASS_TOTALS_SEAL), 0); /* nothing newer is settled yet */
+}
+
+static void list_messages_total_read_failure_is_unavailable(void **state) {
+  fixture *f = *state;
+  prime_conversation_found(f);
+  cqlmock_prime *p;
+  prime_live_buckets(f, 1, (const char *[]){"300"});
+  p = cqlmock_prime_new(CQLMOCK_MATCH_EXACT, text_of(f, CASS_MSG_TALLY));
+  cqlmock_prime_read_timeout(p, CQL_CONSISTENCY_LOCAL_QUORUM, 1, 2, false);
+  assert_int_equal(cqlmock_prime_add(f->mock, p), 0);
+  waiter w;
+  list_first_page(f, &w);
+  assert_int_equal(w.status, STORE_UNAVAILABLE);
+  assert_string_equal(w.detail, "Database timed out");
+  assert_int_equal(executed(f, CASS_TOTALS_SEAL), 0); /* never a seal from a partial count */
 }
 
 /* ---- conversations ---- */
@@ -943,8 +1073,9 @@ int main(void) {
       cmocka_unit_test_setup_teardown(send_with_new_key_claims_it, setup, teardown),
       cmocka_unit_test_setup_teardown(send_replay_of_stored_message_writes_nothing, setup, teardown),
       cmocka_unit_test_setup_teardown(send_replay_finishes_an_unwritten_message, setup, teardown),
-      cmocka_unit_test_setup_teardown(send_batch_timeout_is_unavailable_and_not_counted, setup, teardown),
-      cmocka_unit_test_setup_teardown(send_counter_failure_still_stores, setup, teardown),
+      cmocka_unit_test_setup_teardown(send_batch_timeout_is_unavailable, setup, teardown),
+      cmocka_unit_test_setup_teardown(send_claims_again_after_a_cas_timeout, setup, teardown),
+      cmocka_unit_test_setup_teardown(send_past_dated_messages_keep_their_time, setup, teardown),
       cmocka_unit_test_setup_teardown(send_longest_message_batch_stays_under_the_batch_limit, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(send_rejects_bad_requests_without_io, setup, teardown),
@@ -953,6 +1084,9 @@ int main(void) {
       cmocka_unit_test_setup_teardown(list_messages_page_past_total_reads_nothing, setup, teardown),
       cmocka_unit_test_setup_teardown(list_messages_unknown_conversation, setup, teardown),
       cmocka_unit_test_setup_teardown(list_messages_unavailable, setup, teardown),
+      cmocka_unit_test_setup_teardown(list_messages_total_counts_the_rows_and_seals_them, setup, teardown),
+      cmocka_unit_test_setup_teardown(list_messages_total_adds_newer_rows_to_the_seal, setup, teardown),
+      cmocka_unit_test_setup_teardown(list_messages_total_read_failure_is_unavailable, setup, teardown),
       cmocka_unit_test_setup_teardown(list_conversations_sorts_the_partition, setup, teardown),
       cmocka_unit_test_setup_teardown(list_conversations_reads_the_exact_message_when_rows_disagree, setup,
                                       teardown),

@@ -4,7 +4,9 @@
  * id is freed, the connection is replaced past the threshold), a node that stops answering,
  * a connection closed mid-request, STATUS_CHANGE / TOPOLOGY_CHANGE events, a first PREPARE
  * moving to the next host, schema agreement, prepare on all hosts / re-prepare on up, and the
- * statement's total timeout budget. Every wait is bounded; the suite runs in ~15 s. */
+ * statement's total timeout budget, back-pressure (requests past the in-flight cap wait in the
+ * host's bounded queue; only a full queue or their own deadline fails them). Every wait is bounded; the suite
+ * runs in ~15 s. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -825,6 +827,107 @@ static void test_total_timeout_budget(void **state) {
   cqlmock_stop(m);
 }
 
+/* ---- 11. back-pressure: the pending queue ------------------------------------------------------- */
+
+/* Submits n QUERYs of q at once (each with budget_ms, 0 = none) into res[0..n). */
+static void submit_many(cql_client *c, const char *q, unsigned budget_ms, async_result *res, int n) {
+  cql_statement *st = cql_statement_new(q, 0, false);
+  cql_statement_set_idempotent(st, true);
+  if (budget_ms) cql_statement_set_timeout(st, budget_ms);
+  for (int i = 0; i < n; i++) {
+    res[i] = (async_result){PTHREAD_MUTEX_INITIALIZER, false, 0, "", ""};
+    assert_true(cql_client_execute(c, st, on_async, &res[i]));
+  }
+  cql_statement_free(st);
+}
+
+static void test_backpressure_queue(void **state) {
+  (void)state;
+  cqlmock *m = start_mock(1, NULL, NULL);
+  cql_config cfg = test_config(m);
+  cfg.heartbeat_interval_ms = 0;
+  cfg.max_requests_per_connection = 4;
+  cfg.max_pending_per_host = 8;
+  cql_client *c = connect_client(&cfg);
+  prime_text_row(m, "SELECT slow FROM ks.t", "slow", 150);
+  /* 4 in flight + 8 queued: all 12 are answered, none fails, 4 at a time */
+  async_result res[13];
+  uint64_t t0 = now_ms();
+  submit_many(c, "SELECT slow FROM ks.t", 0, res, 12);
+  assert_true(cqlmock_log_wait(m, 0, CQLMOCK_OP_QUERY, "SELECT slow", 4, 1000));
+  sleep_ms(60);
+  assert_int_equal(cqlmock_log_count(m, 0, CQLMOCK_OP_QUERY, "SELECT slow"), 4); /* the cap holds */
+  for (int i = 0; i < 12; i++) {
+    wait_async(&res[i]);
+    assert_int_equal(res[i].code, 0);
+    assert_string_equal(res[i].text, "slow");
+  }
+  uint64_t elapsed = now_ms() - t0;
+  assert_true(elapsed >= 3 * 150); /* three waves of four */
+  assert_int_equal(cqlmock_log_count(m, 0, CQLMOCK_OP_QUERY, "SELECT slow"), 12);
+  /* 4 in flight + 8 queued + 1: only the one past the queue bound fails, at once */
+  cqlmock_log_clear(m, -1);
+  submit_many(c, "SELECT slow FROM ks.t", 0, res, 13);
+  int full = 0;
+  for (int i = 0; i < 13; i++) {
+    wait_async(&res[i]);
+    if (res[i].code == CQL_ERR_QUEUE_FULL) {
+      full++;
+    } else {
+      assert_int_equal(res[i].code, 0);
+    }
+  }
+  assert_int_equal(full, 1);
+  assert_int_equal(cqlmock_log_count(m, 0, CQLMOCK_OP_QUERY, "SELECT slow"), 12);
+  cql_client_close(c);
+  cqlmock_stop(m);
+}
+
+static void test_backpressure_deadline(void **state) {
+  (void)state;
+  cqlmock *m = start_mock(1, NULL, NULL);
+  cql_config cfg = test_config(m);
+  cfg.heartbeat_interval_ms = 0;
+  cfg.max_requests_per_connection = 1;
+  cfg.request_timeout_ms = 400;
+  cql_client *c = connect_client(&cfg);
+  prime_text_row(m, "SELECT slow FROM ks.t", "slow", 300);
+  /* the first holds the only stream for 300 ms; the second's own 100 ms budget ends while it
+   * waits in the queue: it fails with a client timeout at ~100 ms, never reaching the server */
+  async_result first[1], queued[1];
+  submit_many(c, "SELECT slow FROM ks.t", 0, first, 1);
+  assert_true(cqlmock_log_wait(m, 0, CQLMOCK_OP_QUERY, "SELECT slow", 1, 1000));
+  uint64_t t0 = now_ms();
+  submit_many(c, "SELECT slow FROM ks.t", 100, queued, 1);
+  wait_async(&queued[0]);
+  uint64_t waited = now_ms() - t0;
+  assert_int_equal(queued[0].code, CQL_ERR_CLIENT_TIMEOUT);
+  assert_true(waited >= 90 && waited < 250);
+  wait_async(&first[0]);
+  assert_int_equal(first[0].code, 0);
+  assert_int_equal(cqlmock_log_count(m, 0, CQLMOCK_OP_QUERY, "SELECT slow"), 1);
+  /* an in-flight request that times out frees its stream's place under the cap (the id stays
+   * orphaned): the queued one is sent then (~400 ms), and answered 300 ms later */
+  prime_text_row(m, "SELECT slower FROM ks.t", "slower", 1000);
+  submit_many(c, "SELECT slower FROM ks.t", 0, first, 1);
+  assert_true(cqlmock_log_wait(m, 0, CQLMOCK_OP_QUERY, "SELECT slower", 1, 1000));
+  t0 = now_ms();
+  submit_many(c, "SELECT slow FROM ks.t", 0, queued, 1);
+  wait_async(&first[0]);
+  assert_int_equal(first[0].code, CQL_ERR_CLIENT_TIMEOUT); /* 1000 ms answer, 400 ms attempt */
+  wait_async(&queued[0]);
+  waited = now_ms() - t0;
+  assert_int_equal(queued[0].code, 0);
+  assert_true(waited >= 650);
+  /* a queued request is cancelled with the client */
+  submit_many(c, "SELECT slower FROM ks.t", 0, first, 1);
+  submit_many(c, "SELECT slow FROM ks.t", 0, queued, 1);
+  cql_client_close(c);
+  assert_true(first[0].done && queued[0].done);
+  assert_int_equal(queued[0].code, CQL_ERR_CLIENT_CLOSED);
+  cqlmock_stop(m);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_auth),
@@ -837,6 +940,8 @@ int main(void) {
       cmocka_unit_test(test_schema_agreement),
       cmocka_unit_test(test_prepare_on_all_hosts),
       cmocka_unit_test(test_total_timeout_budget),
+      cmocka_unit_test(test_backpressure_queue),
+      cmocka_unit_test(test_backpressure_deadline),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -80,7 +80,8 @@ static void test_retry_matrix(void **state) {
   wt.write_type = "BATCH_LOG";
   assert_int_equal(cql_retry_decide(&wt, true, 0), CQL_RETRY_SAME_HOST);
   assert_int_equal(cql_retry_decide(&wt, false, 0), CQL_RETRY_RETHROW);
-  assert_int_equal(cql_retry_decide(&wt, true, 1), CQL_RETRY_RETHROW);
+  assert_int_equal(cql_retry_decide(&wt, true, CQL_RETRY_BATCHLOG_MAX - 1), CQL_RETRY_SAME_HOST);
+  assert_int_equal(cql_retry_decide(&wt, true, CQL_RETRY_BATCHLOG_MAX), CQL_RETRY_RETHROW);
   wt.write_type = "SIMPLE";
   assert_int_equal(cql_retry_decide(&wt, true, 0), CQL_RETRY_RETHROW);
 

@@ -37,12 +37,17 @@ static const char *const TEMPLATES[CASS_STMT_COUNT] = {
         " last_message_id) VALUES (?, ?, ?, ?)",
     [CASS_UNREAD_INSERT] =
         "INSERT INTO {ks}.read_state (user_id, conversation_id, message_id) VALUES (?, ?, ?)",
-    [CASS_COUNTER_INCR] = "UPDATE {ks}.conversation_counters SET message_count = message_count + 1"
-                          " WHERE conversation_id = ?",
     [CASS_CONV_GET] = "SELECT conversation_id, user1_id, user2_id, last_message_id, last_message_content"
                       " FROM {ks}.conversations WHERE conversation_id = ?",
     [CASS_CONV_EXISTS] = "SELECT user1_id FROM {ks}.conversations WHERE conversation_id = ?",
-    [CASS_COUNTER_GET] = "SELECT message_count FROM {ks}.conversation_counters WHERE conversation_id = ?",
+    [CASS_TOTALS_GET] = "SELECT sealed_until, message_count, from_user1_count FROM {ks}.conversation_totals"
+                        " WHERE conversation_id = ?",
+    [CASS_TOTALS_SEAL] = "INSERT INTO {ks}.conversation_totals (conversation_id, sealed_until, message_count,"
+                         " from_user1_count) VALUES (?, ?, ?, ?)",
+    [CASS_BUCKETS_FROM] =
+        "SELECT bucket FROM {ks}.buckets_by_conversation WHERE conversation_id = ? AND bucket >= ?",
+    [CASS_MSG_TALLY] = "SELECT message_id, sender_id, receiver_id FROM {ks}.messages_by_conversation"
+                       " WHERE conversation_id = ? AND bucket = ? AND message_id >= ?",
     [CASS_BUCKETS_LIST] = "SELECT bucket FROM {ks}.buckets_by_conversation"
                           " WHERE conversation_id = ? AND bucket <= ? LIMIT ?",
     [CASS_MSG_PAGE] = "SELECT " MSG_COLUMNS " FROM {ks}.messages_by_conversation"
@@ -73,7 +78,7 @@ const char *const CASS_TABLES[] = {
     "conversations",
     "conversations_by_user",
     "conversation_by_pair",
-    "conversation_counters",
+    "conversation_totals",
     "idempotency_keys",
     "node_leases",
     "read_state",

@@ -22,7 +22,9 @@ typedef struct cass_store {
   cql_client *client;
   cass_cql *cql;
   cql_consistency consistency;
-  cass_id_source ids;
+  cass_id_source ids;              /* message ids: strictly increasing created_at */
+  cass_id_source conversation_ids; /* apart, so that a new conversation (now) never pushes the
+                                    * message ids of past-dated seed sends to the present */
   cass_pair_cache pairs;
   cass_lease *lease;  /* NULL when the node id was configured */
   pthread_mutex_t mu; /* guards inflight */
@@ -67,6 +69,12 @@ void cass_get_conversation(store *base, int64_t conversation_id, store_conversat
 void cass_ping(store *base, store_ping_cb cb, void *arg);
 void cass_mark_read(store *base, const read_mark_request *req, store_read_mark_cb cb,
                     void *arg); /* read_state */
+
+/* The exact number of messages of a conversation (cassandra_totals.c): cb runs exactly once,
+ * on the cql I/O thread (or at once on OOM), with err NULL and the total, or with the error of
+ * the read that failed (valid during cb only). A newer seal is stored in the background. */
+typedef void (*cass_total_cb)(void *ud, const cql_error *err, int64_t total);
+void cass_conversation_total(cass_store *s, int64_t conversation_id, cass_total_cb cb, void *ud);
 
 /* Node lease (cassandra_lease.c). Acquire blocks (startup only); the lease renews itself on a
  * thread of its own until released; release blocks until the lease row is deleted or fails. */

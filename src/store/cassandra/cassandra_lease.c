@@ -129,26 +129,43 @@ static void *renew_main(void *arg) {
   return NULL;
 }
 
-/* One blocking claim of node_id; 1 applied, 0 taken, -1 error (in err). */
+/* True when the LWT answer names us as the owner (a claim of ours that timed out had applied). */
+static bool owned_by_us(const cass_lease *l, const cql_resultset *r) {
+  int col = cql_resultset_column_index(r, "owner");
+  const cql_row *row = cql_resultset_row(r, 0);
+  uint8_t owner[16];
+  return col >= 0 && row && cql_row_get_uuid(row, (size_t)col, owner) == CQL_GET_OK &&
+         memcmp(owner, l->owner, 16) == 0;
+}
+
+#define CLAIM_ATTEMPTS 4
+
+/* One blocking claim of node_id; 1 applied, 0 taken, -1 error (in err). A Paxos timeout (busy
+ * or freshly started cluster) is tried again: the claim is `IF NOT EXISTS` with our owner id. */
 static int claim(cass_lease *l, int node_id, char *err, size_t err_size) {
-  cql_statement *st = lease_statement(l, CASS_LEASE_CLAIM, 2);
-  if (!st) {
-    snprintf(err, err_size, "out of memory");
-    return -1;
+  int32_t rc = 0;
+  char why[256] = "";
+  for (int attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
+    cql_statement *st = lease_statement(l, CASS_LEASE_CLAIM, 2);
+    if (!st) {
+      snprintf(err, err_size, "out of memory");
+      return -1;
+    }
+    cql_statement_bind_int32(st, 0, node_id);
+    cql_statement_bind_uuid(st, 1, l->owner);
+    cql_resultset *r = NULL;
+    rc = cql_client_execute_wait(l->client, st, &r, why, sizeof why);
+    cql_statement_free(st);
+    if (rc == 0) {
+      int applied = cass_lwt_applied(r) || owned_by_us(l, r) ? 1 : 0;
+      cql_resultset_free(r);
+      return applied;
+    }
+    if (rc != CQL_ERROR_WRITE_TIMEOUT && rc != CQL_ERROR_CAS_WRITE_UNKNOWN && rc != CQL_ERROR_UNAVAILABLE)
+      break;
   }
-  cql_statement_bind_int32(st, 0, node_id);
-  cql_statement_bind_uuid(st, 1, l->owner);
-  cql_resultset *r = NULL;
-  char why[256];
-  int32_t rc = cql_client_execute_wait(l->client, st, &r, why, sizeof why);
-  cql_statement_free(st);
-  if (rc != 0) {
-    snprintf(err, err_size, "cannot lease a node id: %s", why);
-    return -1;
-  }
-  int applied = cass_lwt_applied(r) ? 1 : 0;
-  cql_resultset_free(r);
-  return applied;
+  snprintf(err, err_size, "cannot lease a node id: %s", why);
+  return -1;
 }
 
 int cass_lease_acquire(cql_client *c, const cass_cql *cql, unsigned renew_ms, cass_lease **out, int *node_id,

@@ -4,15 +4,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include "core/timestamp.h"
 #include "store/cassandra/cassandra_internal.h"
 #include "log/log.h"
 
-#define SCHEMA_TIMEOUT_MS   60000
-#define AGREEMENT_WAIT_US   (INT64_C(30) * 1000 * 1000)
-#define AGREEMENT_POLL_NSEC 500000000L
+#define SCHEMA_TIMEOUT_MS 60000
+#define AGREEMENT_WAIT_MS 60000u
 
 cql_client *cass_connect(const cassandra_store_config *cfg, cql_consistency cl, char *err, size_t err_size) {
   cql_config cc;
@@ -50,6 +47,7 @@ static int run(cql_client *c, const char *query, const char *what, cql_resultset
     return -1;
   }
   cql_statement_set_timeout(st, SCHEMA_TIMEOUT_MS);
+  cql_statement_set_idempotent(st, true); /* reads and IF NOT EXISTS DDL: safe to retry */
   char text[512];
   int32_t rc = cql_client_execute_wait(c, st, out, text, sizeof text);
   cql_statement_free(st);
@@ -128,28 +126,14 @@ static int local_dc_size(cql_client *c, const char *configured, char *dc, size_t
   return 0;
 }
 
-/* Collects every schema_version (this node's and its peers'); true when they are all equal. */
-static bool schema_agreed(cql_client *c, char *err, size_t err_size) {
-  char first[64] = "", v[64];
-  bool agreed = true;
-  static const char *const QUERIES[] = {"SELECT schema_version FROM system.local",
-                                        "SELECT peer, schema_version FROM system.peers"};
-  for (size_t q = 0; q < 2 && agreed; q++) {
-    cql_resultset *r = NULL;
-    if (run(c, QUERIES[q], "reading schema versions", &r, err, err_size) != 0) return false;
-    const cql_row *row;
-    int col = cql_resultset_column_index(r, "schema_version");
-    for (size_t i = 0; agreed && col >= 0 && (row = cql_resultset_row(r, i)); i++) {
-      uint8_t u[16];
-      if (cql_row_get_uuid(row, (size_t)col, u) != CQL_GET_OK) continue; /* a peer not yet known */
-      snprintf(v, sizeof v, "%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x", u[0], u[1],
-               u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
-      if (!*first) snprintf(first, sizeof first, "%s", v);
-      agreed = strcmp(first, v) == 0;
-    }
-    cql_resultset_free(r);
-  }
-  return agreed;
+/* Waits until every node the client sees up reports the same schema_version, as the drivers do
+ * after each DDL: the next DDL then finds the previous one on whichever coordinator it reaches
+ * (a node that is down is not waited for; it pulls the schema when it comes back). */
+static int agree(cql_client *c, const char *after, char *err, size_t err_size) {
+  char text[512];
+  if (cql_client_wait_schema_agreement(c, AGREEMENT_WAIT_MS, text, sizeof text) == 0) return 0;
+  snprintf(err, err_size, "schema agreement after %s: %s", after, text);
+  return -1;
 }
 
 typedef struct table_ctx {
@@ -160,7 +144,8 @@ typedef struct table_ctx {
 
 static bool create_table(void *arg, const char *stmt) {
   table_ctx *t = arg;
-  return run(t->c, stmt, "creating a table", NULL, t->err, t->err_size) == 0;
+  return run(t->c, stmt, "creating a table", NULL, t->err, t->err_size) == 0 &&
+         agree(t->c, "creating a table", t->err, t->err_size) == 0;
 }
 
 int cassandra_migrate(const cassandra_store_config *cfg, const char *replication, char *err,
@@ -193,24 +178,15 @@ int cassandra_migrate(const cassandra_store_config *cfg, const char *replication
   snprintf(ddl, sizeof ddl,
            "CREATE KEYSPACE IF NOT EXISTS %s WITH replication = %s AND durable_writes = true", keyspace, map);
   log_msg(LOG_INFO, "migrate", "keyspace %s, replication %s", keyspace, map);
-  if (run(c, ddl, "creating the keyspace", NULL, err, err_size) != 0) goto out;
+  if (run(c, ddl, "creating the keyspace", NULL, err, err_size) != 0 ||
+      agree(c, "creating the keyspace", err, err_size) != 0)
+    goto out;
   table_ctx ctx = {.c = c, .err = err, .err_size = err_size};
   if (!cass_schema_each(cass_schema_text(), keyspace, create_table, &ctx)) {
     if (!*err)
       snprintf(err, err_size, "schema/cassandra.cql has a statement that is not CREATE TABLE IF NOT EXISTS");
     goto out;
   }
-  int64_t deadline = timestamp_now_us() + AGREEMENT_WAIT_US;
-  bool agreed;
-  while (!(agreed = schema_agreed(c, err, err_size)) && !*err && timestamp_now_us() < deadline) {
-    struct timespec pause = {.tv_sec = 0, .tv_nsec = AGREEMENT_POLL_NSEC};
-    nanosleep(&pause, NULL);
-  }
-  if (*err) goto out;
-  if (!agreed)
-    log_msg(LOG_WARN, "migrate",
-            "nodes did not agree on the schema within 30 s (is a node down?);"
-            " it converges when every node is up");
   rc = 0;
 out:
   cql_client_close(c);

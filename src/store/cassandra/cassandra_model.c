@@ -26,6 +26,45 @@ int64_t cass_page_offset(const page_request *p) {
   return p->page - 1 > INT64_MAX / p->limit ? INT64_MAX : (p->page - 1) * p->limit;
 }
 
+/* ---- exact totals ------------------------------------------------------------------------- */
+
+int64_t cass_seal_bound(int64_t now_us) {
+  int64_t settled_us = now_us - CASS_SEAL_DELAY_US;
+  if (settled_us <= 0) return 0;
+  return id_floor_for_time_us(settled_us - settled_us % CASS_SEAL_GRID_US);
+}
+
+void cass_tally_init(cass_tally *t, int64_t sealed_until, int64_t sealed_count, int64_t sealed_from_low,
+                     int64_t now_us) {
+  *t = (cass_tally){.sealed_until = sealed_until > 0 ? sealed_until : 0,
+                    .sealed_count = sealed_until > 0 && sealed_count > 0 ? sealed_count : 0,
+                    .sealed_from_low = sealed_until > 0 && sealed_from_low > 0 ? sealed_from_low : 0};
+  int64_t bound = cass_seal_bound(now_us);
+  if (bound > t->sealed_until) t->seal_to = bound;
+}
+
+int64_t cass_tally_from(const cass_tally *t) { return t->sealed_until; }
+
+void cass_tally_add(cass_tally *t, int64_t message_id, int64_t sender_id, int64_t receiver_id) {
+  if (message_id < t->sealed_until) return;
+  if (t->seal_to && message_id < t->seal_to) {
+    t->settled_count++;
+    if (sender_id < receiver_id) t->settled_from_low++;
+  } else {
+    t->recent_count++;
+  }
+}
+
+int64_t cass_tally_total(const cass_tally *t) { return t->sealed_count + t->settled_count + t->recent_count; }
+
+bool cass_tally_seal(const cass_tally *t, int64_t *until, int64_t *count, int64_t *from_low) {
+  if (!t->seal_to) return false;
+  *until = t->seal_to;
+  *count = t->sealed_count + t->settled_count;
+  *from_low = t->sealed_from_low + t->settled_from_low;
+  return true;
+}
+
 /* ---- the bucket walk ---------------------------------------------------------------------- */
 
 void cass_walk_init(cass_walk *w, int64_t bound, int64_t skip, int limit) {
@@ -185,6 +224,7 @@ const char *cass_error_detail(int32_t code) {
   case CQL_ERR_NO_HOSTS:
   case CQL_ERR_CONNECTION_CLOSED:
   case CQL_ERR_CONNECT_FAILED:
+  case CQL_ERR_QUEUE_FULL:
     return "Database unavailable";
   case CQL_ERR_CLIENT_CLOSED:
     return "Store is closing";

@@ -31,6 +31,41 @@ int64_t cass_message_bound(const message_query *q);
 /* Rows of a page-number request to skip before the page ((page-1)*limit, saturating); 0 with a cursor. */
 int64_t cass_page_offset(const page_request *p);
 
+/* ---- exact totals (docs/data-model.md, "Exact totals") ------------------------------------
+
+ * A conversation's total is counted from its message rows, which are idempotent: the rows below
+ * a seal bound are counted once and the count stored (conversation_totals, one row per
+ * conversation, replaced by a later seal); the rows at or above it are counted on every read.
+ * A bound is sealable once no write can still land below it: CASS_SEAL_DELAY_US after its time
+ * (24 h of Idempotency-Key replays plus 1 h for batchlog replays and clock skew). Bounds sit on
+ * a one-hour grid, so two readers sealing at once write the same row. */
+#define CASS_SEAL_DELAY_US (INT64_C(25) * 3600 * 1000000)
+#define CASS_SEAL_GRID_US  (INT64_C(3600) * 1000000)
+
+/* The message-id bound that may be sealed at time now_us (ids below it are settled). */
+int64_t cass_seal_bound(int64_t now_us);
+
+typedef struct cass_tally {
+  int64_t sealed_until;                    /* stored seal: rows with id < sealed_until are counted in ... */
+  int64_t sealed_count;                    /*   ... sealed_count, of which sealed_from_low were sent by the */
+  int64_t sealed_from_low;                 /*  lower user id of the pair (user1_id) */
+  int64_t seal_to;                         /* new seal bound (> sealed_until), or 0: nothing new to seal */
+  int64_t settled_count, settled_from_low; /* counted rows in [sealed_until, seal_to) */
+  int64_t recent_count;                    /* counted rows >= max(sealed_until, seal_to) */
+} cass_tally;
+
+/* Starts from the stored seal (all 0 when the conversation has none) at time now_us. */
+void cass_tally_init(cass_tally *t, int64_t sealed_until, int64_t sealed_count, int64_t sealed_from_low,
+                     int64_t now_us);
+/* The live region the reader must count: message ids >= this. */
+int64_t cass_tally_from(const cass_tally *t);
+/* One message row of the live region (rows below cass_tally_from are ignored). */
+void cass_tally_add(cass_tally *t, int64_t message_id, int64_t sender_id, int64_t receiver_id);
+/* The exact number of messages once every live row was added. */
+int64_t cass_tally_total(const cass_tally *t);
+/* The seal to store (true), or false when the stored one is still the newest possible. */
+bool cass_tally_seal(const cass_tally *t, int64_t *until, int64_t *count, int64_t *from_low);
+
 /* ---- the bucket walk ---------------------------------------------------------------------- */
 
 typedef enum cass_walk_step {

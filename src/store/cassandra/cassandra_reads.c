@@ -37,7 +37,7 @@ typedef struct list_op {
   message_query q;
   store_message_page_cb cb;
   void *arg;
-  /* phase 1: three reads in parallel */
+  /* phase 1 in parallel: existence, the exact total (cassandra_totals.c), the first buckets */
   atomic_int pending;
   atomic_bool failed;
   int32_t error_code; /* of the first failed read */
@@ -187,11 +187,9 @@ static void on_exists(cql_resultset *r, const cql_error *err, void *ud) {
   phase1_arrived(op, "conversation lookup", err);
 }
 
-static void on_total(cql_resultset *r, const cql_error *err, void *ud) {
+static void on_total(void *ud, const cql_error *err, int64_t total) {
   list_op *op = ud;
-  if (r && !cass_row_int64(r, cql_resultset_row(r, 0), "message_count", &op->total)) op->total = 0;
-  if (op->total < 0) op->total = 0;
-  cql_resultset_free(r);
+  op->total = total;
   phase1_arrived(op, "message count", err);
 }
 
@@ -238,10 +236,10 @@ void cass_list_messages(store *base, const message_query *q, store_message_page_
     cql_statement_set_page_size(buckets, 0);
   }
   cql_statement *exists = by_conversation(s, CASS_CONV_EXISTS, q->conversation_id);
-  cql_statement *total = by_conversation(s, CASS_COUNTER_GET, q->conversation_id);
+  int64_t conversation_id = q->conversation_id;
   if (list_first) cass_execute(s, buckets, on_first_buckets, op);
   cass_execute(s, exists, on_exists, op);
-  cass_execute(s, total, on_total, op);
+  cass_conversation_total(s, conversation_id, on_total, op);
 }
 
 /* ---- conversations of a user ----------------------------------------------------------------

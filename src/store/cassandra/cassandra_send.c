@@ -7,7 +7,9 @@
  *   batch  one LOGGED batch of the message, its bucket, the conversation, both users' rows and
  *          the receiver's unread row (ids only), timestamped with the message's created_at
  *          (idempotent, may be retried)
- *   count  the counter, once, after the batch succeeded, never retried
+ *
+ * Nothing is counted: totals are counted from the message rows themselves (cassandra_totals.c),
+ * so a retried or replayed write can never count twice.
  *
  * Every step runs in the callback of the previous one on the cql I/O thread. */
 #include <stdio.h>
@@ -29,7 +31,23 @@ typedef struct send_op {
   message msg;
   char *replay_content; /* owned copy of a replayed message's content */
   bool replayed;
+  unsigned lwt_attempts; /* of the claim in progress */
 } send_op;
+
+/* An `INSERT ... IF NOT EXISTS` claim may run again after a Paxos timeout, contention or a
+ * replica set without quorum: its answer says who holds the row, and a claim that did apply
+ * the first time reads back as our own row (same conversation id / message id). A pair claim
+ * reads the pair again first: many first sends of one pair at once (the seed) contend in Paxos,
+ * and the losers usually find the winner's row. */
+#define LWT_ATTEMPTS 8
+
+static bool claim_again(send_op *op, const cql_error *err) {
+  bool transient = err->code == CQL_ERROR_WRITE_TIMEOUT || err->code == CQL_ERROR_CAS_WRITE_UNKNOWN ||
+                   err->code == CQL_ERROR_UNAVAILABLE || err->code == CQL_ERROR_OVERLOADED;
+  if (!transient || ++op->lwt_attempts >= LWT_ATTEMPTS) return false;
+  cass_log_error("claim (trying again)", err);
+  return true;
+}
 
 static void finish(send_op *op, store_status status, const char *detail) {
   cass_store *s = op->s;
@@ -49,25 +67,6 @@ static void fail(send_op *op, const char *what, const cql_error *err) {
   finish(op, STORE_UNAVAILABLE, cass_error_detail(err->code));
 }
 
-/* ---- count ---- */
-
-static void on_counted(cql_resultset *r, const cql_error *err, void *ud) {
-  send_op *op = ud;
-  cql_resultset_free(r);
-  /* The message is stored: answer 201 anyway. The total is now one short (data-model.md). */
-  if (err) cass_log_error("message counter increment (total may be one short)", err);
-  finish(op, STORE_OK, NULL);
-}
-
-static void count_message(send_op *op) {
-  cql_statement *st = cass_statement(op->s, CASS_COUNTER_INCR, 1);
-  if (st) {
-    cql_statement_bind_int64(st, 0, op->msg.conversation_id);
-    cql_statement_set_idempotent(st, false);
-  }
-  cass_execute(op->s, st, on_counted, op);
-}
-
 /* ---- batch ---- */
 
 static void on_batch(cql_resultset *r, const cql_error *err, void *ud) {
@@ -77,7 +76,7 @@ static void on_batch(cql_resultset *r, const cql_error *err, void *ud) {
     fail(op, "message batch", err);
     return;
   }
-  count_message(op);
+  finish(op, STORE_OK, NULL);
 }
 
 /* Adds one statement of the batch; false on OOM. */
@@ -193,10 +192,15 @@ static bool load_replay(send_op *op, const cql_resultset *r) {
   return true;
 }
 
+static void claim_key(send_op *op);
+
 static void on_key_claimed(cql_resultset *r, const cql_error *err, void *ud) {
   send_op *op = ud;
   if (err) {
-    fail(op, "idempotency key claim", err);
+    if (claim_again(op, err))
+      claim_key(op);
+    else
+      fail(op, "idempotency key claim", err);
     return;
   }
   if (cass_lwt_applied(r)) {
@@ -204,8 +208,10 @@ static void on_key_claimed(cql_resultset *r, const cql_error *err, void *ud) {
     write_message(op);
     return;
   }
+  int64_t own_id = op->msg.id;
   bool loaded = load_replay(op, r);
   cql_resultset_free(r);
+  if (loaded && op->msg.id == own_id) op->replayed = false; /* our earlier attempt's claim */
   if (!loaded) {
     log_msg(LOG_ERROR, "cassandra", "idempotency key row without a complete message");
     finish(op, STORE_UNAVAILABLE, "Database error");
@@ -246,13 +252,19 @@ static void with_conversation(send_op *op, int64_t conversation_id) {
     write_message(op);
 }
 
+static void read_pair(send_op *op);
+
 static void on_pair_claimed(cql_resultset *r, const cql_error *err, void *ud) {
   send_op *op = ud;
   int64_t candidate = op->msg.conversation_id;
   if (err) {
-    fail(op, "conversation claim", err);
+    if (claim_again(op, err))
+      read_pair(op); /* a concurrent first sender's claim may have won meanwhile: use it */
+    else
+      fail(op, "conversation claim", err);
     return;
   }
+  op->lwt_attempts = 0; /* the key claim, if any, gets its own attempts */
   int64_t id = candidate;
   bool ok = cass_lwt_applied(r) ||
             (cass_row_int64(r, cql_resultset_row(r, 0), "conversation_id", &id) && id_is_valid(id));
@@ -264,6 +276,8 @@ static void on_pair_claimed(cql_resultset *r, const cql_error *err, void *ud) {
   }
   with_conversation(op, id);
 }
+
+static void claim_pair(send_op *op);
 
 static void on_pair_read(cql_resultset *r, const cql_error *err, void *ud) {
   send_op *op = ud;
@@ -279,7 +293,11 @@ static void on_pair_read(cql_resultset *r, const cql_error *err, void *ud) {
     return;
   }
   /* First message of the pair: claim it with a fresh id; a concurrent first sender's claim wins. */
-  op->msg.conversation_id = cass_id_source_next(&op->s->ids, timestamp_now_us() / 1000);
+  op->msg.conversation_id = cass_id_source_next(&op->s->conversation_ids, timestamp_now_us() / 1000);
+  claim_pair(op);
+}
+
+static void claim_pair(send_op *op) {
   cql_statement *st = cass_statement(op->s, CASS_PAIR_CLAIM, 3);
   if (st) {
     cass_statement_lwt(st);
@@ -288,6 +306,15 @@ static void on_pair_read(cql_resultset *r, const cql_error *err, void *ud) {
     cql_statement_bind_int64(st, 2, op->msg.conversation_id);
   }
   cass_execute(op->s, st, on_pair_claimed, op);
+}
+
+static void read_pair(send_op *op) {
+  cql_statement *st = cass_statement(op->s, CASS_PAIR_GET, 2);
+  if (st) {
+    cql_statement_bind_int64(st, 0, op->low);
+    cql_statement_bind_int64(st, 1, op->high);
+  }
+  cass_execute(op->s, st, on_pair_read, op);
 }
 
 void cass_send_message(store *base, const send_request *req, store_send_cb cb, void *arg) {
@@ -322,10 +349,5 @@ void cass_send_message(store *base, const send_request *req, store_send_cb cb, v
     with_conversation(op, cached);
     return;
   }
-  cql_statement *st = cass_statement(s, CASS_PAIR_GET, 2);
-  if (st) {
-    cql_statement_bind_int64(st, 0, op->low);
-    cql_statement_bind_int64(st, 1, op->high);
-  }
-  cass_execute(s, st, on_pair_read, op);
+  read_pair(op);
 }

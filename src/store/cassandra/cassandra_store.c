@@ -103,6 +103,7 @@ static void close_store(store *base) {
   cass_cql_free(s->cql);
   cass_pair_cache_destroy(&s->pairs);
   cass_id_source_destroy(&s->ids);
+  cass_id_source_destroy(&s->conversation_ids);
   pthread_cond_destroy(&s->idle);
   pthread_mutex_destroy(&s->mu);
   free(s);
@@ -139,6 +140,7 @@ static int open_parts(cass_store *s, const cassandra_store_config *cfg, const ch
                                      &s->lease, &node, err, err_size) != 0)
     return -1;
   cass_id_source_init(&s->ids, node);
+  cass_id_source_init(&s->conversation_ids, node);
   return 0;
 }
 
