@@ -5,7 +5,8 @@
 # keyspace msgtest_<random> with `messenger migrate` (run twice to check it is idempotent), runs
 # tests/http with MESSENGER_TEST_STORE=cassandra, and drops the keyspace on exit (with Debian's
 # python3-cassandra driver). Extra arguments go to pytest. Then tests/cassandra/test_seed.py: the
-# seed command gives the same data on SQLite and on Cassandra.
+# seed command gives the same data on SQLite and on Cassandra; then the Cassandra variants of
+# tests/events/test_replicas.py (two replicas on Cassandra sharing a redis-server the test starts).
 set -euo pipefail
 bin=$1
 docs=$2
@@ -44,3 +45,6 @@ root=$(cd "$(dirname "$0")/.." && pwd)
   /usr/bin/python3 -m pytest -q -p no:cacheprovider "${@:3}" .)
 echo "test-cassandra: seed gives the same data on both stores"
 (cd "$root/tests/cassandra" && MESSENGER_BIN="$bin" /usr/bin/python3 -m pytest -q -p no:cacheprovider test_seed.py)
+echo "test-cassandra: event streams, two replicas on Cassandra sharing a local redis-server"
+(cd "$root/tests/events" && MESSENGER_BIN="$bin" /usr/bin/python3 -m pytest -q -p no:cacheprovider -k cassandra \
+  test_replicas.py)

@@ -54,7 +54,7 @@ def start_pair(workdir, redis, store, tag, **extra):
     if store == "cassandra":
         if not os.environ.get("CASSANDRA_CONTACT_POINTS"):
             pytest.skip("CASSANDRA_CONTACT_POINTS is not set: the Cassandra replicas need a real node "
-                        "(the integrator runs this with make events-replica-test CASSANDRA_CONTACT_POINTS=...)")
+                        "(make test-cassandra runs them on a local node, or set CASSANDRA_CONTACT_POINTS)")
         env["CASSANDRA_KEYSPACE"] = "evtest_" + os.urandom(5).hex()
         env["MESSENGER_STORE"] = "cassandra"
         r = subprocess.run([BIN, "migrate"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=300)
