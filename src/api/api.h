@@ -2,24 +2,31 @@
  * the request, calls the store, and renders the JSON answer; this module owns the route
  * table handed to the transport.
  *
- * The api borrows the store and the docs directory path; both must outlive it. */
+ * The api borrows the store, the docs directory path, the verifier and the send limiter; all
+ * must outlive it. With `auth` NULL authentication is off; with `send_limit` NULL sends are
+ * not rate-limited (api/access.h). */
 #ifndef MESSENGER_API_API_H
 #define MESSENGER_API_API_H
 
 #include <stdatomic.h>
 
+#include "auth/auth.h"
 #include "http/http.h"
+#include "ratelimit/ratelimit.h"
 #include "store/store.h"
 
 typedef struct api {
   store *store;
   const char *docs_dir;  /* Swagger UI assets for /docs; NULL or missing files = self-contained page */
   const char *docs_page; /* the /docs HTML, chosen once at init from what docs_dir holds */
+  auth_verifier *auth;   /* NULL: authentication off */
+  ratelimit *send_limit; /* NULL: sends not limited */
   atomic_bool draining;  /* set at shutdown: /ready answers 503 so load balancers stop routing here */
   http_routes routes;
 } api;
 
-/* Fills the route table of `a`; hand &a->routes to the transport. */
+/* Fills the route table of `a` (auth and send_limit off; set them after); hand &a->routes to
+ * the transport. */
 void api_init(api *a, store *s, const char *docs_dir);
 
 #endif

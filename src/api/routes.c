@@ -29,6 +29,8 @@ void api_init(api *a, store *s, const char *docs_dir) {
   a->store = s;
   a->docs_dir = docs_dir;
   a->docs_page = api_docs_page_for(docs_dir);
+  a->auth = NULL;
+  a->send_limit = NULL;
   atomic_init(&a->draining, false);
   a->routes = (http_routes){
       .routes = routes,

@@ -4,8 +4,10 @@
 #define MESSENGER_APP_CONFIG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
+#include "auth/auth.h"
 #include "http/server.h"
 
 typedef struct store_settings {
@@ -30,7 +32,14 @@ typedef struct serve_settings {
   http_server_config http;
   const char *docs_dir;
   unsigned shutdown_grace_ms;
+  auth_config auth;       /* MESSENGER_JWT_*: off unless a secret or key file is set */
+  const char *send_rate;  /* MESSENGER_SEND_RATE (messages/s per sender; NULL or "0" = off) */
+  const char *send_burst; /* MESSENGER_SEND_BURST (NULL = 5 x the rate) */
 } serve_settings;
+
+/* The send limit of the settings: *rate 0 when off. False with a reason when a value is not
+ * a number in range (rate 0 or 0.001 .. 1e6, burst 1 .. 1e6). */
+bool send_limit_settings(const serve_settings *s, double *rate, uint32_t *burst, char *err, size_t err_size);
 
 typedef struct seed_settings {
   uint64_t seed;

@@ -21,6 +21,13 @@ static void serve_usage(FILE *out) {
       "  --per-ip-connections N   per client address, 0 = no limit (1024)  [MESSENGER_PER_IP_CONNECTIONS]\n"
       "  --quiet                  no per-request log lines                 "
       "[MESSENGER_QUIET=1]\n" STORE_OPTIONS_HELP
+      "  Authentication (off unless a secret or key is set; API.md \"Authentication\"):\n"
+      "    MESSENGER_JWT_SECRET            HS256 secret (32 bytes at least)\n"
+      "    MESSENGER_JWT_PUBLIC_KEY_FILE   PEM public key: RSA (RS256) or EC P-256 (ES256)\n"
+      "    MESSENGER_JWT_ISSUER            required iss       MESSENGER_JWT_AUDIENCE  required aud\n"
+      "  Send rate limit per sender (429 + Retry-After):\n"
+      "    MESSENGER_SEND_RATE             messages/s, 0 = off (default)\n"
+      "    MESSENGER_SEND_BURST            bucket size (5 x the rate)\n"
       "\nLimits: body 64 KiB (413), request line + headers 16 KiB (431), 10 s to send a request,\n"
       "60 s idle keep-alive. SIGTERM/SIGINT: stop accepting, finish in-flight requests, exit 0.\n");
 }
@@ -88,6 +95,34 @@ static bool parse_serve_args(int argc, char **argv, serve_settings *srv, store_s
   return true;
 }
 
+/* The verifier and the send limiter the settings ask for (each NULL when off). */
+static bool open_access(const serve_settings *cfg, auth_verifier **auth, ratelimit **send_limit, char *err,
+                        size_t err_size) {
+  double rate;
+  uint32_t burst;
+  if (!send_limit_settings(cfg, &rate, &burst, err, err_size)) return false;
+  if (auth_config_enabled(&cfg->auth)) {
+    char reason[224];
+    *auth = auth_verifier_new(&cfg->auth, reason, sizeof reason);
+    if (!*auth) {
+      snprintf(err, err_size, "authentication: %s", reason);
+      return false;
+    }
+  }
+  if (rate > 0 && !(*send_limit = ratelimit_new(rate, burst))) {
+    snprintf(err, err_size, "send limit: out of memory");
+    auth_verifier_free(*auth);
+    *auth = NULL;
+    return false;
+  }
+  return true;
+}
+
+static void close_access(auth_verifier *auth, ratelimit *send_limit) {
+  auth_verifier_free(auth);
+  ratelimit_free(send_limit);
+}
+
 int cmd_serve(int argc, char **argv) {
   serve_settings srv_cfg;
   store_settings st_cfg;
@@ -104,19 +139,32 @@ int cmd_serve(int argc, char **argv) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
   signal(SIGPIPE, SIG_IGN);
 
+  char err[256];
+  auth_verifier *auth = NULL;
+  ratelimit *send_limit = NULL;
+  if (!open_access(&srv_cfg, &auth, &send_limit, err, sizeof err)) {
+    fprintf(stderr, "messenger: %s\n", err);
+    return 2;
+  }
   store *st = open_store(&st_cfg);
-  if (!st) return 1;
+  if (!st) {
+    close_access(auth, send_limit);
+    return 1;
+  }
   static api app;
   api_init(&app, st, srv_cfg.docs_dir);
-  char err[256];
+  app.auth = auth;
+  app.send_limit = send_limit;
   http_server *srv = http_server_start(&srv_cfg.http, &app.routes, err, sizeof err);
   if (!srv) {
     fprintf(stderr, "messenger: %s\n", err);
     store_close(st);
+    close_access(auth, send_limit);
     return 1;
   }
-  fprintf(stderr, "messenger: listening on %s:%u (store: %s)\n", srv_cfg.http.host, http_server_port(srv),
-          store_backend(st));
+  fprintf(stderr, "messenger: listening on %s:%u (store: %s, auth: %s, send limit: %s)\n", srv_cfg.http.host,
+          http_server_port(srv), store_backend(st), auth ? jwt_alg_name(auth_verifier_alg(auth)) : "off",
+          send_limit ? srv_cfg.send_rate : "off");
 
   int sig = 0;
   sigwait(&stop_signals, &sig);
@@ -127,6 +175,7 @@ int cmd_serve(int argc, char **argv) {
     return 1;
   }
   store_close(st);
+  close_access(auth, send_limit);
   fprintf(stderr, "messenger: stopped\n");
   return 0;
 }
