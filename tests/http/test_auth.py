@@ -395,3 +395,17 @@ def test_bad_configuration_stops_the_server_at_start(workdir, env, message):
     r = run_bin(["serve", "--host", "127.0.0.1", "--port", "0", "--db", os.path.join(workdir, "never.db")], env)
     assert r.returncode == 2, (r.returncode, r.stderr)
     assert message in r.stderr, r.stderr
+
+
+def test_openapi_offers_bearer_auth(hs):
+    """/docs (Swagger UI) shows an Authorize button for the bearerAuth scheme of the document."""
+    doc = hs.get("/openapi.json").json
+    scheme = doc["components"]["securitySchemes"]["bearerAuth"]
+    assert scheme["type"] == "http" and scheme["scheme"] == "bearer", scheme
+    for path, item in doc["paths"].items():
+        for op in item.values():
+            if path.startswith("/api/"):
+                assert {"bearerAuth": []} in op["security"], path
+                assert "401" in op["responses"], path
+            else:
+                assert op["security"] == [], path
