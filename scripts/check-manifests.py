@@ -333,6 +333,12 @@ class Checker:
                                     "so each pod leases its own from Cassandra")
                 if "CASSANDRA_CONTACT_POINTS" not in env:
                     self.err(where, "CASSANDRA_CONTACT_POINTS is not set")
+                try:
+                    rate = float(env.get("MESSENGER_SEND_RATE") or 0)
+                except ValueError:
+                    rate = 0
+                if rate <= 0:
+                    self.err(where, "MESSENGER_SEND_RATE must be set above 0: a deployment limits sends")
             for v in pod.get("volumes") or []:
                 if "persistentVolumeClaim" in v:
                     self.err(where, f"volume {v.get('name')} is persistent: replicas keep no local data")
@@ -648,6 +654,8 @@ def self_test():
             "targetPort", 8080), "want 8000"),
         "undocumented env": (lambda r: k8s_doc(r, "ConfigMap")["data"].__setitem__("MESSENGER_TYPO", "1"),
                              "MESSENGER_TYPO is not documented"),
+        "no send limit": (lambda r: k8s_doc(r, "ConfigMap")["data"].pop("MESSENGER_SEND_RATE"),
+                          "MESSENGER_SEND_RATE must be set"),
         "shared node id": (lambda r: k8s_doc(r, "ConfigMap")["data"].__setitem__("MESSENGER_NODE_ID", "1"),
                            "MESSENGER_NODE_ID is set"),
         "hpa too big": (lambda r: k8s_doc(r, "HorizontalPodAutoscaler")["spec"].__setitem__("maxReplicas", 64),
