@@ -28,7 +28,8 @@ FROM debian:12-slim AS runtime
 RUN apt-get update -q \
  && DEBIAN_FRONTEND=noninteractive apt-get upgrade -y -q \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-      libmicrohttpd12 libjansson4 libsqlite3-0 libuv1 liblz4-1 zlib1g libuuid1 tini \
+      libmicrohttpd12 libjansson4 libsqlite3-0 libuv1 liblz4-1 zlib1g libuuid1 libhiredis0.14 \
+      libssl3 tini \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 messenger \
  && useradd --system --uid 10001 --gid 10001 --home-dir /data --no-create-home \

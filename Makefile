@@ -14,7 +14,7 @@ SHELL := /bin/bash
 ifeq ($(origin CC),default)
 CC := gcc
 endif
-PKGS := libmicrohttpd jansson sqlite3 libuv liblz4 zlib uuid libcrypto
+PKGS := libmicrohttpd jansson sqlite3 libuv liblz4 zlib uuid hiredis libcrypto
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
