@@ -2,6 +2,7 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -9,6 +10,7 @@
 #include "api/respond.h"
 #include "log/log.h"
 #include "ratelimit/ratelimit.h"
+#include "ratelimit/shared.h"
 
 static int64_t clock_ns(clockid_t id) {
   struct timespec ts;
@@ -59,13 +61,43 @@ bool api_require_self(http_exchange *ex, int64_t caller, int64_t user_id) {
   return false;
 }
 
-bool api_take_send_token(http_exchange *ex, api *a, int64_t sender) {
-  if (!a->send_limit) return true;
-  int64_t wait_ns = 0;
-  if (ratelimit_take(a->send_limit, sender, clock_ns(CLOCK_MONOTONIC), &wait_ns)) return true;
+static void respond_too_many(http_exchange *ex, int64_t wait_ns) {
   char seconds[24];
   snprintf(seconds, sizeof seconds, "%" PRId64, ratelimit_retry_after_s(wait_ns));
   http_add_header(ex, "Retry-After", seconds);
   respond_detail(ex, 429, "Too many requests");
-  return false;
+}
+
+typedef struct admit_call {
+  http_exchange *ex;
+  api_admit_cb done;
+  void *arg;
+} admit_call;
+
+static void on_shared_decision(void *arg, bool allowed, int64_t wait_ns) {
+  admit_call *call = arg;
+  if (!allowed) respond_too_many(call->ex, wait_ns);
+  call->done(call->arg, allowed);
+  free(call);
+}
+
+void api_admit_send(http_exchange *ex, api *a, int64_t sender, api_admit_cb done, void *arg) {
+  if (a->send_limit_shared) {
+    admit_call *call = malloc(sizeof *call);
+    if (call) {
+      *call = (admit_call){.ex = ex, .done = done, .arg = arg};
+      ratelimit_shared_take(a->send_limit_shared, sender, on_shared_decision, call);
+      return;
+    }
+    respond_detail(ex, 503, "Out of memory");
+    done(arg, false);
+    return;
+  }
+  int64_t wait_ns = 0;
+  if (a->send_limit && !ratelimit_take(a->send_limit, sender, clock_ns(CLOCK_MONOTONIC), &wait_ns)) {
+    respond_too_many(ex, wait_ns);
+    done(arg, false);
+    return;
+  }
+  done(arg, true);
 }

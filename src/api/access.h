@@ -3,7 +3,7 @@
  * caller id is 0 and every check passes, so existing clients see no change.
  *
  * Each function that can refuse responds itself (401 with WWW-Authenticate: Bearer, 403,
- * 429 with Retry-After) and returns false; the handler then returns without responding.
+ * 429 with Retry-After) and says so; the handler then returns without responding.
  * A conversation the caller is not part of must be answered exactly like a missing one:
  * handlers test api_is_participant and answer respond_store_error(ex, STORE_NOT_FOUND, ...). */
 #ifndef MESSENGER_API_ACCESS_H
@@ -29,8 +29,11 @@ static inline bool api_is_participant(int64_t caller, int64_t user1, int64_t use
   return caller == 0 || caller == user1 || caller == user2;
 }
 
-/* One send of `sender` under the send rate limit (none configured: always true); else
- * responds 429 with Retry-After. */
-bool api_take_send_token(http_exchange *ex, api *a, int64_t sender);
+/* Admits one send of `sender` under the send rate limit: done(arg, true) to go on, or a 429
+ * with Retry-After is sent and done(arg, false) follows so the caller can free its state.
+ * done runs exactly once, inline (no limit, or the per-process limit) or on the Redis client's
+ * thread (the limit shared by replicas). */
+typedef void (*api_admit_cb)(void *arg, bool admitted);
+void api_admit_send(http_exchange *ex, api *a, int64_t sender, api_admit_cb done, void *arg);
 
 #endif

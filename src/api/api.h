@@ -3,8 +3,8 @@
  * table handed to the transport.
  *
  * The api borrows the store, the docs directory path, the verifier and the send limiter; all
- * must outlive it. With `auth` NULL authentication is off; with `send_limit` NULL sends are
- * not rate-limited (api/access.h). */
+ * must outlive it. With `auth` NULL authentication is off; with `send_limit` and
+ * `send_limit_shared` NULL sends are not rate-limited (api/access.h). */
 #ifndef MESSENGER_API_API_H
 #define MESSENGER_API_API_H
 
@@ -13,6 +13,8 @@
 #include "auth/auth.h"
 #include "http/http.h"
 #include "ratelimit/ratelimit.h"
+#include "ratelimit/shared.h"
+#include "ratelimit/shared.h"
 #include "store/store.h"
 
 typedef struct api {
@@ -20,12 +22,13 @@ typedef struct api {
   const char *docs_dir;  /* Swagger UI assets for /docs; NULL or missing files = self-contained page */
   const char *docs_page; /* the /docs HTML, chosen once at init from what docs_dir holds */
   auth_verifier *auth;   /* NULL: authentication off */
-  ratelimit *send_limit; /* NULL: sends not limited */
-  atomic_bool draining;  /* set at shutdown: /ready answers 503 so load balancers stop routing here */
+  ratelimit *send_limit; /* NULL: sends not limited by this process alone */
+  ratelimit_shared *send_limit_shared; /* NULL: no limit shared by replicas (takes precedence) */
+  atomic_bool draining; /* set at shutdown: /ready answers 503 so load balancers stop routing here */
   http_routes routes;
 } api;
 
-/* Fills the route table of `a` (auth and send_limit off; set them after); hand &a->routes to
+/* Fills the route table of `a` (auth and send limits off; set them after); hand &a->routes to
  * the transport. */
 void api_init(api *a, store *s, const char *docs_dir);
 

@@ -16,6 +16,7 @@
 
 typedef struct send_call {
   http_exchange *ex;
+  store *store;
   json_t *body; /* keeps the content string alive until the store answers */
   send_request req;
 } send_call;
@@ -26,6 +27,17 @@ static void on_sent(void *arg, store_status status, const char *detail, const se
     respond_message(call->ex, 201, &result->message);
   else
     respond_store_error(call->ex, status, detail);
+  json_decref(call->body);
+  free(call);
+}
+
+/* The send limit's answer: store the message, or (429 already sent) drop the request. */
+static void on_admitted(void *arg, bool admitted) {
+  send_call *call = arg;
+  if (admitted) {
+    store_send_message(call->store, &call->req, on_sent, call);
+    return;
+  }
   json_decref(call->body);
   free(call);
 }
@@ -125,7 +137,7 @@ void api_send_message(http_exchange *ex, void *app) {
     return;
   }
   validation_free(&v);
-  if (!api_require_self(ex, caller, req.sender_id) || !api_take_send_token(ex, a, req.sender_id)) {
+  if (!api_require_self(ex, caller, req.sender_id)) {
     json_decref(body);
     return;
   }
@@ -135,8 +147,8 @@ void api_send_message(http_exchange *ex, void *app) {
     respond_detail(ex, 503, "Out of memory");
     return;
   }
-  *call = (send_call){.ex = ex, .body = body, .req = req};
-  store_send_message(a->store, &call->req, on_sent, call);
+  *call = (send_call){.ex = ex, .store = a->store, .body = body, .req = req};
+  api_admit_send(ex, a, req.sender_id, on_admitted, call);
 }
 
 /* ---- GET /api/messages/conversation/{id}[/before] ---- */

@@ -31,6 +31,7 @@ void api_init(api *a, store *s, const char *docs_dir) {
   a->docs_page = api_docs_page_for(docs_dir);
   a->auth = NULL;
   a->send_limit = NULL;
+  a->send_limit_shared = NULL;
   atomic_init(&a->draining, false);
   a->routes = (http_routes){
       .routes = routes,

@@ -28,6 +28,8 @@ static void serve_usage(FILE *out) {
       "  Send rate limit per sender (429 + Retry-After):\n"
       "    MESSENGER_SEND_RATE             messages/s, 0 = off (default)\n"
       "    MESSENGER_SEND_BURST            bucket size (5 x the rate)\n"
+      "    MESSENGER_REDIS_URL             redis://[[user]:password@]host[:port][/db]: one limit for all "
+      "replicas\n"
       "\nLimits: body 64 KiB (413), request line + headers 16 KiB (431), 10 s to send a request,\n"
       "60 s idle keep-alive. SIGTERM/SIGINT: stop accepting, finish in-flight requests, exit 0.\n");
 }
@@ -95,32 +97,66 @@ static bool parse_serve_args(int argc, char **argv, serve_settings *srv, store_s
   return true;
 }
 
-/* The verifier and the send limiter the settings ask for (each NULL when off). */
-static bool open_access(const serve_settings *cfg, auth_verifier **auth, ratelimit **send_limit, char *err,
-                        size_t err_size) {
+/* Authentication and send limits, each NULL when off. */
+typedef struct access_parts {
+  auth_verifier *auth;
+  ratelimit *send_limit;
+  redis_client *redis;
+  ratelimit_shared *send_limit_shared;
+} access_parts;
+
+static void close_access(access_parts *p) {
+  if (p->redis) redis_client_close(p->redis); /* answers every pending limit request first */
+  ratelimit_shared_free(p->send_limit_shared);
+  auth_verifier_free(p->auth);
+  ratelimit_free(p->send_limit);
+  *p = (access_parts){0};
+}
+
+static bool open_send_limit(const serve_settings *cfg, double rate, uint32_t burst, access_parts *p,
+                            char *err, size_t err_size) {
+  if (!cfg->redis_url) {
+    p->send_limit = ratelimit_new(rate, burst);
+    if (!p->send_limit) snprintf(err, err_size, "send limit: out of memory");
+    return p->send_limit != NULL;
+  }
+  /* A send waits for the limit's answer: when Redis is slow or down, the per-process bucket
+   * decides after at most this long (ratelimit/shared.h). */
+  redis_client_options opts = {.request_timeout_ms = 250, .connect_timeout_ms = 250};
+  const char *why = NULL;
+  p->redis = redis_client_open(cfg->redis_url, &opts, &why);
+  if (!p->redis) {
+    snprintf(err, err_size, "MESSENGER_REDIS_URL: %s", why ? why : "cannot start the client");
+    return false;
+  }
+  p->send_limit_shared = ratelimit_shared_new(p->redis, rate, burst);
+  if (!p->send_limit_shared) snprintf(err, err_size, "send limit: out of memory");
+  return p->send_limit_shared != NULL;
+}
+
+static bool open_access(const serve_settings *cfg, access_parts *p, char *err, size_t err_size) {
+  *p = (access_parts){0};
   double rate;
   uint32_t burst;
   if (!send_limit_settings(cfg, &rate, &burst, err, err_size)) return false;
   if (auth_config_enabled(&cfg->auth)) {
     char reason[224];
-    *auth = auth_verifier_new(&cfg->auth, reason, sizeof reason);
-    if (!*auth) {
+    p->auth = auth_verifier_new(&cfg->auth, reason, sizeof reason);
+    if (!p->auth) {
       snprintf(err, err_size, "authentication: %s", reason);
       return false;
     }
   }
-  if (rate > 0 && !(*send_limit = ratelimit_new(rate, burst))) {
-    snprintf(err, err_size, "send limit: out of memory");
-    auth_verifier_free(*auth);
-    *auth = NULL;
+  if (rate > 0 && !open_send_limit(cfg, rate, burst, p, err, err_size)) {
+    close_access(p);
     return false;
   }
   return true;
 }
 
-static void close_access(auth_verifier *auth, ratelimit *send_limit) {
-  auth_verifier_free(auth);
-  ratelimit_free(send_limit);
+static const char *send_limit_name(const serve_settings *cfg, const access_parts *p) {
+  if (p->send_limit_shared) return "shared (Redis)";
+  return p->send_limit ? cfg->send_rate : "off";
 }
 
 int cmd_serve(int argc, char **argv) {
@@ -140,31 +176,32 @@ int cmd_serve(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
 
   char err[256];
-  auth_verifier *auth = NULL;
-  ratelimit *send_limit = NULL;
-  if (!open_access(&srv_cfg, &auth, &send_limit, err, sizeof err)) {
+  access_parts access;
+  if (!open_access(&srv_cfg, &access, err, sizeof err)) {
     fprintf(stderr, "messenger: %s\n", err);
     return 2;
   }
   store *st = open_store(&st_cfg);
   if (!st) {
-    close_access(auth, send_limit);
+    close_access(&access);
     return 1;
   }
   static api app;
   api_init(&app, st, srv_cfg.docs_dir);
-  app.auth = auth;
-  app.send_limit = send_limit;
+  app.auth = access.auth;
+  app.send_limit = access.send_limit;
+  app.send_limit_shared = access.send_limit_shared;
   http_server *srv = http_server_start(&srv_cfg.http, &app.routes, err, sizeof err);
   if (!srv) {
     fprintf(stderr, "messenger: %s\n", err);
     store_close(st);
-    close_access(auth, send_limit);
+    close_access(&access);
     return 1;
   }
   fprintf(stderr, "messenger: listening on %s:%u (store: %s, auth: %s, send limit: %s)\n", srv_cfg.http.host,
-          http_server_port(srv), store_backend(st), auth ? jwt_alg_name(auth_verifier_alg(auth)) : "off",
-          send_limit ? srv_cfg.send_rate : "off");
+          http_server_port(srv), store_backend(st),
+          access.auth ? jwt_alg_name(auth_verifier_alg(access.auth)) : "off",
+          send_limit_name(&srv_cfg, &access));
 
   int sig = 0;
   sigwait(&stop_signals, &sig);
@@ -175,7 +212,7 @@ int cmd_serve(int argc, char **argv) {
     return 1;
   }
   store_close(st);
-  close_access(auth, send_limit);
+  close_access(&access);
   fprintf(stderr, "messenger: stopped\n");
   return 0;
 }

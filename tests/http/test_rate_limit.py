@@ -1,8 +1,14 @@
 """Send rate limit (API.md "Rate limits"): a per-sender token bucket, here 0.5 messages/s with
 a burst of 3, on a server of its own. Over it: 429 {"detail": "Too many requests"} with a
 Retry-After of whole seconds, and nothing is stored; other senders are not affected; once
-Retry-After has passed the sender may send again."""
+Retry-After has passed the sender may send again. With MESSENGER_REDIS_URL two servers draw
+from one bucket per sender (a redis-server started here on a free port); without Redis they fall
+back to their own."""
 
+import shutil
+import socket
+import subprocess
+import tempfile
 import time
 
 import pytest
@@ -71,3 +77,98 @@ def test_invalid_sends_are_not_counted(limited):
         assert limited.post("/api/messages/", {"sender_id": a, "receiver_id": b, "content": ""}).status == 422
     for _ in range(BURST):
         assert post(limited, a, b).status == 201
+
+
+# --- shared by replicas through Redis (MESSENGER_REDIS_URL) -----------------------------------
+
+class RedisServer:
+    def __init__(self, workdir):
+        self.dir = tempfile.mkdtemp(prefix="redis-", dir=workdir)
+        self.port = None
+        self.proc = None
+
+    def start(self):
+        if self.port is None:
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                self.port = s.getsockname()[1]
+        self.proc = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                                      "--appendonly", "no", "--dir", self.dir, "--loglevel", "warning"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return self
+            except OSError:
+                time.sleep(0.02)
+        raise AssertionError("redis-server did not start")
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def url(self):
+        return "redis://127.0.0.1:%d" % self.port
+
+
+@pytest.fixture(scope="module")
+def redis(workdir):
+    if not shutil.which("redis-server"):
+        pytest.fail("redis-server is not installed (scripts/apt-packages.txt)")
+    r = RedisServer(workdir).start()
+    yield r
+    r.stop()
+
+
+@pytest.fixture(scope="module")
+def replicas(start_server, redis):
+    env = {"MESSENGER_SEND_RATE": str(RATE), "MESSENGER_SEND_BURST": str(BURST), "MESSENGER_REDIS_URL": redis.url()}
+    servers = [start_server("shared-limit", env=env), start_server("shared-limit", env=env)]
+    clients = [s.client() for s in servers]
+    yield clients
+    for c in clients:
+        c.close()
+
+
+def test_limit_is_shared_by_replicas(replicas):
+    a, b = new_pair()
+    one, two = replicas
+    # the burst, spread over both replicas
+    for i in range(BURST):
+        assert post((one, two)[i % 2], a, b).status == 201
+    # over it on both
+    for c in replicas:
+        r = post(c, a, b)
+        check_detail(r, 429, "Too many requests")
+        assert 1 <= int(r.header("Retry-After")) <= 1 / RATE
+    # another sender is not affected
+    assert post(two, b, a).status == 201
+    time.sleep(1 / RATE)
+    assert post(two, a, b).status == 201
+    assert post(one, a, b).status == 429
+
+
+def test_redis_down_falls_back_to_the_replicas_own_limit(replicas, redis):
+    a, b = new_pair()
+    one, _ = replicas
+    redis.stop()
+    try:
+        t0 = time.monotonic()
+        assert post(one, a, b).status == 201
+        assert time.monotonic() - t0 < 5, "a send waited too long for the dead Redis"
+        for _ in range(BURST - 1):
+            assert post(one, a, b).status == 201
+        check_detail(post(one, a, b), 429, "Too many requests")
+    finally:
+        redis.start()
+    # back to the shared bucket once Redis answers again (a fresh, empty Redis: a full bucket)
+    deadline = time.monotonic() + 15
+    c = new_user()
+    while time.monotonic() < deadline:
+        if post(one, c, c + 1).status == 201:
+            break
+        time.sleep(0.2)
+    else:
+        raise AssertionError("no send accepted after Redis came back")
