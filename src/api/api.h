@@ -14,7 +14,6 @@
 #include "http/http.h"
 #include "ratelimit/ratelimit.h"
 #include "ratelimit/shared.h"
-#include "ratelimit/shared.h"
 #include "store/store.h"
 
 typedef struct api {

@@ -212,12 +212,11 @@ static jwt_result check_header(const jwt_key *key, const char *text, size_t len)
   if (!header) return JWT_MALFORMED;
   jwt_result r = JWT_OK;
   const char *alg = json_string_value(json_object_get(header, "alg"));
-  if (!alg)
+  /* crit: RFC 7515 4.1.11, we understand no extension */
+  if (!alg || json_object_get(header, "crit"))
     r = JWT_MALFORMED;
   else if (strcmp(alg, jwt_alg_name(key->alg)) != 0)
     r = JWT_WRONG_ALG;
-  else if (json_object_get(header, "crit"))
-    r = JWT_MALFORMED; /* RFC 7515 4.1.11: we understand no extension */
   json_decref(header);
   return r;
 }
@@ -378,7 +377,7 @@ char *jwt_sign_hs256(const jwt_key *key, int64_t user_id, int64_t now_s, int64_t
   char sub[24];
   snprintf(sub, sizeof sub, "%lld", (long long)user_id);
   json_t *claims =
-      json_pack("{s:s,s:I,s:I}", "sub", sub, "iat", (json_int_t)now_s, "exp", (json_int_t)(now_s + ttl_s));
+      json_pack("{s:s,s:I,s:I}", "sub", sub, "iat", (json_int_t)now_s, "exp", (json_int_t)now_s + ttl_s);
   if (claims && issuer) json_object_set_new(claims, "iss", json_string(issuer));
   if (claims && audience) json_object_set_new(claims, "aud", json_string(audience));
   char *out = claims ? malloc(JWT_MAX_LEN) : NULL;
