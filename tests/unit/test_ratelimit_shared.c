@@ -1,5 +1,6 @@
-/* ratelimit/shared without a Redis to talk to: every decision falls back to the process's own
- * bucket (same rate and burst), arrives exactly once on the client's thread, and is counted.
+/* ratelimit/shared with a Redis that never answers: every decision falls back to the process's
+ * own bucket (same rate and burst) after the request timeout, arrives exactly once on the
+ * client's thread, and is counted.
  * The shared behaviour against a real redis-server is checked black-box by
  * tests/http/test_rate_limit.py (two servers, one Redis). */
 #include <setjmp.h>
@@ -41,21 +42,25 @@ static void wait_calls(decisions *d, int n) {
   pthread_mutex_unlock(&d->lock);
 }
 
-/* A loopback port nobody listens on (bound, then closed). */
-static int closed_port(void) {
+/* A "Redis" that hangs: a loopback listener whose connections wait in the kernel's backlog and
+ * never get a byte. Returns the socket (close it after); *port is where it listens. */
+static int silent_listener(int *port) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-  socklen_t len = sizeof a;
-  assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-  close(fd);
-  return ntohs(a.sin_port);
+  struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  socklen_t addr_len = sizeof addr;
+  bool ok = fd >= 0 && bind(fd, (struct sockaddr *)&addr, addr_len) == 0 && listen(fd, 64) == 0 &&
+            getsockname(fd, (struct sockaddr *)&addr, &addr_len) == 0;
+  assert_true(ok);
+  *port = ntohs(addr.sin_port);
+  return fd;
 }
 
-static void no_redis_means_the_local_bucket_decides(void **state) {
+static void silent_redis_means_the_local_bucket_decides(void **state) {
   (void)state;
+  int port;
+  int listener = silent_listener(&port);
   char url[64];
-  snprintf(url, sizeof url, "redis://127.0.0.1:%d", closed_port());
+  snprintf(url, sizeof url, "redis://127.0.0.1:%d", port);
   redis_client_options opts = {.request_timeout_ms = 100, .connect_timeout_ms = 100};
   const char *err = NULL;
   redis_client *redis = redis_client_open(url, &opts, &err);
@@ -74,6 +79,7 @@ static void no_redis_means_the_local_bucket_decides(void **state) {
   assert_int_equal(d.allowed, 4);
   redis_client_close(redis);
   ratelimit_shared_free(r);
+  close(listener);
 }
 
 static void bad_settings_are_refused(void **state) {
@@ -83,7 +89,7 @@ static void bad_settings_are_refused(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(no_redis_means_the_local_bucket_decides),
+      cmocka_unit_test(silent_redis_means_the_local_bucket_decides),
       cmocka_unit_test(bad_settings_are_refused),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
