@@ -76,6 +76,7 @@ void serve_settings_from_env(serve_settings *s) {
   s->send_rate = env_or("MESSENGER_SEND_RATE", NULL);
   s->send_burst = env_or("MESSENGER_SEND_BURST", NULL);
   s->redis_url = env_or("MESSENGER_REDIS_URL", NULL);
+  s->redis_timeout_ms = (unsigned)env_unsigned("MESSENGER_REDIS_TIMEOUT_MS", 10, 60000, 250);
 }
 
 bool send_limit_settings(const serve_settings *s, double *rate, uint32_t *burst, char *err, size_t err_size) {

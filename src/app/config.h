@@ -32,10 +32,11 @@ typedef struct serve_settings {
   http_server_config http;
   const char *docs_dir;
   unsigned shutdown_grace_ms;
-  auth_config auth;       /* MESSENGER_JWT_*: off unless a secret or key file is set */
-  const char *send_rate;  /* MESSENGER_SEND_RATE (messages/s per sender; NULL or "0" = off) */
-  const char *send_burst; /* MESSENGER_SEND_BURST (NULL = 5 x the rate) */
-  const char *redis_url;  /* MESSENGER_REDIS_URL: state shared by replicas (the send limit), or NULL */
+  auth_config auth;          /* MESSENGER_JWT_*: off unless a secret or key file is set */
+  const char *send_rate;     /* MESSENGER_SEND_RATE (messages/s per sender; NULL or "0" = off) */
+  const char *send_burst;    /* MESSENGER_SEND_BURST (NULL = 5 x the rate) */
+  const char *redis_url;     /* MESSENGER_REDIS_URL: state shared by replicas (the send limit), or NULL */
+  unsigned redis_timeout_ms; /* MESSENGER_REDIS_TIMEOUT_MS: a send waits this long for the shared limit */
 } serve_settings;
 
 /* The send limit of the settings: *rate 0 when off. False with a reason when a value is not

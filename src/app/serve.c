@@ -122,7 +122,8 @@ static bool open_send_limit(const serve_settings *cfg, double rate, uint32_t bur
   }
   /* A send waits for the limit's answer: when Redis is slow or down, the per-process bucket
    * decides after at most this long (ratelimit/shared.h). */
-  redis_client_options opts = {.request_timeout_ms = 250, .connect_timeout_ms = 250};
+  redis_client_options opts = {.request_timeout_ms = cfg->redis_timeout_ms,
+                               .connect_timeout_ms = cfg->redis_timeout_ms};
   const char *why = NULL;
   p->redis = redis_client_open(cfg->redis_url, &opts, &why);
   if (!p->redis) {

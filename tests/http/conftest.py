@@ -56,7 +56,7 @@ def _base_env(workdir):
     for k in ("PORT", "HOST", "MESSENGER_DB", "MESSENGER_QUIET", "MESSENGER_MAX_CONNECTIONS",
               "MESSENGER_PER_IP_CONNECTIONS", "MESSENGER_STORE", "MESSENGER_JWT_SECRET",
               "MESSENGER_JWT_PUBLIC_KEY_FILE", "MESSENGER_JWT_ISSUER", "MESSENGER_JWT_AUDIENCE",
-              "MESSENGER_SEND_RATE", "MESSENGER_SEND_BURST"):
+              "MESSENGER_SEND_RATE", "MESSENGER_SEND_BURST", "MESSENGER_REDIS_URL", "MESSENGER_REDIS_TIMEOUT_MS"):
         env.pop(k, None)  # the suite tests the documented defaults
     env["MESSENGER_STORE"] = STORE
     return env
