@@ -1,20 +1,28 @@
 #!/usr/bin/python3
 """make manifest-check: the delivery files are hardened and agree with each other.
 
-Reads k8s/*.yaml, docker-compose*.yml, Dockerfile, .dockerignore, .github/workflows/*.yml,
-README.md and src/ (no cluster, no Docker engine needed) and asserts:
+Reads k8s/ (a Kustomize base and the overlays k8s/overlays/dev and k8s/overlays/prod),
+docker-compose*.yml, Dockerfile, .dockerignore, .github/workflows/*.yml, README.md and src/
+(no cluster, no Docker engine needed). Each overlay is built, with `kubectl kustomize` when
+kubectl is installed and always with the small built-in builder below (resources, namespace,
+images, strategic-merge patches: the subset the overlays use); when both ran their outputs must
+agree. The checks run on each overlay's build output and assert:
   - every pod (Deployment, StatefulSet, Job) runs non-root with seccomp RuntimeDefault, no
     privilege escalation, all capabilities dropped, resources set; the messenger containers
     also run as uid 10001 with a read-only root filesystem and port 8000 only;
-  - the server Deployment: 2+ replicas, RollingUpdate with maxUnavailable 0, readiness on
-    /ready, liveness and startup on /health, a preStop drain shorter than the grace period;
+  - the server Deployment: RollingUpdate with maxUnavailable 0, readiness on /ready, liveness
+    and startup on /health, a preStop drain shorter than the grace period, Prometheus scrape
+    annotations for /metrics on 8000;
+  - prod: 2+ replicas, HPA, PDB, resource limits, the Cassandra StatefulSet and migration Job,
+    Redis, a send rate limit (MESSENGER_SEND_RATE > 0); dev: 1 replica, no resource limits
+    (requests only), and SQLite is allowed only there (one replica, no HPA);
   - replicas share one store: a Deployment with replicas > 1 or an HPA resolves
     MESSENGER_STORE=cassandra, mounts no persistent volume (no per-pod SQLite file) and sets
     no MESSENGER_NODE_ID (each pod leases its own);
   - Service, PDB, HPA, NetworkPolicy and Job match the Deployment; Cassandra is a StatefulSet
     behind a headless Service that CASSANDRA_CONTACT_POINTS names;
   - every env name that a manifest or compose file sets is documented in README.md and read
-    by the program (a string literal in src/);
+    by the program (a string literal in src/) or specified by the contract (../shared/API.md);
   - one image name (messenger) and one port (8000) across k8s, compose, Dockerfile, workflows;
   - the Dockerfile builds with exactly `make deps` and `make build` and ships a hardened runtime;
   - the workflows parse and have the expected jobs, pinned actions, push on main only.
@@ -25,6 +33,8 @@ import copy
 import glob
 import os
 import re
+import shutil
+import subprocess
 import sys
 
 import yaml
@@ -35,9 +45,14 @@ PORT = 8000
 UID = 10001
 NODE_IDS = 32  # message ids carry a 5-bit node number (src/core/ids.h)
 RUNTIME_LIBS = {"libmicrohttpd12", "libjansson4", "libsqlite3-0", "libuv1", "liblz4-1", "zlib1g",
-                "libuuid1", "tini"}
+                "libuuid1", "libhiredis0.14", "libssl3", "tini"}
 WORKLOADS = ("Deployment", "StatefulSet", "Job", "DaemonSet")
 ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
+OVERLAYS = ("dev", "prod")
+CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding", "PersistentVolume", "StorageClass"}
+# Strategic-merge keys of the lists the overlays patch (the Kubernetes API's patchMergeKey).
+MERGE_KEYS = {"containers": "name", "initContainers": "name", "volumes": "name", "env": "name",
+              "volumeMounts": "mountPath", "ports": "containerPort"}
 
 
 def read(path):
@@ -55,15 +70,108 @@ def strings(node):
     return str(node)
 
 
+def smp_merge(target, patch, key=None):
+    """Strategic merge of `patch` into `target` (in place): maps merge, null deletes, lists of
+    MERGE_KEYS merge by their key, other lists are replaced."""
+    if isinstance(target, dict) and isinstance(patch, dict):
+        for k, v in patch.items():
+            if v is None:
+                target.pop(k, None)
+            elif k in target and isinstance(v, (dict, list)):
+                target[k] = smp_merge(target[k], v, k)
+            else:
+                target[k] = copy.deepcopy(v)
+        return target
+    if isinstance(target, list) and isinstance(patch, list) and key in MERGE_KEYS:
+        mk = MERGE_KEYS[key]  # as kubectl: the patch's items first (merged or new), then the others
+        keys = {item.get(mk) for item in patch if isinstance(item, dict)}
+        merged = []
+        for item in patch:
+            match = [t for t in target if isinstance(t, dict) and isinstance(item, dict) and t.get(mk) == item.get(mk)]
+            merged.append(smp_merge(match[0], item, None) if match else copy.deepcopy(item))
+        return merged + [t for t in target if not (isinstance(t, dict) and t.get(mk) in keys)]
+    return copy.deepcopy(patch)
+
+
+def set_image(doc, images):
+    spec = ((doc.get("spec") or {}).get("template") or {}).get("spec") or {}
+    for c in (spec.get("initContainers") or []) + (spec.get("containers") or []):
+        image = str(c.get("image", ""))
+        name = image.split("@")[0]
+        name = name.rsplit(":", 1)[0] if ":" in name.rsplit("/", 1)[-1] else name
+        for img in images:
+            if img.get("name") == name:
+                tag = img.get("newTag", image.split("@")[0].rsplit(":", 1)[-1] if ":" in image else "")
+                c["image"] = img.get("newName", name) + (":" + str(tag) if tag else "")
+
+
+def kustomize_build(directory):
+    """The built-in builder: the documents of the kustomization in `directory` (repo-relative)."""
+    kust = yaml.safe_load(read(os.path.join(directory, "kustomization.yaml"))) or {}
+    docs = []
+    for res in kust.get("resources") or []:
+        path = os.path.normpath(os.path.join(directory, res))
+        if os.path.isdir(os.path.join(ROOT, path)):
+            docs += kustomize_build(path)
+        else:
+            docs += [d for d in yaml.safe_load_all(read(path)) if d is not None]
+    for patch in kust.get("patches") or []:
+        pdoc = yaml.safe_load(read(os.path.join(directory, patch["path"])))
+        kind, name = pdoc.get("kind"), (pdoc.get("metadata") or {}).get("name")
+        targets = [d for d in docs if d.get("kind") == kind and d["metadata"].get("name") == name]
+        if len(targets) != 1:
+            raise ValueError(f"{directory}: patch {patch['path']} matches {len(targets)} objects")
+        smp_merge(targets[0], pdoc)
+    ns = kust.get("namespace")
+    for d in docs:
+        if ns and d.get("kind") not in CLUSTER_SCOPED:
+            d.setdefault("metadata", {})["namespace"] = ns
+        set_image(d, kust.get("images") or [])
+    return docs
+
+
+def by_identity(docs):
+    return {(d.get("kind"), d["metadata"].get("name")): d for d in docs}
+
+
+def build_overlays(repo):
+    """Builds every overlay into repo["overlays"]; records how in repo["builder"]."""
+    kubectl = shutil.which("kubectl")
+    repo["builder"] = "kubectl kustomize + built-in" if kubectl else "built-in (kubectl not installed)"
+    for ov in sorted(os.listdir(os.path.join(ROOT, "k8s", "overlays"))):
+        directory = os.path.join("k8s", "overlays", ov)
+        try:
+            docs = kustomize_build(directory)
+        except (OSError, ValueError, KeyError, yaml.YAMLError) as e:
+            repo["errors"].append(f"{directory}: cannot build: {e}")
+            continue
+        if kubectl:
+            r = subprocess.run([kubectl, "kustomize", os.path.join(ROOT, directory)], capture_output=True, text=True,
+                               timeout=120)
+            if r.returncode != 0:
+                repo["errors"].append(f"{directory}: kubectl kustomize failed: {r.stderr.strip()[:500]}")
+                continue
+            built = [d for d in yaml.safe_load_all(r.stdout) if d is not None]
+            mine, theirs = by_identity(docs), by_identity(built)
+            for ident in sorted(set(mine) | set(theirs), key=str):
+                if mine.get(ident) != theirs.get(ident):
+                    repo["errors"].append(f"{directory}: the built-in builder and kubectl kustomize disagree on "
+                                          f"{ident[0]}/{ident[1]}")
+            docs = built
+        repo["overlays"][ov] = docs
+
+
 def load_repo():
     """Everything the checks look at, as plain data (so the self-test can mutate it)."""
-    repo = {"k8s": {}, "compose": {}, "workflows": {}, "errors": []}
-    for path in sorted(glob.glob(os.path.join(ROOT, "k8s", "*.yaml"))):
+    repo = {"k8s": {}, "k8s_files": {}, "overlays": {}, "compose": {}, "workflows": {}, "errors": []}
+    for path in sorted(glob.glob(os.path.join(ROOT, "k8s", "**", "*.yaml"), recursive=True)):
         name = os.path.relpath(path, ROOT)
         try:
-            repo["k8s"][name] = [d for d in yaml.safe_load_all(read(name)) if d is not None]
+            repo["k8s_files"][name] = [d for d in yaml.safe_load_all(read(name)) if d is not None]
         except yaml.YAMLError as e:
             repo["errors"].append(f"{name}: not valid YAML: {e}")
+    if not repo["errors"] and os.path.isdir(os.path.join(ROOT, "k8s", "overlays")):
+        build_overlays(repo)
     for pattern, key in (("docker-compose*.yml", "compose"), (".github/workflows/*.yml", "workflows")):
         for path in sorted(glob.glob(os.path.join(ROOT, pattern))):
             name = os.path.relpath(path, ROOT)
@@ -78,6 +186,8 @@ def load_repo():
         with open(path, encoding="utf-8", errors="replace") as f:
             literals.update(re.findall(r'"([A-Z][A-Z0-9_]*)"', f.read()))
     repo["src_literals"] = literals
+    api = os.path.join(ROOT, "..", "shared", "API.md")
+    repo["contract_env"] = set(re.findall(r"`([A-Z][A-Z0-9_]*)`", read(api))) if os.path.exists(api) else set()
     return repo
 
 
@@ -85,6 +195,7 @@ class Checker:
     def __init__(self, repo):
         self.repo = repo
         self.errors = list(repo["errors"])
+        self.profile = "prod"  # the overlay being checked: "dev" relaxes replicas, limits, store
 
     def err(self, where, msg):
         self.errors.append(f"{where}: {msg}")
@@ -109,8 +220,8 @@ class Checker:
         for n in sorted(names):
             if n not in documented:
                 self.err(where, f"env {n} is not documented in README.md's environment table")
-            if self.repo["src_literals"] and n not in self.repo["src_literals"]:
-                self.err(where, f"env {n} is not read by the program (no \"{n}\" in src/)")
+            if self.repo["src_literals"] and n not in self.repo["src_literals"] | self.repo["contract_env"]:
+                self.err(where, f"env {n} is not read by the program (no \"{n}\" in src/) nor in API.md")
 
     @staticmethod
     def image_repo(image):
@@ -158,7 +269,6 @@ class Checker:
         if not self.repo["k8s"]:
             self.err("k8s/", "no manifests")
             return
-        self.check_kustomization()
         namespaces = [d["metadata"]["name"] for _, d in self.objects("Namespace")]
         if len(namespaces) != 1:
             self.err("k8s/", f"want exactly one Namespace, found {namespaces}")
@@ -179,8 +289,12 @@ class Checker:
             self.check_deployment(name, dep)
         self.check_single_store()
         self.check_hpa_pdb_service(deployments)
-        self.check_job(deployments)
-        self.check_cassandra()
+        if self.profile == "prod" or list(self.objects("Job")):
+            self.check_job(deployments)
+        if self.profile == "prod" or list(self.objects("StatefulSet")):
+            self.check_cassandra()
+        if self.profile == "prod":
+            self.check_prod(deployments)
         self.check_network_policy()
         for name, doc in self.objects("ConfigMap"):
             self.check_env_names(name, (doc.get("data") or {}).keys())
@@ -191,27 +305,58 @@ class Checker:
             self.check_env_names(name, list((doc.get("stringData") or {}).keys())
                                  + list((doc.get("data") or {}).keys()))
 
-    def check_kustomization(self):
-        name = "k8s/kustomization.yaml"
-        docs = self.repo["k8s"].get(name)
-        if not docs:
-            self.err(name, "missing")
-            return
-        kust = docs[0]
-        resources = set(kust.get("resources") or [])
-        for path in resources:
-            if f"k8s/{path}" not in self.repo["k8s"]:
-                self.err(name, f"resource {path} does not exist")
-        for path in self.repo["k8s"]:
-            base = os.path.basename(path)
-            if base in ("kustomization.yaml",) or base.startswith("secret.example"):
+    def check_kustomizations(self):
+        files = self.repo["k8s_files"]
+        loose = [p for p in files if os.path.dirname(p) == "k8s"]
+        for p in loose:
+            self.err(p, "k8s/ holds a base and overlays: put it in k8s/base or an overlay")
+        for directory in ["k8s/base"] + [f"k8s/overlays/{o}" for o in OVERLAYS]:
+            name = f"{directory}/kustomization.yaml"
+            docs = files.get(name)
+            if not docs:
+                self.err(name, "missing")
                 continue
-            if base not in resources:
-                self.err(name, f"{base} is not listed in resources")
-        if any(r.startswith("secret.example") for r in resources):
-            self.err(name, "the example Secret must not be applied")
-        if not any(i.get("name") == IMAGE for i in kust.get("images") or []):
-            self.err(name, f"images: has no entry for {IMAGE} (CD pins it to the commit SHA)")
+            kust = docs[0]
+            listed = set(kust.get("resources") or []) | {p.get("path") for p in kust.get("patches") or []}
+            for path in listed:
+                full = os.path.normpath(os.path.join(directory, path))
+                if full not in files and not f"{full}/kustomization.yaml" in files:
+                    self.err(name, f"{path} does not exist")
+            for path in files:
+                base = os.path.basename(path)
+                if os.path.dirname(path) != directory or base == "kustomization.yaml" or base.startswith("secret.example"):
+                    continue
+                if base not in listed:
+                    self.err(name, f"{base} is not listed in resources or patches")
+            if any(str(r).startswith("secret.example") for r in listed):
+                self.err(name, "the example Secret must not be applied")
+            if directory != "k8s/base" and "../../base" not in (kust.get("resources") or []):
+                self.err(name, "an overlay must build on ../../base")
+            if not any(i.get("name") == IMAGE for i in kust.get("images") or []):
+                self.err(name, f"images: has no entry for {IMAGE} (CD pins it to the commit SHA)")
+        for o in OVERLAYS:
+            if o not in self.repo["overlays"] and not self.repo["errors"]:
+                self.err(f"k8s/overlays/{o}", "missing overlay")
+
+    def check_prod(self, deployments):
+        """Production: a send rate limit, Redis for events across replicas, resource limits."""
+        for name, dep in deployments:
+            for c in self.pod_spec(dep).get("containers") or []:
+                if self.image_repo(c.get("image")) != IMAGE:
+                    continue
+                rate = self.resolved_env(c).get("MESSENGER_SEND_RATE")
+                try:
+                    ok = float(rate) > 0
+                except (TypeError, ValueError):
+                    ok = False
+                if not ok:
+                    self.err(name, f"prod must limit sends: MESSENGER_SEND_RATE is {rate!r}, want > 0")
+        redis = [n for n, d in self.objects() if d.get("kind") in ("Deployment", "StatefulSet")
+                 and any(self.image_repo(c.get("image")) == "redis" for c in self.pod_spec(d).get("containers") or [])]
+        if not redis:
+            self.err("k8s/", "prod has no Redis workload (live events across replicas)")
+        if not any(d["metadata"]["name"] == "redis" for _, d in self.objects("Service")):
+            self.err("k8s/", "prod has no Service named redis")
 
     def check_pod(self, name, doc):
         where = f"{name} {doc['kind']}/{doc['metadata'].get('name')}"
@@ -239,9 +384,12 @@ class Checker:
             if caps.get("add"):
                 self.err(cw, f"adds capabilities {caps['add']}")
             res = c.get("resources") or {}
-            for part in ("requests", "limits"):
+            dev_server = self.profile == "dev" and self.image_repo(c.get("image")) == IMAGE
+            for part in ("requests",) if dev_server else ("requests", "limits"):
                 if not (res.get(part) or {}).get("memory") or not (res.get(part) or {}).get("cpu"):
                     self.err(cw, f"resources.{part} needs cpu and memory")
+            if dev_server and res.get("limits"):
+                self.err(cw, "dev sets no resource limits (requests only)")
             image = str(c.get("image", ""))
             if ":" not in image.rsplit("/", 1)[-1] and "@" not in image:
                 self.err(cw, f"image {image} has no tag")
@@ -279,8 +427,15 @@ class Checker:
     def check_deployment(self, name, dep):
         where = f"{name} Deployment/{dep['metadata']['name']}"
         spec = dep.get("spec") or {}
-        if (spec.get("replicas") or 1) < 2:
+        if self.profile == "prod" and (spec.get("replicas") or 1) < 2:
             self.err(where, "replicas must be 2 or more")
+        if self.profile == "dev" and spec.get("replicas") != 1:
+            self.err(where, "dev runs exactly 1 replica")
+        notes = (((spec.get("template") or {}).get("metadata") or {}).get("annotations")) or {}
+        want = {"prometheus.io/scrape": "true", "prometheus.io/port": str(PORT), "prometheus.io/path": "/metrics"}
+        for k, v in want.items():
+            if str(notes.get(k)) != v:
+                self.err(where, f"pod annotation {k} must be {v!r} (Prometheus scrapes /metrics)")
         strategy = spec.get("strategy") or {}
         if strategy.get("type") != "RollingUpdate":
             self.err(where, "strategy.type must be RollingUpdate")
@@ -333,12 +488,6 @@ class Checker:
                                     "so each pod leases its own from Cassandra")
                 if "CASSANDRA_CONTACT_POINTS" not in env:
                     self.err(where, "CASSANDRA_CONTACT_POINTS is not set")
-                try:
-                    rate = float(env.get("MESSENGER_SEND_RATE") or 0)
-                except ValueError:
-                    rate = 0
-                if rate <= 0:
-                    self.err(where, "MESSENGER_SEND_RATE must be set above 0: a deployment limits sends")
             for v in pod.get("volumes") or []:
                 if "persistentVolumeClaim" in v:
                     self.err(where, f"volume {v.get('name')} is persistent: replicas keep no local data")
@@ -349,7 +498,7 @@ class Checker:
         dname, dep = deployments[0][1]["metadata"]["name"], deployments[0][1]
         labels = ((dep.get("spec") or {}).get("template") or {}).get("metadata", {}).get("labels") or {}
         hpas = [(n, d) for n, d in self.objects("HorizontalPodAutoscaler")]
-        if not hpas:
+        if not hpas and self.profile == "prod":
             self.err("k8s/", "no HorizontalPodAutoscaler")
         for name, hpa in hpas:
             spec = hpa.get("spec") or {}
@@ -360,7 +509,7 @@ class Checker:
             if (spec.get("maxReplicas") or 0) > NODE_IDS:
                 self.err(name, f"maxReplicas above {NODE_IDS}: message ids have {NODE_IDS} node numbers")
         pdbs = list(self.objects("PodDisruptionBudget"))
-        if not pdbs:
+        if not pdbs and self.profile == "prod":
             self.err("k8s/", "no PodDisruptionBudget")
         for name, pdb in pdbs:
             if not self.selects((pdb["spec"].get("selector") or {}).get("matchLabels"), labels):
@@ -577,7 +726,7 @@ class Checker:
                 if j not in jobs:
                     self.err(ci, f"missing job {j}")
             text = {j: strings(v) for j, v in jobs.items()}
-            expect = {"lint": ["make lint"], "test": ["make test"],
+            expect = {"lint": ["make lint"], "test": ["make test", "actions/upload-artifact", "build/coverage/report"],
                       "sast": ["github/codeql-action/init", "c-cpp", "manual", "make build",
                                "github/codeql-action/analyze"],
                       "sca": ["aquasecurity/trivy-action", "scan-type: fs", "CRITICAL,HIGH", "exit-code: 1"],
@@ -599,7 +748,7 @@ class Checker:
         wf = self.repo["workflows"].get(cd)
         if isinstance(wf, dict) and "jobs" in wf:
             text = strings(wf["jobs"])
-            for n in ("kind load docker-image", "kubectl kustomize", "newTag: \"$GITHUB_SHA\"",
+            for n in ("kind load docker-image", "kubectl kustomize", "newTag: \"$GITHUB_SHA\"", "k8s/overlays/prod",
                       "rollout status deployment/messenger", "job/messenger-migrate", "port-forward",
                       "scripts/smoke-test.sh", "kind delete cluster"):
                 if n not in text:
@@ -612,7 +761,13 @@ class Checker:
                 self.err(cd, f"port-forward must map {PORT}:{PORT} to service/messenger")
 
     def run(self):
-        self.check_k8s()
+        self.check_kustomizations()
+        for ov in OVERLAYS:
+            if ov not in self.repo["overlays"]:
+                continue
+            self.profile = ov
+            self.repo["k8s"] = {f"k8s/overlays/{ov}": self.repo["overlays"][ov]}
+            self.check_k8s()
         self.check_compose()
         self.check_dockerfile()
         self.check_workflows()
@@ -625,37 +780,50 @@ def self_test():
     """Each mutation must be reported; the unmodified repo must pass."""
     base = load_repo()
 
-    def k8s_doc(repo, kind, name=None):
-        for docs in repo["k8s"].values():
-            for d in docs:
-                if d.get("kind") == kind and (name is None or d["metadata"]["name"] == name):
-                    return d
+    def k8s_doc(repo, kind, name=None, overlay="prod"):
+        for d in repo["overlays"][overlay]:
+            if d.get("kind") == kind and (name is None or d["metadata"]["name"] == name):
+                return d
         raise KeyError(kind)
 
-    def container(repo, kind):
-        return k8s_doc(repo, kind)["spec"]["template"]["spec"]["containers"][0]
+    def container(repo, kind, name=None, overlay="prod"):
+        return k8s_doc(repo, kind, name, overlay)["spec"]["template"]["spec"]["containers"][0]
 
     mutations = {
         "sqlite replicas": (lambda r: k8s_doc(r, "ConfigMap")["data"].__setitem__("MESSENGER_STORE", "sqlite"),
                             "share the Cassandra store"),
-        "pvc on server": (lambda r: k8s_doc(r, "Deployment")["spec"]["template"]["spec"]["volumes"].append(
+        "pvc on server": (lambda r: k8s_doc(r, "Deployment", "messenger")["spec"]["template"]["spec"]["volumes"].append(
             {"name": "db", "persistentVolumeClaim": {"claimName": "x"}}), "is persistent"),
-        "writable root": (lambda r: container(r, "Deployment")["securityContext"].__setitem__(
+        "writable root": (lambda r: container(r, "Deployment", "messenger")["securityContext"].__setitem__(
             "readOnlyRootFilesystem", False), "readOnlyRootFilesystem"),
         "privilege escalation": (lambda r: container(r, "Job")["securityContext"].pop("allowPrivilegeEscalation"),
                                  "allowPrivilegeEscalation"),
         "caps kept": (lambda r: container(r, "StatefulSet")["securityContext"].pop("capabilities"), "drop must"),
-        "readiness path": (lambda r: container(r, "Deployment")["readinessProbe"]["httpGet"].__setitem__(
+        "prod without limits": (lambda r: container(r, "Deployment", "messenger")["resources"].pop("limits"),
+                                "resources.limits"),
+        "dev with limits": (lambda r: container(r, "Deployment", overlay="dev")["resources"].__setitem__(
+            "limits", {"cpu": "1", "memory": "1Gi"}), "dev sets no resource limits"),
+        "dev scaled on sqlite": (lambda r: k8s_doc(r, "Deployment", overlay="dev")["spec"].__setitem__(
+            "replicas", 2), "share the Cassandra store"),
+        "no scrape annotation": (lambda r: k8s_doc(r, "Deployment", "messenger")["spec"]["template"]["metadata"][
+            "annotations"].pop("prometheus.io/scrape"), "prometheus.io/scrape"),
+        "no send limit": (lambda r: k8s_doc(r, "ConfigMap")["data"].pop("MESSENGER_SEND_RATE"),
+                          "MESSENGER_SEND_RATE"),
+        "no redis": (lambda r: r["overlays"]["prod"].remove(k8s_doc(r, "StatefulSet", "redis")), "no Redis"),
+        "prod without pdb": (lambda r: r["overlays"]["prod"].remove(k8s_doc(r, "PodDisruptionBudget")),
+                             "no PodDisruptionBudget"),
+        "unlisted overlay file": (lambda r: r["k8s_files"].__setitem__("k8s/overlays/prod/extra.yaml", []),
+                                  "extra.yaml is not listed"),
+        "readiness path": (lambda r: container(r, "Deployment", "messenger")["readinessProbe"]["httpGet"].__setitem__(
             "path", "/health"), "readinessProbe"),
-        "one replica": (lambda r: k8s_doc(r, "Deployment")["spec"].__setitem__("replicas", 1), "replicas must"),
-        "max unavailable": (lambda r: k8s_doc(r, "Deployment")["spec"]["strategy"]["rollingUpdate"].__setitem__(
+        "one replica": (lambda r: k8s_doc(r, "Deployment", "messenger")["spec"].__setitem__("replicas", 1),
+                        "replicas must"),
+        "max unavailable": (lambda r: k8s_doc(r, "Deployment", "messenger")["spec"]["strategy"]["rollingUpdate"].__setitem__(
             "maxUnavailable", 1), "maxUnavailable"),
         "service port": (lambda r: k8s_doc(r, "Service", "messenger")["spec"]["ports"][0].__setitem__(
             "targetPort", 8080), "want 8000"),
         "undocumented env": (lambda r: k8s_doc(r, "ConfigMap")["data"].__setitem__("MESSENGER_TYPO", "1"),
                              "MESSENGER_TYPO is not documented"),
-        "no send limit": (lambda r: k8s_doc(r, "ConfigMap")["data"].pop("MESSENGER_SEND_RATE"),
-                          "MESSENGER_SEND_RATE must be set"),
         "shared node id": (lambda r: k8s_doc(r, "ConfigMap")["data"].__setitem__("MESSENGER_NODE_ID", "1"),
                            "MESSENGER_NODE_ID is set"),
         "hpa too big": (lambda r: k8s_doc(r, "HorizontalPodAutoscaler")["spec"].__setitem__("maxReplicas", 64),
@@ -700,8 +868,10 @@ def main():
     if errors:
         print(f"check-manifests: {len(errors)} problem(s)", file=sys.stderr)
         return 1
-    n = sum(len(d) for d in load_repo()["k8s"].values())
-    print(f"check-manifests: {n} k8s objects, compose, Dockerfile and workflows consistent")
+    repo = load_repo()
+    built = ", ".join(f"{ov} {len(docs)} objects" for ov, docs in sorted(repo["overlays"].items()))
+    print(f"check-manifests: overlays built with {repo['builder']} ({built}); compose, Dockerfile and "
+          f"workflows consistent")
     return 0
 
 

@@ -42,6 +42,7 @@ EXPECTED = {
     "/": {"get": {"200"}},
     "/health": {"get": {"200"}},
     "/ready": {"get": {"200", "503"}},
+    "/metrics": {"get": {"200", "404"}},
     "/openapi.json": {"get": {"200"}},
     "/docs": {"get": {"200"}},
 }

@@ -2,33 +2,43 @@
  * the request, calls the store, and renders the JSON answer; this module owns the route
  * table handed to the transport.
  *
- * The api borrows the store, the docs directory path, the verifier and the send limiter; all
- * must outlive it. With `auth` NULL authentication is off; with `send_limit` and
- * `send_limit_shared` NULL sends are not rate-limited (api/access.h). */
+ * The api borrows the store, the docs directory path, the metrics registry, the verifier and
+ * the send limiters; all must outlive it. With `auth` NULL authentication is off; with
+ * `send_limit` and `send_limit_shared` NULL sends are not rate-limited (api/access.h). */
 #ifndef MESSENGER_API_API_H
 #define MESSENGER_API_API_H
 
 #include <stdatomic.h>
 
+#include "api/request_metrics.h"
 #include "auth/auth.h"
 #include "http/http.h"
+#include "metrics/metrics.h"
 #include "ratelimit/ratelimit.h"
 #include "ratelimit/shared.h"
 #include "store/store.h"
 
 typedef struct api {
   store *store;
-  const char *docs_dir;  /* Swagger UI assets for /docs; NULL or missing files = self-contained page */
-  const char *docs_page; /* the /docs HTML, chosen once at init from what docs_dir holds */
-  auth_verifier *auth;   /* NULL: authentication off */
-  ratelimit *send_limit; /* NULL: sends not limited by this process alone */
+  const char *docs_dir;      /* Swagger UI assets for /docs; NULL or missing files = self-contained page */
+  const char *docs_page;     /* the /docs HTML, chosen once at init from what docs_dir holds */
+  atomic_bool draining;      /* set at shutdown: /ready answers 503 so load balancers stop routing here */
+  metrics_registry *metrics; /* rendered by GET /metrics; NULL = metrics off */
+  request_metrics *request_metrics;    /* owned; fed by the transport's completion observer */
+  auth_verifier *auth;                 /* NULL: authentication off */
+  ratelimit *send_limit;               /* NULL: sends not limited by this process alone */
   ratelimit_shared *send_limit_shared; /* NULL: no limit shared by replicas (takes precedence) */
-  atomic_bool draining; /* set at shutdown: /ready answers 503 so load balancers stop routing here */
   http_routes routes;
 } api;
 
 /* Fills the route table of `a` (auth and send limits off; set them after); hand &a->routes to
  * the transport. */
 void api_init(api *a, store *s, const char *docs_dir);
+
+/* Serves `reg` (borrowed) on GET /metrics and counts every request in it. False when out of
+ * memory (metrics stay off). Call before handing the routes to the transport. */
+bool api_enable_metrics(api *a, metrics_registry *reg);
+/* Frees what api_enable_metrics allocated, once the transport has stopped. */
+void api_free(api *a);
 
 #endif

@@ -13,6 +13,7 @@ void api_get_conversation(http_exchange *ex, void *app);
 void api_root(http_exchange *ex, void *app);
 void api_health(http_exchange *ex, void *app);
 void api_ready(http_exchange *ex, void *app);
+void api_metrics(http_exchange *ex, void *app);
 void api_openapi(http_exchange *ex, void *app);
 void api_docs_page(http_exchange *ex, void *app);
 void api_docs_asset(http_exchange *ex, void *app);

@@ -1,4 +1,4 @@
-/* Service endpoints: /, /health, /ready, /openapi.json and the /docs page with its assets. */
+/* Service endpoints: /, /health, /ready, /metrics, /openapi.json and the /docs page with its assets. */
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -42,6 +42,21 @@ void api_ready(http_exchange *ex, void *app) {
     return;
   }
   store_ping(a->store, on_ping, ex);
+}
+
+void api_metrics(http_exchange *ex, void *app) {
+  const api *a = app;
+  if (!a->metrics) {
+    respond_detail(ex, 404, "Metrics are disabled (MESSENGER_METRICS=0)");
+    return;
+  }
+  size_t len = 0;
+  char *text = metrics_render(a->metrics, &len);
+  if (!text) {
+    respond_detail(ex, 503, "Out of memory");
+    return;
+  }
+  http_respond(ex, 200, METRICS_CONTENT_TYPE, text, len);
 }
 
 void api_openapi(http_exchange *ex, void *app) {

@@ -9,6 +9,8 @@
 #include "store/cassandra/cassandra_store.h"
 #include "store/store.h"
 
+#define MESSENGER_VERSION "1.0.0"
+
 int cmd_serve(int argc, char **argv);
 int cmd_seed(int argc, char **argv);
 int cmd_migrate(int argc, char **argv);

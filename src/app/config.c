@@ -67,6 +67,7 @@ void serve_settings_from_env(serve_settings *s) {
   s->http.log_requests = !env_unsigned("MESSENGER_QUIET", 0, 1, 0);
   s->docs_dir = env_or("MESSENGER_DOCS_DIR", NULL);
   s->shutdown_grace_ms = 25000;
+  s->metrics = env_unsigned("MESSENGER_METRICS", 0, 1, 1) == 1;
   s->auth = (auth_config){
       .hs256_secret = env_or("MESSENGER_JWT_SECRET", NULL),
       .public_key_file = env_or("MESSENGER_JWT_PUBLIC_KEY_FILE", NULL),

@@ -37,6 +37,7 @@ typedef struct serve_settings {
   const char *send_burst;    /* MESSENGER_SEND_BURST (NULL = 5 x the rate) */
   const char *redis_url;     /* MESSENGER_REDIS_URL: state shared by replicas (the send limit), or NULL */
   unsigned redis_timeout_ms; /* MESSENGER_REDIS_TIMEOUT_MS: a send waits this long for the shared limit */
+  bool metrics;              /* MESSENGER_METRICS (default 1): collect and serve /metrics */
 } serve_settings;
 
 /* The send limit of the settings: *rate 0 when off. False with a reason when a value is not

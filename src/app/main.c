@@ -4,8 +4,6 @@
 
 #include "app/commands.h"
 
-#define MESSENGER_VERSION "1.0.0"
-
 static const struct {
   const char *name;
   int (*run)(int, char **);

@@ -7,7 +7,10 @@
 
 #include "api/api.h"
 #include "app/commands.h"
+#include "app/cql_metrics.h"
 #include "http/server.h"
+#include "metrics/global.h"
+#include "store/metered.h"
 
 static void serve_usage(FILE *out) {
   fprintf(
@@ -20,7 +23,9 @@ static void serve_usage(FILE *out) {
       "  --max-connections N      open connections at most (1024)          [MESSENGER_MAX_CONNECTIONS]\n"
       "  --per-ip-connections N   per client address, 0 = no limit (1024)  [MESSENGER_PER_IP_CONNECTIONS]\n"
       "  --quiet                  no per-request log lines                 "
-      "[MESSENGER_QUIET=1]\n" STORE_OPTIONS_HELP
+      "[MESSENGER_QUIET=1]\n"
+      "  --no-metrics             no metrics, /metrics answers 404         "
+      "[MESSENGER_METRICS=0]\n" STORE_OPTIONS_HELP
       "  Authentication (off unless a secret or key is set; API.md \"Authentication\"):\n"
       "    MESSENGER_JWT_SECRET            HS256 secret (32 bytes at least)\n"
       "    MESSENGER_JWT_PUBLIC_KEY_FILE   PEM public key: RSA (RS256) or EC P-256 (ES256)\n"
@@ -30,12 +35,23 @@ static void serve_usage(FILE *out) {
       "    MESSENGER_SEND_BURST            bucket size (5 x the rate)\n"
       "    MESSENGER_REDIS_URL             redis://[[user]:password@]host[:port][/db]: one limit for all "
       "replicas\n"
+      "    MESSENGER_REDIS_TIMEOUT_MS      wait for Redis before the per-process limit decides (250)\n"
       "\nLimits: body 64 KiB (413), request line + headers 16 KiB (431), 10 s to send a request,\n"
       "60 s idle keep-alive. SIGTERM/SIGINT: stop accepting, finish in-flight requests, exit 0.\n");
 }
 
 static bool parse_serve_args(int argc, char **argv, serve_settings *srv, store_settings *st, int *exit_code) {
-  enum { OPT_PORT = 1, OPT_HOST, OPT_THREADS, OPT_DOCS, OPT_MAXCONN, OPT_PERIP, OPT_QUIET, OPT_HELP };
+  enum {
+    OPT_PORT = 1,
+    OPT_HOST,
+    OPT_THREADS,
+    OPT_DOCS,
+    OPT_MAXCONN,
+    OPT_PERIP,
+    OPT_QUIET,
+    OPT_NO_METRICS,
+    OPT_HELP
+  };
   static const struct option options[] = {
       {"port", required_argument, NULL, OPT_PORT},
       {"host", required_argument, NULL, OPT_HOST},
@@ -44,6 +60,7 @@ static bool parse_serve_args(int argc, char **argv, serve_settings *srv, store_s
       {"max-connections", required_argument, NULL, OPT_MAXCONN},
       {"per-ip-connections", required_argument, NULL, OPT_PERIP},
       {"quiet", no_argument, NULL, OPT_QUIET},
+      {"no-metrics", no_argument, NULL, OPT_NO_METRICS},
       {"help", no_argument, NULL, OPT_HELP},
       STORE_LONG_OPTIONS,
       {NULL, 0, NULL, 0},
@@ -78,6 +95,9 @@ static bool parse_serve_args(int argc, char **argv, serve_settings *srv, store_s
       break;
     case OPT_QUIET:
       srv->http.log_requests = false;
+      break;
+    case OPT_NO_METRICS:
+      srv->metrics = false;
       break;
     case OPT_HELP:
       serve_usage(stdout);
@@ -187,8 +207,16 @@ int cmd_serve(int argc, char **argv) {
     close_access(&access);
     return 1;
   }
+  cql_client *cql = strcmp(store_backend(st), "cassandra") == 0 ? cassandra_store_client(st) : NULL;
+  if (srv_cfg.metrics && metrics_global_init(MESSENGER_VERSION, store_backend(st))) {
+    if (cql && !metrics_collector_add(metrics_global(), cql_metrics_collect, cql))
+      fprintf(stderr, "messenger: out of memory: CQL metrics are off\n");
+    st = store_metered_wrap(st, metrics_global());
+  }
   static api app;
   api_init(&app, st, srv_cfg.docs_dir);
+  if (metrics_global() && !api_enable_metrics(&app, metrics_global()))
+    fprintf(stderr, "messenger: out of memory: HTTP metrics are off\n");
   app.auth = access.auth;
   app.send_limit = access.send_limit;
   app.send_limit_shared = access.send_limit_shared;
@@ -196,6 +224,8 @@ int cmd_serve(int argc, char **argv) {
   if (!srv) {
     fprintf(stderr, "messenger: %s\n", err);
     store_close(st);
+    api_free(&app);
+    metrics_global_shutdown();
     close_access(&access);
     return 1;
   }
@@ -212,7 +242,10 @@ int cmd_serve(int argc, char **argv) {
     fprintf(stderr, "messenger: stopped without draining the store\n");
     return 1;
   }
+  metrics_collector_remove(metrics_global(), cql_metrics_collect, cql); /* the transport is stopped */
   store_close(st);
+  api_free(&app);
+  metrics_global_shutdown();
   close_access(&access);
   fprintf(stderr, "messenger: stopped\n");
   return 0;

@@ -124,6 +124,7 @@ static void free_client(cql_client *c) {
   free((char *)c->cfg.username);
   free((char *)c->cfg.password);
   pthread_mutex_destroy(&c->lock);
+  cql_stats_destroy(&c->stats);
   free(c);
 }
 
@@ -152,6 +153,7 @@ cql_client *cql_client_new(const cql_config *cfg, const char **err_out) {
   if (c->cfg.max_requests_per_connection == 0 || c->cfg.max_requests_per_connection > 32768)
     c->cfg.max_requests_per_connection = 1024;
   pthread_mutex_init(&c->lock, NULL);
+  cql_stats_init(&c->stats);
   c->local_dc = dup_or_null(cfg->local_dc);
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -268,6 +270,7 @@ void cql_client_on_pool_state(cql_client *c, cql_host *h) {
   bool came_up = up && !h->up_reported;
   h->up_reported = up;
   check_connect(c);
+  cql_stats_publish_hosts(c);
   if (came_up) cql_prepare_hosts_host_up(&c->prepare_hosts, h); /* it may not know our ids */
 }
 
@@ -317,6 +320,7 @@ void cql_client_set_topology(cql_client *c, cql_host **hosts, size_t n_hosts, cq
       hosts[i]->pool = cql_pool_new(c, hosts[i]);
       if (!hosts[i]->pool) hosts[i]->first_attempt_done = true;
     }
+  cql_stats_publish_hosts(c);
 }
 
 /* ---- submission ------------------------------------------------------------------------------ */
@@ -400,6 +404,7 @@ static bool submit(cql_client *c, cql_request *r) {
     else
       c->queue_head = r;
     c->queue_tail = r;
+    cql_request_mark_queued(r);
   }
   pthread_mutex_unlock(&c->lock);
   if (closing) {

@@ -217,6 +217,33 @@ const uint8_t *cql_resultset_paging_state(const cql_resultset *r, size_t *len);
 /* Host ("addr:port") that answered: for diagnostics and tests. */
 const char *cql_resultset_host(const cql_resultset *r);
 
+/* ------------------------------------------------------------------------------------------ */
+/* Stats                                                                                       */
+
+#define CQL_STATS_MAX_HOSTS 64
+
+typedef struct cql_host_stats {
+  char name[64]; /* "ip:port" */
+  char dc[48];   /* "" when unknown */
+  bool up;       /* at least one ready connection */
+} cql_host_stats;
+
+/* A snapshot of the client's counters and hosts, for monitoring. Counters are totals since
+ * cql_client_new. */
+typedef struct cql_client_stats {
+  uint64_t in_flight; /* accepted requests without a callback yet (queued ones included) */
+  uint64_t queued;    /* accepted, not yet started: waiting for the I/O thread or the first connect */
+  uint64_t completed; /* requests whose callback ran */
+  uint64_t errors;    /* ... with an error */
+  uint64_t timeouts;  /* ... with CQL_ERR_CLIENT_TIMEOUT */
+  uint64_t retries;   /* attempts sent again (same or next host) by the retry policy */
+  size_t host_count;  /* live hosts; the first CQL_STATS_MAX_HOSTS are in hosts[] */
+  cql_host_stats hosts[CQL_STATS_MAX_HOSTS];
+} cql_client_stats;
+
+/* Fills *out; any thread, never blocks on the network (a short lock for the host list). */
+void cql_client_stats_get(cql_client *c, cql_client_stats *out);
+
 /* Row iteration: `const cql_row *row; for (size_t i = 0; (row = cql_resultset_row(r, i)); i++)`. */
 typedef struct cql_row cql_row;
 const cql_row *cql_resultset_row(const cql_resultset *r, size_t index); /* NULL past the end */

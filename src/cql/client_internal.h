@@ -77,6 +77,15 @@ struct cql_batch_stmt {
   unsigned timeout_ms;
 };
 
+/* Counters of cql_client_stats: updated on any thread with relaxed atomics; the host list is
+ * republished by the I/O thread whenever topology or a host's state changes. */
+typedef struct cql_stats_state {
+  _Atomic uint64_t created, completed, queued, errors, timeouts, retries;
+  pthread_mutex_t hosts_lock;
+  size_t n_hosts;
+  cql_host_stats hosts[CQL_STATS_MAX_HOSTS];
+} cql_stats_state;
+
 typedef enum connect_state { CONNECT_IDLE, CONNECT_RUNNING, CONNECT_DONE, CONNECT_FAILED } connect_state;
 
 struct cql_client {
@@ -114,6 +123,7 @@ struct cql_client {
   cql_tsgen tsgen;
   cql_control *control;
   uint64_t rng; /* backoff seeds */
+  cql_stats_state stats;
 };
 
 /* ---- statement.c ---- */
@@ -174,5 +184,13 @@ cql_host *cql_client_find_live_host(cql_client *c, const char *name);
 /* Live (not removed) with at least one ready connection: the hosts query plans may use. */
 bool cql_client_host_is_up(const cql_host *h);
 uint64_t cql_client_random(cql_client *c);
+
+/* ---- stats.c ---- */
+void cql_stats_init(cql_stats_state *s);
+void cql_stats_destroy(cql_stats_state *s);
+/* I/O thread: copies the live hosts' names, DCs and states for cql_client_stats_get. */
+void cql_stats_publish_hosts(cql_client *c);
+/* request.c: a submitted request enters the queue (client.c calls it once accepted). */
+void cql_request_mark_queued(cql_request *r);
 
 #endif

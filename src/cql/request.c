@@ -40,6 +40,7 @@ struct cql_request {
   cql_host *host; /* of the attempt in flight */
   cql_conn_req creq;
 
+  bool queued;       /* counted in the client's queued stat until started or freed */
   int32_t last_code; /* last failure, reported if the plan runs out */
   char last_msg[256];
   char errbuf[320];
@@ -50,6 +51,19 @@ static void ensure_prepared(cql_request *r);
 
 /* ---- completion ------------------------------------------------------------------------- */
 
+/* Leaves the queued stat (once). */
+static void unqueue(cql_request *r) {
+  if (!r->queued) return;
+  r->queued = false;
+  atomic_fetch_sub_explicit(&r->client->stats.queued, 1, memory_order_relaxed);
+}
+
+/* Counts r finished (before its callback, so a caller woken by it sees the counts). */
+static void count_finished(cql_request *r) {
+  unqueue(r);
+  atomic_fetch_add_explicit(&r->client->stats.completed, 1, memory_order_relaxed);
+}
+
 static void request_free(cql_request *r) {
   cql_statement_free(r->st);
   cql_batch_stmt_free(r->batch);
@@ -59,6 +73,10 @@ static void request_free(cql_request *r) {
 }
 
 static void finish(cql_request *r, cql_resultset *rs, const cql_error *err) {
+  count_finished(r);
+  if (err) atomic_fetch_add_explicit(&r->client->stats.errors, 1, memory_order_relaxed);
+  if (err && err->code == CQL_ERR_CLIENT_TIMEOUT)
+    atomic_fetch_add_explicit(&r->client->stats.timeouts, 1, memory_order_relaxed);
   r->cb(rs, err, r->ud);
   request_free(r);
 }
@@ -252,6 +270,7 @@ static void attempt(cql_request *r) {
 static void retry_with(cql_request *r, cql_retry_decision d, const cql_error *e) {
   remember(r, e);
   r->retries++;
+  atomic_fetch_add_explicit(&r->client->stats.retries, 1, memory_order_relaxed);
   if (d == CQL_RETRY_NEXT_HOST) r->pos++;
   attempt(r);
 }
@@ -528,6 +547,7 @@ cql_request *cql_request_new_statement(cql_client *c, const cql_statement *st, c
     return NULL;
   }
   start_budget(r, r->st->timeout_ms);
+  atomic_fetch_add_explicit(&c->stats.created, 1, memory_order_relaxed);
   return r;
 }
 
@@ -543,13 +563,23 @@ cql_request *cql_request_new_batch(cql_client *c, const cql_batch_stmt *b, cql_r
     return NULL;
   }
   start_budget(r, b->timeout_ms);
+  atomic_fetch_add_explicit(&c->stats.created, 1, memory_order_relaxed);
   return r;
 }
 
-void cql_request_free_unstarted(cql_request *r) { request_free(r); }
+void cql_request_free_unstarted(cql_request *r) {
+  count_finished(r);
+  request_free(r);
+}
+
+void cql_request_mark_queued(cql_request *r) {
+  r->queued = true;
+  atomic_fetch_add_explicit(&r->client->stats.queued, 1, memory_order_relaxed);
+}
 
 void cql_request_start(cql_request *r) {
   cql_client *c = r->client;
+  unqueue(r);
   if (c->shut_down) {
     cql_request_fail(r, CQL_ERR_CLIENT_CLOSED, "client closed");
     return;

@@ -140,6 +140,8 @@ static int open_parts(cass_store *s, const cassandra_store_config *cfg, const ch
   return 0;
 }
 
+cql_client *cassandra_store_client(store *s) { return from_base(s)->client; }
+
 int cassandra_store_open(const cassandra_store_config *cfg, store **out, char *err, size_t err_size) {
   char keyspace[CASS_KEYSPACE_SIZE];
   if (!cass_keyspace_normalize(cfg->keyspace, keyspace)) {

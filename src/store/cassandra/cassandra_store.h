@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "cql/client.h"
 #include "store/store.h"
 
 typedef struct cassandra_store_config {
@@ -31,6 +32,10 @@ typedef struct cassandra_store_config {
 
 /* Connects, checks the schema, leases a node id if needed. 0 and *out, or -1 with err. */
 int cassandra_store_open(const cassandra_store_config *cfg, store **out, char *err, size_t err_size);
+
+/* The CQL client of a store opened by cassandra_store_open (borrowed: valid until store_close),
+ * for its stats snapshot (cql_client_stats_get). */
+cql_client *cassandra_store_client(store *s);
 
 /* `messenger migrate`: CREATE KEYSPACE IF NOT EXISTS with `replication` (a CQL map; NULL:
  * NetworkTopologyStrategy with min(3, nodes in the local DC) replicas), then every table of

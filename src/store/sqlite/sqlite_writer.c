@@ -9,6 +9,7 @@
 #include "core/ids.h"
 #include "core/timestamp.h"
 #include "core/validate.h"
+#include "metrics/global.h"
 #include "store/sqlite/sqlite_db.h"
 #include "store/sqlite/sqlite_schema.h"
 
@@ -276,8 +277,8 @@ static void complete_batch(send_job *jobs) {
   }
 }
 
-/* Takes up to max_batch jobs off the queue, waiting for one; NULL when stopping and drained. */
-static send_job *take_batch(sqlite_writer *w) {
+/* Takes up to max_batch jobs (*count) off the queue, waiting for one; NULL when stopping and drained. */
+static send_job *take_batch(sqlite_writer *w, unsigned *count) {
   pthread_mutex_lock(&w->mu);
   while (!w->head && !w->stopping) pthread_cond_wait(&w->cv, &w->mu);
   send_job *first = w->head;
@@ -292,6 +293,8 @@ static send_job *take_batch(sqlite_writer *w) {
     if (!w->head) w->tail = NULL;
     last->next = NULL;
     w->queued -= n;
+    *count = n;
+    metrics_sqlite_queue_depth(w->queued);
   }
   pthread_mutex_unlock(&w->mu);
   return first;
@@ -329,9 +332,12 @@ static void checkpoint_if_idle(sqlite_writer *w) {
 static void *writer_main(void *p) {
   sqlite_writer *w = p;
   send_job *jobs;
-  while ((jobs = take_batch(w))) {
+  unsigned count = 0;
+  while ((jobs = take_batch(w, &count))) {
     atomic_store(&w->batch_started_us, timestamp_now_us());
+    uint64_t started_us = metrics_now_us();
     run_batch(w, jobs);
+    metrics_sqlite_batch(count, metrics_now_us() - started_us);
     atomic_store(&w->batch_started_us, 0);
     complete_batch(jobs);
     checkpoint_if_idle(w);
@@ -363,6 +369,7 @@ void sqlite_writer_submit(sqlite_writer *w, const send_request *req, store_send_
       w->head = job;
     w->tail = job;
     w->queued++;
+    metrics_sqlite_queue_depth(w->queued);
     pthread_cond_signal(&w->cv);
   }
   pthread_mutex_unlock(&w->mu);
