@@ -39,6 +39,7 @@ EXPECTED = {
     "/api/messages/conversation/{conversation_id}/before": {"get": STORE_LIST},
     "/api/conversations/user/{user_id}": {"get": {"200", "401", "403", "422", "503"}},
     "/api/conversations/{conversation_id}": {"get": STORE_LIST},
+    "/api/conversations/{conversation_id}/read": {"post": {"200", "401", "403", "404", "413", "422", "503"}},
     "/": {"get": {"200"}},
     "/health": {"get": {"200"}},
     "/ready": {"get": {"200", "503"}},
@@ -47,6 +48,7 @@ EXPECTED = {
     "/docs": {"get": {"200"}},
 }
 EXPECTED_SCHEMAS = {"MessageCreate", "Message", "MessagePage", "Conversation", "ConversationPage",
+                    "UserConversation", "ReadMarkCreate", "ReadMark",
                     "HTTPValidationError", "ValidationError", "ErrorDetail", "ServiceInfo", "Health", "Ready",
                     "Unavailable"}
 # What the service description must state: the limits table and the transport-level answers.

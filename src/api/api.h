@@ -18,6 +18,13 @@
 #include "ratelimit/shared.h"
 #include "store/store.h"
 
+/* Called once per successful POST /api/conversations/{id}/read, after the mark is durable and
+ * before the 200 is sent, on the thread that completed the store call (an HTTP worker or a
+ * store thread): it must not block. mark->advanced is false when the mark was already there
+ * or beyond (nothing changed); mark->other_user_id names the other participant, so a receipt can
+ * go to both without another store read. The mark is borrowed for the call. */
+typedef void (*api_read_observer)(void *ctx, const read_mark *mark);
+
 typedef struct api {
   store *store;
   const char *docs_dir;      /* Swagger UI assets for /docs; NULL or missing files = self-contained page */
@@ -29,6 +36,8 @@ typedef struct api {
   ratelimit *send_limit;               /* NULL: sends not limited by this process alone */
   ratelimit_shared *send_limit_shared; /* NULL: no limit shared by replicas (takes precedence) */
   http_routes routes;
+  api_read_observer on_read; /* NULL = none; set after api_init (the event streams do) */
+  void *on_read_ctx;
 } api;
 
 /* Fills the route table of `a` (auth and send limits off; set them after); hand &a->routes to

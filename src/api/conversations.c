@@ -1,4 +1,4 @@
-/* Handlers of /api/conversations: a user's conversations, and one conversation. */
+/* Handlers of /api/conversations: a user's conversations, one conversation, and read marks. */
 #include <stdlib.h>
 
 #include "api/access.h"
@@ -25,8 +25,8 @@ static void on_conversations(void *arg, store_status status, const char *detail,
     next.message_id = page->items[page->count - 1].last_message_id;
     next.conversation_id = page->items[page->count - 1].id;
   }
-  respond_page(call->ex, page->total, &call->query.page, page->items, page->count, write_conversation_item,
-               page->has_more, &next);
+  respond_page(call->ex, page->total, &call->query.page, page->items, page->count,
+               write_user_conversation_item, page->has_more, &next);
   free(call);
 }
 
@@ -89,4 +89,61 @@ void api_get_conversation(http_exchange *ex, void *app) {
   }
   *call = (conversation_call){.ex = ex, .caller = caller};
   store_get_conversation(a->store, id, on_conversation, call);
+}
+
+/* ---- POST /api/conversations/{id}/read ---- */
+
+typedef struct read_call {
+  http_exchange *ex;
+  api *api;
+  read_mark_request req;
+} read_call;
+
+static void on_marked(void *arg, store_status status, const char *detail, const read_mark *mark) {
+  read_call *call = arg;
+  http_exchange *ex = call->ex;
+  if (status == STORE_OK) {
+    api_read_observer observer = call->api->on_read;
+    if (observer) observer(call->api->on_read_ctx, mark); /* durable now: events may announce it */
+    respond_json(ex, 200,
+                 json_pack("{s:I,s:I,s:I}", "conversation_id", (json_int_t)mark->conversation_id, "user_id",
+                           (json_int_t)mark->user_id, "last_read_message_id",
+                           (json_int_t)mark->last_read_message_id));
+  } else if (status == STORE_INVALID) {
+    validation_errors v;
+    validation_init(&v);
+    validation_add(&v, "body", "message_id", "value_error",
+                   "Value error, message_id is not a message of this conversation");
+    validation_respond(&v, ex);
+  } else {
+    respond_store_error(ex, status, detail);
+  }
+  free(call);
+}
+
+void api_mark_read(http_exchange *ex, void *app) {
+  api *a = app;
+  int64_t caller;
+  if (!api_authenticate(ex, a, false, &caller)) return;
+  validation_errors v;
+  validation_init(&v);
+  read_mark_request req = {0};
+  size_t len;
+  const char *text = http_body(ex, &len);
+  param_path_id(ex, 0, "conversation_id", &v, &req.conversation_id);
+  api_parse_read_body(text, len, caller, &v, &req);
+  if (validation_failed(&v)) {
+    validation_respond(&v, ex);
+    return;
+  }
+  validation_free(&v);
+  /* acting as oneself; a conversation the caller is not in is the store's 404 */
+  if (!api_require_self(ex, caller, req.user_id)) return;
+  read_call *call = malloc(sizeof *call);
+  if (!call) {
+    respond_detail(ex, 503, "Out of memory");
+    return;
+  }
+  *call = (read_call){.ex = ex, .api = a, .req = req};
+  store_mark_read(a->store, &call->req, on_marked, call);
 }

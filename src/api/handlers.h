@@ -10,6 +10,7 @@ void api_list_messages(http_exchange *ex, void *app);
 void api_list_messages_before(http_exchange *ex, void *app);
 void api_list_user_conversations(http_exchange *ex, void *app);
 void api_get_conversation(http_exchange *ex, void *app);
+void api_mark_read(http_exchange *ex, void *app);
 void api_root(http_exchange *ex, void *app);
 void api_health(http_exchange *ex, void *app);
 void api_ready(http_exchange *ex, void *app);

@@ -42,30 +42,6 @@ static void on_admitted(void *arg, bool admitted) {
   free(call);
 }
 
-/* Validates one id field of the body. */
-static bool body_id(json_t *body, const char *name, validation_errors *v, int64_t *out) {
-  json_t *value = json_object_get(body, name);
-  if (!value) {
-    validation_add(v, "body", name, "missing", "Field required");
-    return false;
-  }
-  if (!json_is_integer(value)) {
-    validation_add(v, "body", name, "int_type", "Input should be a valid integer");
-    return false;
-  }
-  *out = json_integer_value(value);
-  if (*out < 1) {
-    validation_add(v, "body", name, "greater_than_equal", "Input should be greater than or equal to 1");
-    return false;
-  }
-  if (*out > ID_MAX) {
-    validation_add(v, "body", name, "less_than_equal",
-                   "Input should be less than or equal to 9007199254740991");
-    return false;
-  }
-  return true;
-}
-
 static bool body_content(json_t *body, validation_errors *v, const char **text, size_t *len) {
   json_t *value = json_object_get(body, "content");
   if (!value) {
@@ -92,21 +68,10 @@ static bool body_content(json_t *body, validation_errors *v, const char **text, 
 
 json_t *api_parse_send_body(const char *text, size_t len, const char *key, validation_errors *v,
                             send_request *req) {
-  json_error_t error;
-  json_t *body = json_loadb(text, len, 0, &error);
-  if (!body) {
-    json_array_append_new(v->list, json_pack("{s:[s,i],s:s,s:s}", "loc", "body", (json_int_t)error.position,
-                                             "msg", "JSON decode error", "type", "json_invalid"));
-    return NULL;
-  }
-  if (!json_is_object(body)) {
-    validation_add(v, "body", NULL, "model_attributes_type",
-                   "Input should be a valid dictionary or object to extract fields from");
-    json_decref(body);
-    return NULL;
-  }
-  bool ok = body_id(body, "sender_id", v, &req->sender_id);
-  ok &= body_id(body, "receiver_id", v, &req->receiver_id);
+  json_t *body = param_body_object(text, len, v);
+  if (!body) return NULL;
+  bool ok = param_body_id(body, "sender_id", v, &req->sender_id);
+  ok &= param_body_id(body, "receiver_id", v, &req->receiver_id);
   ok &= body_content(body, v, &req->content, &req->content_len);
   if (ok && req->sender_id == req->receiver_id)
     validation_add(v, "body", NULL, "value_error",

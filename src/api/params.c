@@ -66,3 +66,57 @@ bool param_page(http_exchange *ex, cursor_kind kind, validation_errors *v, page_
   }
   return ok;
 }
+
+json_t *param_body_object(const char *text, size_t len, validation_errors *v) {
+  json_error_t error;
+  json_t *body = json_loadb(text, len, 0, &error);
+  if (!body) {
+    json_array_append_new(v->list, json_pack("{s:[s,i],s:s,s:s}", "loc", "body", (json_int_t)error.position,
+                                             "msg", "JSON decode error", "type", "json_invalid"));
+    return NULL;
+  }
+  if (!json_is_object(body)) {
+    validation_add(v, "body", NULL, "model_attributes_type",
+                   "Input should be a valid dictionary or object to extract fields from");
+    json_decref(body);
+    return NULL;
+  }
+  return body;
+}
+
+bool param_body_id(json_t *body, const char *name, validation_errors *v, int64_t *out) {
+  json_t *value = json_object_get(body, name);
+  if (!value) {
+    validation_add(v, "body", name, "missing", "Field required");
+    return false;
+  }
+  if (!json_is_integer(value)) {
+    validation_add(v, "body", name, "int_type", "Input should be a valid integer");
+    return false;
+  }
+  *out = json_integer_value(value);
+  if (*out < 1) {
+    validation_add(v, "body", name, "greater_than_equal", "Input should be greater than or equal to 1");
+    return false;
+  }
+  if (*out > ID_MAX) {
+    validation_add(v, "body", name, "less_than_equal",
+                   "Input should be less than or equal to 9007199254740991");
+    return false;
+  }
+  return true;
+}
+
+bool api_parse_read_body(const char *text, size_t len, int64_t default_user, validation_errors *v,
+                         read_mark_request *req) {
+  json_t *body = param_body_object(text, len, v);
+  if (!body) return false;
+  bool ok = true;
+  if (default_user && !json_object_get(body, "user_id"))
+    req->user_id = default_user;
+  else
+    ok = param_body_id(body, "user_id", v, &req->user_id);
+  ok &= param_body_id(body, "message_id", v, &req->message_id);
+  json_decref(body);
+  return ok;
+}

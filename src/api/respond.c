@@ -62,7 +62,7 @@ static void write_message(json_writer *w, const message *m) {
   json_writer_lit(w, "\"}");
 }
 
-static void write_conversation(json_writer *w, const conversation *c) {
+static void write_conversation(json_writer *w, const conversation *c, bool read_state) {
   char at[TIMESTAMP_TEXT_SIZE];
   json_writer_lit(w, "{\"id\":");
   json_writer_int(w, c->id);
@@ -74,6 +74,15 @@ static void write_conversation(json_writer *w, const conversation *c) {
   json_writer_raw(w, timestamp_format(c->last_message_at_us, at), TIMESTAMP_TEXT_SIZE - 1);
   json_writer_lit(w, "\",\"last_message_content\":");
   json_writer_string(w, c->last_message_content, c->last_message_content_len);
+  if (read_state) {
+    json_writer_lit(w, ",\"last_read_message_id\":");
+    if (c->last_read_message_id)
+      json_writer_int(w, c->last_read_message_id);
+    else
+      json_writer_lit(w, "null");
+    json_writer_lit(w, ",\"unread_count\":");
+    json_writer_int(w, c->unread_count);
+  }
   json_writer_lit(w, "}");
 }
 
@@ -82,7 +91,11 @@ void write_message_item(json_writer *w, const void *items, size_t i) {
 }
 
 void write_conversation_item(json_writer *w, const void *items, size_t i) {
-  write_conversation(w, (const conversation *)items + i);
+  write_conversation(w, (const conversation *)items + i, false);
+}
+
+void write_user_conversation_item(json_writer *w, const void *items, size_t i) {
+  write_conversation(w, (const conversation *)items + i, true);
 }
 
 static void respond_writer(http_exchange *ex, unsigned status, json_writer *w) {

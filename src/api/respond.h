@@ -18,7 +18,8 @@
 void respond_json(http_exchange *ex, unsigned status, json_t *value);
 /* {"detail": "<detail>"} */
 void respond_detail(http_exchange *ex, unsigned status, const char *detail);
-/* The answer for a failed store call: 404 "Conversation not found" or 503 with the detail. */
+/* The answer for a failed store call: 404 "Conversation not found" or 503 with the detail
+ * (STORE_INVALID is answered by the handler that can say which field is wrong). */
 void respond_store_error(http_exchange *ex, store_status status, const char *detail);
 
 typedef struct validation_errors {
@@ -45,5 +46,7 @@ void respond_page(http_exchange *ex, int64_t total, const page_request *p, const
                   page_item_writer write_item, bool has_more, const cursor *next);
 void write_message_item(json_writer *w, const void *items, size_t i);
 void write_conversation_item(json_writer *w, const void *items, size_t i);
+/* A conversation in a user's list: also that user's last_read_message_id (or null) and unread_count. */
+void write_user_conversation_item(json_writer *w, const void *items, size_t i);
 
 #endif

@@ -10,6 +10,7 @@ static const http_route routes[] = {
     {"GET", "/api/messages/conversation/{}/before", api_list_messages_before},
     {"GET", "/api/conversations/user/{}", api_list_user_conversations},
     {"GET", "/api/conversations/{}", api_get_conversation},
+    {"POST", "/api/conversations/{}/read", api_mark_read},
     {"GET", "/", api_root},
     {"GET", "/health", api_health},
     {"GET", "/ready", api_ready},
@@ -41,6 +42,8 @@ void api_init(api *a, store *s, const char *docs_dir) {
   a->send_limit_shared = NULL;
   a->metrics = NULL;
   a->request_metrics = NULL;
+  a->on_read = NULL;
+  a->on_read_ctx = NULL;
   atomic_init(&a->draining, false);
   a->routes = (http_routes){
       .routes = routes,

@@ -73,7 +73,9 @@ typedef struct conn {
   conn_state state;
   uint64_t since_ms; /* when the current connect attempt started */
   int handshake_pending;
-  unsigned failures; /* since the last READY: backoff exponent */
+  unsigned failures;     /* since the last READY: backoff exponent */
+  uint64_t ping_sent_ms; /* pub/sub liveness: the unanswered PING's time, 0 when none */
+  uint64_t ping_due_ms;  /* when the next PING goes out */
   uv_timer_t retry;
 } conn;
 
@@ -372,6 +374,8 @@ static void conn_drop(conn *k) {
 static void conn_ready(conn *k) {
   k->state = CONN_READY;
   k->failures = 0;
+  k->ping_sent_ms = 0;
+  k->ping_due_ms = now_ms() + k->client->opt.pubsub_ping_ms;
   log_msg(LOG_INFO, COMPONENT, "%s connection to %s:%d ready", k->name, k->client->url.host,
           k->client->url.port);
   if (k->pubsub)
@@ -766,6 +770,34 @@ void redis_client_unsubscribe(redis_client *c, redis_subscription *sub) {
 
 /* ---- the loop ----------------------------------------------------------------------------- */
 
+/* ---- pub/sub liveness ------------------------------------------------------------------------ */
+
+/* A subscribed connection gets no replies while nothing is published, so a hung server (or a
+ * silently dropped connection) would go unnoticed: it is pinged, and a PING unanswered within
+ * the request timeout drops it (the subscriptions hear INTERRUPTED, then ACTIVE again). */
+static void on_pubsub_pong(redisAsyncContext *ac, void *rep, void *privdata) {
+  conn *k = privdata;
+  if (rep == NULL || k->ac != ac) return;
+  k->ping_sent_ms = 0;
+  k->ping_due_ms = now_ms() + k->client->opt.pubsub_ping_ms;
+}
+
+static void check_pubsub(redis_client *c, uint64_t now) {
+  conn *k = &c->sub;
+  if (k->state != CONN_READY) return;
+  if (k->ping_sent_ms) {
+    if (now - k->ping_sent_ms < c->opt.request_timeout_ms) return;
+    log_msg(LOG_WARN, COMPONENT, "pubsub connection: no PONG in %u ms; reconnecting",
+            c->opt.request_timeout_ms);
+    conn_drop(k);
+    return;
+  }
+  if (now < k->ping_due_ms) return;
+  const char *argv[1] = {"PING"};
+  size_t lens[1] = {4};
+  if (redisAsyncCommandArgv(k->ac, on_pubsub_pong, k, 1, argv, lens) == REDIS_OK) k->ping_sent_ms = now;
+}
+
 static void on_handle_closed(uv_handle_t *h) { (void)h; }
 
 static void finish(redis_client *c) {
@@ -835,6 +867,7 @@ static void expire(redis_client *c) {
     log_msg(LOG_WARN, COMPONENT, "request timed out after %u ms; reconnecting", c->opt.request_timeout_ms);
     conn_drop(&c->cmd); /* hiredis calls back every in-flight request with NULL: freed there */
   }
+  check_pubsub(c, now);
   conn *conns[2] = {&c->cmd, &c->sub};
   for (int i = 0; i < 2; i++) {
     conn *k = conns[i];
@@ -880,6 +913,7 @@ static void apply_defaults(redis_client_options *o) {
   if (o->reconnect_max_ms == 0) o->reconnect_max_ms = 5000;
   if (o->reconnect_max_ms < o->reconnect_min_ms) o->reconnect_max_ms = o->reconnect_min_ms;
   if (o->max_pending == 0) o->max_pending = 65536;
+  if (o->pubsub_ping_ms == 0) o->pubsub_ping_ms = 5000;
 }
 
 redis_client *redis_client_open(const char *url, const redis_client_options *opts, const char **err) {

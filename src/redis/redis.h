@@ -10,6 +10,8 @@
  * callback. Every callback runs on the client's thread, never inline in the submitting call;
  * callbacks must not block. redis_client_close() must not be called from a callback.
  *
+ * The pub/sub connection is PINGed while idle, so a hung server is noticed there too.
+ *
  * Requests: a command accepted by redis_client_command() (return 0) gets its callback exactly
  * once: with the reply, or with a failure status (timeout, connection lost after sending,
  * client closed). A request waits for a connection while there is none, up to the request
@@ -56,6 +58,8 @@ typedef struct redis_client_options {
   unsigned reconnect_min_ms;   /* 0 = 50: first delay after a failure, doubling ... */
   unsigned reconnect_max_ms;   /* 0 = 5000: ... up to this (each with +-15% jitter) */
   size_t max_pending;          /* 0 = 65536: accepted requests not yet answered */
+  unsigned pubsub_ping_ms;     /* 0 = 5000: PING on the pub/sub connection this long after the last
+                                  answer; no PONG within the request timeout drops it */
 } redis_client_options;
 
 typedef enum redis_status {
@@ -86,7 +90,8 @@ redis_client *redis_client_open(const char *url, const redis_client_options *opt
 void redis_client_close(redis_client *c);
 
 /* One command, argv-style: argv[i] has argvlen[i] bytes. Returns REDIS_SUBMIT_OK (cb will be
- * called once), or FULL / CLOSED / INVALID (argc < 1 or > 1024; cb will not be called). */
+ * called once), or FULL (max_pending reached, or out of memory) / CLOSED / INVALID (argc < 1 or
+ * > 1024); then cb will not be called. */
 int redis_client_command(redis_client *c, int argc, const char *const *argv, const size_t *argvlen,
                          redis_reply_cb cb, void *user);
 

@@ -4,9 +4,17 @@
 
 #include "metrics/global.h"
 
-enum { OP_SEND, OP_LIST_MESSAGES, OP_LIST_CONVERSATIONS, OP_GET_CONVERSATION, OP_PING, OP_COUNT };
-static const char *const OP_NAMES[OP_COUNT] = {"send_message", "list_messages", "list_conversations",
-                                               "get_conversation", "ping"};
+enum {
+  OP_SEND,
+  OP_LIST_MESSAGES,
+  OP_LIST_CONVERSATIONS,
+  OP_GET_CONVERSATION,
+  OP_MARK_READ,
+  OP_PING,
+  OP_COUNT
+};
+static const char *const OP_NAMES[OP_COUNT] = {"send_message",     "list_messages", "list_conversations",
+                                               "get_conversation", "mark_read",     "ping"};
 
 typedef struct metered_store {
   store base; /* first: a store * is a metered_store * */
@@ -24,6 +32,7 @@ typedef struct timed_call {
     store_message_page_cb messages;
     store_conversation_page_cb conversations;
     store_conversation_cb conversation;
+    store_read_mark_cb mark;
     store_ping_cb ping;
   } cb;
   void *arg;
@@ -109,6 +118,21 @@ static void get_conversation(store *s, int64_t id, store_conversation_cb cb, voi
   store_get_conversation(from_base(s)->inner, id, on_conversation, call);
 }
 
+static void on_marked(void *p, store_status status, const char *detail, const read_mark *mark) {
+  store_read_mark_cb cb = ((timed_call *)p)->cb.mark;
+  cb(call_end(p), status, detail, mark);
+}
+
+static void mark_read(store *s, const read_mark_request *req, store_read_mark_cb cb, void *arg) {
+  timed_call *call = call_start(s, OP_MARK_READ, arg);
+  if (!call) {
+    cb(arg, STORE_UNAVAILABLE, "Out of memory", NULL);
+    return;
+  }
+  call->cb.mark = cb;
+  store_mark_read(from_base(s)->inner, req, on_marked, call);
+}
+
 static void on_ping(void *p, store_status status, const char *detail) {
   store_ping_cb cb = ((timed_call *)p)->cb.ping;
   cb(call_end(p), status, detail);
@@ -148,6 +172,7 @@ store *store_metered_wrap(store *inner, metrics_registry *reg) {
       .list_messages = list_messages,
       .list_conversations = list_conversations,
       .get_conversation = get_conversation,
+      .mark_read = mark_read,
       .ping = ping,
       .close = close_store,
   };

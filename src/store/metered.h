@@ -1,7 +1,7 @@
 /* store/metered: a store that forwards every operation to another one and observes how long
  * it took, from the call to its callback, in
  * messenger_store_operation_duration_seconds{store,operation} (operation = the vtable entry:
- * send_message, list_messages, list_conversations, get_conversation, ping).
+ * send_message, list_messages, list_conversations, get_conversation, mark_read, ping).
  *
  * Every operation of store_vtable must be forwarded here: a new entry without a forwarder
  * fails the unit test that checks every slot of the metered vtable is set.

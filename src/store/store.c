@@ -14,3 +14,7 @@ bool page_request_is_valid(const page_request *p, cursor_kind kind) {
   return p->cursor.kind == kind && id_is_valid(p->cursor.message_id) &&
          (kind != CURSOR_CONVERSATIONS || id_is_valid(p->cursor.conversation_id));
 }
+
+bool read_mark_request_is_valid(const read_mark_request *req) {
+  return id_is_valid(req->conversation_id) && id_is_valid(req->user_id) && id_is_valid(req->message_id);
+}

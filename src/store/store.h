@@ -24,7 +24,8 @@
 
 typedef enum store_status {
   STORE_OK = 0,
-  STORE_NOT_FOUND,   /* the conversation does not exist */
+  STORE_NOT_FOUND,   /* the conversation does not exist (or, for a read mark, the user is not in it) */
+  STORE_INVALID,     /* a read mark names a message that is not in the conversation */
   STORE_UNAVAILABLE, /* the store cannot answer now (down, timeout, disk full); nothing half-written */
 } store_status;
 
@@ -46,6 +47,9 @@ typedef struct conversation {
   int64_t last_message_at_us;
   const char *last_message_content;
   size_t last_message_content_len;
+  /* Only in a user's conversation list, for that user: */
+  int64_t last_read_message_id; /* 0 = no read mark */
+  int64_t unread_count;         /* messages sent to the user with an id above the mark */
 } conversation;
 
 typedef struct send_request {
@@ -98,10 +102,26 @@ typedef struct conversation_page {
   bool has_more;             /* next_cursor = (last item's last_message_id, id) */
 } conversation_page;
 
+/* A read mark: `user_id` has read `conversation_id` up to message `message_id`. */
+typedef struct read_mark_request {
+  int64_t conversation_id;
+  int64_t user_id;
+  int64_t message_id;
+} read_mark_request;
+
+typedef struct read_mark {
+  int64_t conversation_id;
+  int64_t user_id;
+  int64_t other_user_id;        /* the conversation's other participant (who also sees receipts) */
+  int64_t last_read_message_id; /* the mark after the request (never below an earlier mark) */
+  bool advanced;                /* this request moved the mark (false: it was already there or beyond) */
+} read_mark;
+
 /* Contract checks shared by the implementations: the API validates first, so a request that
  * fails these is a caller bug, answered with STORE_UNAVAILABLE. */
 bool send_request_is_valid(const send_request *req);
 bool page_request_is_valid(const page_request *p, cursor_kind kind);
+bool read_mark_request_is_valid(const read_mark_request *req);
 
 typedef void (*store_send_cb)(void *arg, store_status status, const char *detail, const send_result *result);
 typedef void (*store_message_page_cb)(void *arg, store_status status, const char *detail,
@@ -110,6 +130,7 @@ typedef void (*store_conversation_page_cb)(void *arg, store_status status, const
                                            const conversation_page *page);
 typedef void (*store_conversation_cb)(void *arg, store_status status, const char *detail,
                                       const conversation *conversation);
+typedef void (*store_read_mark_cb)(void *arg, store_status status, const char *detail, const read_mark *mark);
 typedef void (*store_ping_cb)(void *arg, store_status status, const char *detail);
 
 typedef struct store store;
@@ -125,6 +146,11 @@ typedef struct store_vtable {
   void (*list_conversations)(store *s, const conversation_query *q, store_conversation_page_cb cb, void *arg);
   /* One conversation; STORE_NOT_FOUND if it does not exist. */
   void (*get_conversation)(store *s, int64_t conversation_id, store_conversation_cb cb, void *arg);
+  /* Moves the user's read mark forward to req->message_id (monotonic: an older message leaves it
+   * and returns the current one). STORE_NOT_FOUND when the conversation does not exist or the
+   * user is not in it, STORE_INVALID when the message is not in the conversation. Acknowledges
+   * only once the mark is durable. */
+  void (*mark_read)(store *s, const read_mark_request *req, store_read_mark_cb cb, void *arg);
   /* Readiness: STORE_OK when the store can serve reads and writes. */
   void (*ping)(store *s, store_ping_cb cb, void *arg);
   /* Finishes every accepted operation (their callbacks run), makes writes durable, frees
@@ -148,6 +174,9 @@ static inline void store_list_conversations(store *s, const conversation_query *
 }
 static inline void store_get_conversation(store *s, int64_t id, store_conversation_cb cb, void *a) {
   s->vt->get_conversation(s, id, cb, a);
+}
+static inline void store_mark_read(store *s, const read_mark_request *r, store_read_mark_cb cb, void *a) {
+  s->vt->mark_read(s, r, cb, a);
 }
 static inline void store_ping(store *s, store_ping_cb cb, void *a) { s->vt->ping(s, cb, a); }
 static inline void store_close(store *s) { s->vt->close(s); }

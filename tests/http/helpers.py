@@ -140,6 +140,9 @@ class Client:
     def conversation(self, conv_id):
         return self.get("/api/conversations/%s" % conv_id)
 
+    def mark_read(self, conv_id, user_id, message_id):
+        return self.post("/api/conversations/%s/read" % conv_id, {"user_id": user_id, "message_id": message_id})
+
 
 # --- users --------------------------------------------------------------------------------
 

@@ -409,3 +409,27 @@ def test_openapi_offers_bearer_auth(hs):
                 assert "401" in op["responses"], path
             else:
                 assert op["security"] == [], path
+
+
+# --- read marks (POST /api/conversations/{id}/read) --------------------------------------------
+
+def test_read_marks_as_oneself_only(hs):
+    a, b = new_pair()
+    conv = conversation_of(hs, a, b, n=2)
+    msg = hs.get("/api/messages/conversation/%d" % conv, headers=bearer(hs_token(b))).json["data"][0]
+    path = "/api/conversations/%d/read" % conv
+    check_401(hs.post(path, {"user_id": b, "message_id": msg["id"]}))
+    # user_id may be omitted: it is the token's user
+    r = hs.post(path, {"message_id": msg["id"]}, headers=bearer(hs_token(b)))
+    assert r.status == 200 and r.json["user_id"] == b, r
+    r = hs.post(path, {"user_id": b, "message_id": msg["id"]}, headers=bearer(hs_token(b)))
+    assert r.status == 200 and r.json["last_read_message_id"] == msg["id"], r
+    # as someone else: 403; an outsider marking as themself: 404 like a missing conversation
+    check_detail(hs.post(path, {"user_id": a, "message_id": msg["id"]}, headers=bearer(hs_token(b))), 403,
+                 "Forbidden")
+    outsider = new_user()
+    existing = hs.post(path, {"message_id": msg["id"]}, headers=bearer(hs_token(outsider)))
+    missing = hs.post("/api/conversations/%d/read" % (conv + 10**12), {"message_id": msg["id"]},
+                      headers=bearer(hs_token(outsider)))
+    check_detail(existing, 404, "Conversation not found")
+    assert existing.body == missing.body

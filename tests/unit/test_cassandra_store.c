@@ -246,13 +246,13 @@ static void send_new_pair_claims_and_writes_one_batch(void **state) {
   assert_true(last_request(f, CQLMOCK_OP_EXECUTE, text_of(f, CASS_PAIR_CLAIM), &rq));
   assert_int_equal(rq.consistency, CQL_CONSISTENCY_LOCAL_QUORUM);
   assert_int_equal(rq.serial_consistency, CQL_CONSISTENCY_LOCAL_SERIAL);
-  /* one logged batch of 5 statements stamped with the message's created_at */
+  /* one logged batch of 6 statements stamped with the message's created_at */
   assert_int_equal(cqlmock_log_count(f->mock, -1, CQLMOCK_OP_BATCH, NULL), 1);
   assert_true(last_request(f, CQLMOCK_OP_BATCH, text_of(f, CASS_MSG_INSERT), &rq));
   assert_int_equal(rq.batch_type, 0);
-  assert_int_equal(rq.batch_count, 5);
-  assert_int_equal(rq.values, 6 + 2 + 5 + 4 + 4);           /* the per-user rows carry ids only */
-  assert_int_equal(rq.value_bytes, 8 * 17 + 4 * 2 + 2 * 5); /* bigints, buckets, content twice */
+  assert_int_equal(rq.batch_count, 6);
+  assert_int_equal(rq.values, 6 + 2 + 5 + 4 + 4 + 3);       /* per-user and unread rows: ids only */
+  assert_int_equal(rq.value_bytes, 8 * 20 + 4 * 2 + 2 * 5); /* bigints, buckets, content twice */
   assert_int_equal(rq.consistency, CQL_CONSISTENCY_LOCAL_QUORUM);
   assert_true(rq.has_timestamp);
   assert_int_equal(rq.timestamp, w.msg.created_at_us);
@@ -414,7 +414,7 @@ static void send_longest_message_batch_stays_under_the_batch_limit(void **state)
   assert_int_equal(w.status, STORE_OK);
   cqlmock_request rq;
   assert_true(last_request(f, CQLMOCK_OP_BATCH, text_of(f, CASS_MSG_INSERT), &rq));
-  assert_int_equal(rq.batch_count, 5);
+  assert_int_equal(rq.batch_count, 6);
   /* the content is in the batch exactly twice (message row, conversations row) */
   assert_in_range(rq.value_bytes, 2 * CODE_POINTS * CHAR_BYTES, 2 * CODE_POINTS * CHAR_BYTES + 256);
   int64_t mutation_bound = rq.value_bytes + 16 * (int64_t)rq.values + 8 * (int64_t)rq.batch_count;
@@ -562,8 +562,8 @@ static void prime_conversation_row(fixture *f, const char *id, const char *last_
   assert_int_equal(cqlmock_prime_add(f->mock, p), 0);
 }
 
-static void list_conversations_sorts_the_partition(void **state) {
-  fixture *f = *state;
+/* User 5's partition: conversations 11 (with user 3, last 500), 12 (9, 900), 13 (1, 100). */
+static void prime_three_conversations(fixture *f) {
   cqlmock_prime *p = rows_prime(f, CASS_USER_CONVS, USER_CONV_COLS);
   cqlmock_prime_row(p, (const char *[]){"11", "3", "500"});
   cqlmock_prime_row(p, (const char *[]){"12", "9", "900"});
@@ -572,6 +572,11 @@ static void list_conversations_sorts_the_partition(void **state) {
   prime_conversation_row(f, "11", "500", "b");
   prime_conversation_row(f, "12", "900", "a");
   prime_conversation_row(f, "13", "100", "c");
+}
+
+static void list_conversations_sorts_the_partition(void **state) {
+  fixture *f = *state;
+  prime_three_conversations(f);
   waiter w;
   waiter_init(&w);
   conversation_query q = {.user_id = 5, .page = {.page = 1, .limit = 2}};
@@ -641,6 +646,17 @@ static void list_conversations_reads_the_exact_message_when_rows_disagree(void *
   assert_int_equal(executed(f, CASS_MSG_GET), 1);
 }
 
+/* User 5's conversation list answers 503 "Database timed out". */
+static void list_times_out(fixture *f) {
+  waiter w;
+  waiter_init(&w);
+  conversation_query q = {.user_id = 5, .page = {.page = 1, .limit = 20}};
+  store_list_conversations(f->st, &q, on_conversations, &w);
+  waiter_wait(&w);
+  assert_int_equal(w.status, STORE_UNAVAILABLE);
+  assert_string_equal(w.detail, "Database timed out");
+}
+
 static void list_conversations_item_read_failure_is_unavailable(void **state) {
   fixture *f = *state;
   cqlmock_prime *p = rows_prime(f, CASS_USER_CONVS, USER_CONV_COLS);
@@ -652,13 +668,7 @@ static void list_conversations_item_read_failure_is_unavailable(void **state) {
   cqlmock_prime_when_value(p, 0, "bigint", "12");
   cqlmock_prime_read_timeout(p, CQL_CONSISTENCY_LOCAL_QUORUM, 1, 2, false);
   assert_int_equal(cqlmock_prime_add(f->mock, p), 0);
-  waiter w;
-  waiter_init(&w);
-  conversation_query q = {.user_id = 5, .page = {.page = 1, .limit = 20}};
-  store_list_conversations(f->st, &q, on_conversations, &w);
-  waiter_wait(&w);
-  assert_int_equal(w.status, STORE_UNAVAILABLE);
-  assert_string_equal(w.detail, "Database timed out");
+  list_times_out(f);
 }
 
 static void list_conversations_of_a_new_user(void **state) {
@@ -671,6 +681,162 @@ static void list_conversations_of_a_new_user(void **state) {
   assert_int_equal(w.status, STORE_OK);
   assert_int_equal(w.total, 0);
   assert_int_equal(w.count, 0);
+}
+
+/* ---- read state ---- */
+
+/* The read_state partition of (user 5, conversation `id`): the mark (or NULL) and unread ids. */
+static void prime_read_state(fixture *f, const char *id, const char *mark, size_t unread,
+                             const char *const ids[]) {
+  cqlmock_prime *p =
+      rows_prime(f, CASS_READ_STATE_GET, 2, (const char *[]){"last_read_message_id", "message_id"},
+                 (const char *[]){"bigint", "bigint"});
+  cqlmock_prime_when_value(p, 1, "bigint", id);
+  if (unread == 0) cqlmock_prime_row(p, (const char *[]){mark, NULL}); /* static row only */
+  for (size_t i = 0; i < unread; i++) cqlmock_prime_row(p, (const char *[]){mark, ids[i]});
+  assert_int_equal(cqlmock_prime_add(f->mock, p), 0);
+}
+
+static void list_conversations_counts_unread_rows(void **state) {
+  fixture *f = *state;
+  prime_three_conversations(f);
+  prime_read_state(f, "12", "700", 2, (const char *[]){"900", "800"});
+  prime_read_state(f, "11", "500", 0, NULL);
+  /* 13: never read, no partition */
+  waiter w;
+  waiter_init(&w);
+  conversation_query q = {.user_id = 5, .page = {.page = 1, .limit = 3}};
+  store_list_conversations(f->st, &q, on_conversations, &w);
+  waiter_wait(&w);
+  assert_int_equal(w.status, STORE_OK);
+  assert_int_equal(w.count, 3);
+  assert_int_equal(w.convs[0].id, 12);
+  assert_int_equal(w.convs[0].last_read_message_id, 700);
+  assert_int_equal(w.convs[0].unread_count, 2);
+  assert_int_equal(w.convs[1].id, 11);
+  assert_int_equal(w.convs[1].last_read_message_id, 500);
+  assert_int_equal(w.convs[1].unread_count, 0);
+  assert_int_equal(w.convs[2].id, 13);
+  assert_int_equal(w.convs[2].last_read_message_id, 0);
+  assert_int_equal(w.convs[2].unread_count, 0);
+  /* one read_state read per item of the page, next to its `conversations` read; no message reads */
+  assert_int_equal(executed(f, CASS_READ_STATE_GET), 3);
+  assert_int_equal(executed(f, CASS_CONV_GET), 3);
+  assert_int_equal(executed(f, CASS_MSG_PAGE), 0);
+}
+
+static void list_conversations_read_state_failure_is_unavailable(void **state) {
+  fixture *f = *state;
+  cqlmock_prime *p = rows_prime(f, CASS_USER_CONVS, USER_CONV_COLS);
+  cqlmock_prime_row(p, (const char *[]){"11", "3", "500"});
+  assert_int_equal(cqlmock_prime_add(f->mock, p), 0);
+  prime_conversation_row(f, "11", "500", "b");
+  p = cqlmock_prime_new(CQLMOCK_MATCH_EXACT, text_of(f, CASS_READ_STATE_GET));
+  cqlmock_prime_read_timeout(p, CQL_CONSISTENCY_LOCAL_QUORUM, 1, 2, false);
+  assert_int_equal(cqlmock_prime_add(f->mock, p), 0);
+  list_times_out(f);
+}
+
+static void on_mark(void *arg, store_status status, const char *detail, const read_mark *m) {
+  waiter *w = arg;
+  if (m) {
+    w->msg.id = m->last_read_message_id;
+    w->msg.receiver_id = m->other_user_id;
+    w->replayed = !m->advanced; /* reused: true when the mark did not move */
+  }
+  waiter_done(w, status, detail);
+}
+
+static store_status mark(fixture *f, int64_t conversation_id, int64_t user, int64_t message_id, waiter *w) {
+  waiter_init(w);
+  read_mark_request req = {.conversation_id = conversation_id, .user_id = user, .message_id = message_id};
+  store_mark_read(f->st, &req, on_mark, w);
+  waiter_wait(w);
+  return w->status;
+}
+
+/* Conversation 40 between users 1 and 2, holding message `msg`, user 2's mark `current` (or none). */
+static void prime_mark_checks(fixture *f, const char *msg, const char *current) {
+  prime_conversation_row(f, "40", msg, "x");
+  cqlmock_prime *p = rows_prime(f, CASS_MSG_GET, 2, (const char *[]){"message_id", "content"},
+                                (const char *[]){"bigint", "text"});
+  cqlmock_prime_when_value(p, 2, "bigint", msg);
+  cqlmock_prime_row(p, (const char *[]){msg, "x"});
+  assert_int_equal(cqlmock_prime_add(f->mock, p), 0);
+  if (current) {
+    p = rows_prime(f, CASS_READ_MARK_GET, 1, (const char *[]){"last_read_message_id"},
+                   (const char *[]){"bigint"});
+    cqlmock_prime_row(p, (const char *[]){current});
+    assert_int_equal(cqlmock_prime_add(f->mock, p), 0);
+  }
+}
+
+static void mark_read_writes_one_partition_batch(void **state) {
+  fixture *f = *state;
+  int64_t msg = ((INT64_C(1795000000000) - ID_EPOCH_MS) << 12) | (3 << 7);
+  char msg_text[32];
+  snprintf(msg_text, sizeof msg_text, "%lld", (long long)msg);
+  prime_mark_checks(f, msg_text, NULL);
+  waiter w;
+  assert_int_equal(mark(f, 40, 2, msg, &w), STORE_OK);
+  assert_int_equal(w.msg.id, msg);
+  assert_int_equal(w.msg.receiver_id, 1); /* the other participant */
+  assert_false(w.replayed);
+  assert_int_equal(executed(f, CASS_CONV_GET), 1);
+  assert_int_equal(executed(f, CASS_MSG_GET), 1);
+  assert_int_equal(executed(f, CASS_READ_MARK_GET), 1);
+  /* the mark and the range delete of the unread rows: one unlogged single-partition batch,
+   * stamped with the marked message's created_at, so retries and reordering converge */
+  cqlmock_request rq;
+  assert_int_equal(cqlmock_log_count(f->mock, -1, CQLMOCK_OP_BATCH, NULL), 1);
+  assert_true(last_request(f, CQLMOCK_OP_BATCH, text_of(f, CASS_READ_MARK_SET), &rq));
+  assert_int_equal(rq.batch_type, 1);
+  assert_int_equal(rq.batch_count, 2);
+  assert_int_equal(rq.values, 6);
+  assert_true(rq.has_timestamp);
+  assert_int_equal(rq.timestamp, id_created_at_us(msg));
+  assert_int_equal(rq.consistency, CQL_CONSISTENCY_LOCAL_QUORUM);
+}
+
+static void mark_read_older_message_keeps_the_mark(void **state) {
+  fixture *f = *state;
+  prime_mark_checks(f, "1000", "5000");
+  waiter w;
+  assert_int_equal(mark(f, 40, 2, 1000, &w), STORE_OK);
+  assert_int_equal(w.msg.id, 5000);
+  assert_int_equal(w.msg.receiver_id, 1);
+  assert_true(w.replayed);
+  assert_int_equal(cqlmock_log_count(f->mock, -1, CQLMOCK_OP_BATCH, NULL), 0);
+  assert_int_equal(mark(f, 40, 2, 5000, &w), STORE_INVALID); /* 5000 is not primed as a message */
+}
+
+static void mark_read_refusals(void **state) {
+  fixture *f = *state;
+  waiter w;
+  assert_int_equal(mark(f, 40, 2, 1000, &w), STORE_NOT_FOUND); /* no such conversation */
+  prime_mark_checks(f, "1000", NULL);
+  assert_int_equal(mark(f, 40, 7, 1000, &w), STORE_NOT_FOUND); /* not a participant */
+  assert_string_equal(w.detail, "Conversation not found");
+  assert_int_equal(mark(f, 40, 2, 999, &w), STORE_INVALID);   /* not a message of it */
+  assert_int_equal(mark(f, 40, 2, 0, &w), STORE_UNAVAILABLE); /* caller bug: no I/O */
+  assert_int_equal(cqlmock_log_count(f->mock, -1, CQLMOCK_OP_BATCH, NULL), 0);
+  cqlmock_prime *p = cqlmock_prime_new(CQLMOCK_MATCH_EXACT, text_of(f, CASS_READ_MARK_GET));
+  cqlmock_prime_read_timeout(p, CQL_CONSISTENCY_LOCAL_QUORUM, 1, 2, false);
+  assert_int_equal(cqlmock_prime_add(f->mock, p), 0);
+  assert_int_equal(mark(f, 40, 2, 1000, &w), STORE_UNAVAILABLE);
+  assert_string_equal(w.detail, "Database timed out");
+}
+
+static void mark_read_batch_timeout_is_unavailable(void **state) {
+  fixture *f = *state;
+  prime_mark_checks(f, "1000", NULL);
+  cqlmock_prime *p = cqlmock_prime_new(CQLMOCK_MATCH_EXACT, text_of(f, CASS_READ_MARK_SET));
+  cqlmock_prime_on(p, CQLMOCK_ON_BATCH);
+  cqlmock_prime_write_timeout(p, CQL_CONSISTENCY_LOCAL_QUORUM, 1, 2, "BATCH");
+  assert_int_equal(cqlmock_prime_add(f->mock, p), 0);
+  waiter w;
+  assert_int_equal(mark(f, 40, 2, 1000, &w), STORE_UNAVAILABLE);
+  assert_true(cqlmock_log_count(f->mock, -1, CQLMOCK_OP_BATCH, NULL) >= 1); /* idempotent: may be retried */
 }
 
 static void get_conversation_found_and_not_found(void **state) {
@@ -792,6 +958,12 @@ int main(void) {
                                       teardown),
       cmocka_unit_test_setup_teardown(list_conversations_item_read_failure_is_unavailable, setup, teardown),
       cmocka_unit_test_setup_teardown(list_conversations_of_a_new_user, setup, teardown),
+      cmocka_unit_test_setup_teardown(list_conversations_counts_unread_rows, setup, teardown),
+      cmocka_unit_test_setup_teardown(list_conversations_read_state_failure_is_unavailable, setup, teardown),
+      cmocka_unit_test_setup_teardown(mark_read_writes_one_partition_batch, setup, teardown),
+      cmocka_unit_test_setup_teardown(mark_read_older_message_keeps_the_mark, setup, teardown),
+      cmocka_unit_test_setup_teardown(mark_read_refusals, setup, teardown),
+      cmocka_unit_test_setup_teardown(mark_read_batch_timeout_is_unavailable, setup, teardown),
       cmocka_unit_test_setup_teardown(get_conversation_found_and_not_found, setup, teardown),
       cmocka_unit_test_setup_teardown(get_conversation_unavailable, setup, teardown),
       cmocka_unit_test_setup_teardown(ping_reads_system_local, setup, teardown),

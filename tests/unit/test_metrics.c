@@ -301,6 +301,11 @@ static void fake_get_conversation(store *s, int64_t id, store_conversation_cb cb
   conversation c = {.id = id};
   cb(arg, STORE_OK, NULL, &c);
 }
+static void fake_mark_read(store *s, const read_mark_request *req, store_read_mark_cb cb, void *arg) {
+  (void)s;
+  read_mark m = {.conversation_id = req->conversation_id, .last_read_message_id = req->message_id};
+  cb(arg, STORE_OK, NULL, &m);
+}
 static void fake_ping(store *s, store_ping_cb cb, void *arg) {
   fake_store *f = (fake_store *)s;
   f->pending_cb = cb;
@@ -314,6 +319,7 @@ static const store_vtable FAKE_VTABLE = {
     .list_messages = fake_list_messages,
     .list_conversations = fake_list_conversations,
     .get_conversation = fake_get_conversation,
+    .mark_read = fake_mark_read,
     .ping = fake_ping,
     .close = fake_close,
 };
@@ -343,6 +349,11 @@ static void got_conversation(void *arg, store_status st, const char *detail, con
   answers *a = arg;
   (void)detail;
   a->calls++, a->status = st, a->value = c->id;
+}
+static void got_mark(void *arg, store_status st, const char *detail, const read_mark *m) {
+  answers *a = arg;
+  (void)detail;
+  a->calls++, a->status = st, a->value = m->last_read_message_id;
 }
 static void got_ping(void *arg, store_status st, const char *detail) {
   answers *a = arg;
@@ -378,16 +389,19 @@ static void metered_store_forwards_and_times(void **state) {
   assert_int_equal(a.value, 42);
   store_get_conversation(s, 9, got_conversation, &a);
   assert_int_equal(a.value, 9);
-  assert_int_equal(a.calls, 4);
-  store_ping(s, got_ping, &a); /* answered later, from "another thread" */
-  assert_int_equal(a.calls, 4);
-  inner.pending_cb(inner.pending_arg, STORE_UNAVAILABLE, "down");
+  read_mark_request mr = {.conversation_id = 9, .user_id = 1, .message_id = 33};
+  store_mark_read(s, &mr, got_mark, &a);
+  assert_int_equal(a.value, 33);
   assert_int_equal(a.calls, 5);
+  store_ping(s, got_ping, &a); /* answered later, from "another thread" */
+  assert_int_equal(a.calls, 5);
+  inner.pending_cb(inner.pending_arg, STORE_UNAVAILABLE, "down");
+  assert_int_equal(a.calls, 6);
   assert_int_equal(a.status, STORE_UNAVAILABLE);
   char *text = render(r);
-  for (size_t i = 0; i < 5; i++) {
-    static const char *const ops[] = {"send_message", "list_messages", "list_conversations",
-                                      "get_conversation", "ping"};
+  for (size_t i = 0; i < 6; i++) {
+    static const char *const ops[] = {"send_message",     "list_messages", "list_conversations",
+                                      "get_conversation", "mark_read",     "ping"};
     char want[160];
     snprintf(want, sizeof want,
              "messenger_store_operation_duration_seconds_count{store=\"fake\",operation=\"%s\"} 1\n", ops[i]);

@@ -452,7 +452,8 @@ static void subscriptions_survive_a_server_restart(void **state) {
   server s = {0};
   server_start(&s, NULL);
   const char *err = NULL;
-  redis_client_options opt = {.reconnect_min_ms = 20, .reconnect_max_ms = 200};
+  redis_client_options opt = {
+      .reconnect_min_ms = 20, .reconnect_max_ms = 200, .request_timeout_ms = 1500, .pubsub_ping_ms = 300};
   redis_client *c = redis_client_open(server_url(&s, ""), &opt, &err);
   assert_non_null(c);
   events a = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
@@ -477,6 +478,13 @@ static void subscriptions_survive_a_server_restart(void **state) {
   publish(c, "chan:a", "two", 1);
   assert_int_equal(events_wait(&a, &a.messages, 2), 2);
   assert_string_equal(a.last, "two");
+
+  /* A hung server (SIGSTOP): the idle subscription notices by its PING, and comes back. */
+  kill(s.pid, SIGSTOP);
+  assert_int_equal(events_wait(&a, &a.interrupted, 2), 2);
+  kill(s.pid, SIGCONT);
+  assert_int_equal(events_wait(&a, &a.active, 3), 3);
+  wait_until_answering(c);
 
   redis_client_unsubscribe(c, sa);
   assert_int_equal(events_wait(&a, &a.ended, 1), 1);
@@ -511,7 +519,8 @@ static void commands_wait_for_the_server_and_time_out(void **state) {
   server s = {0};
   s.port = free_port();
   const char *err = NULL;
-  redis_client_options opt = {.request_timeout_ms = 3000, .reconnect_min_ms = 20, .reconnect_max_ms = 100};
+  /* Generous: the server below must start within it, also on a loaded machine. */
+  redis_client_options opt = {.request_timeout_ms = 6000, .reconnect_min_ms = 20, .reconnect_max_ms = 100};
   redis_client *c = redis_client_open(server_url(&s, ""), &opt, &err);
   assert_non_null(c);
   /* No server yet: the command waits for the connection, which comes within its timeout. */

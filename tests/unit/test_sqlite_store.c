@@ -98,6 +98,7 @@ typedef struct got_msg {
 
 typedef struct got_conv {
   int64_t id, user1_id, user2_id, last_message_id, last_message_at_us;
+  int64_t last_read_message_id, unread_count;
   char content[TEXT_KEEP];
 } got_conv;
 
@@ -134,7 +135,9 @@ static void keep_conversation(got_conv *g, const conversation *c) {
                   .user1_id = c->user1_id,
                   .user2_id = c->user2_id,
                   .last_message_id = c->last_message_id,
-                  .last_message_at_us = c->last_message_at_us};
+                  .last_message_at_us = c->last_message_at_us,
+                  .last_read_message_id = c->last_read_message_id,
+                  .unread_count = c->unread_count};
   keep_text(g->content, c->last_message_content, c->last_message_content_len);
 }
 
@@ -634,6 +637,153 @@ static void unknown_conversations_are_not_found(void **state) {
   free(g);
 }
 
+/* ---- read marks ---- */
+
+typedef struct mark_wait {
+  send_wait w; /* reuses the waiting machinery; msg.id = the resulting mark */
+  bool advanced;
+} mark_wait;
+
+static void on_mark(void *arg, store_status status, const char *detail, const read_mark *m) {
+  mark_wait *mw = arg;
+  send_wait *w = &mw->w;
+  pthread_mutex_lock(&w->mu);
+  w->calls++;
+  w->status = status;
+  if (detail) snprintf(w->detail, sizeof w->detail, "%s", detail);
+  if ((status == STORE_OK) != (m != NULL)) w->bad = true;
+  if (m) {
+    w->msg.id = m->last_read_message_id;
+    w->msg.conversation_id = m->conversation_id;
+    w->msg.receiver_id = m->user_id;
+    w->msg.sender_id = m->other_user_id;
+    mw->advanced = m->advanced;
+  }
+  pthread_cond_broadcast(&w->cv);
+  pthread_mutex_unlock(&w->mu);
+}
+
+/* Marks and waits; returns the status, the resulting mark in *mark when OK. */
+static store_status mark_read(store *s, int64_t conv, int64_t user, int64_t message_id, int64_t *mark,
+                              bool *advanced) {
+  mark_wait mw;
+  send_wait_init(&mw.w);
+  mw.advanced = false;
+  read_mark_request req = {.conversation_id = conv, .user_id = user, .message_id = message_id};
+  store_mark_read(s, &req, on_mark, &mw);
+  wait_send(&mw.w);
+  if (mw.w.status == STORE_OK) {
+    assert_int_equal(mw.w.msg.conversation_id, conv);
+    assert_int_equal(mw.w.msg.receiver_id, user);
+    assert_int_equal(mw.w.msg.sender_id, user == 1 ? 2 : 1); /* every marking test uses users 1 and 2 */
+  }
+  if (mark) *mark = mw.w.msg.id;
+  if (advanced) *advanced = mw.advanced;
+  send_wait_destroy(&mw.w);
+  return mw.w.status;
+}
+
+/* The read state of conversation `conv` in user's list. */
+static got_conv user_item(store *s, int64_t user, int64_t conv) {
+  static got_page g;
+  memset(&g, 0, sizeof g);
+  conversation_query q = {.user_id = user, .page = {.page = 1, .limit = PAGE_LIMIT_MAX}};
+  store_list_conversations(s, &q, on_conversations, &g);
+  assert_int_equal(g.status, STORE_OK);
+  for (size_t i = 0; i < g.count; i++)
+    if (g.convs[i].id == conv) return g.convs[i];
+  fail_msg("conversation %lld not in the list", (long long)conv);
+  return g.convs[0];
+}
+
+static void read_marks_move_forward_and_unread_counts_are_exact(void **state) {
+  fixture *f = *state;
+  got_msg a = send_ok(f->s, 2, 1, "a", NULL, 0);
+  got_msg b = send_ok(f->s, 2, 1, "b", NULL, 0);
+  got_msg mine = send_ok(f->s, 1, 2, "mine", NULL, 0);
+  got_msg c = send_ok(f->s, 2, 1, "c", NULL, 0);
+  int64_t conv = a.conversation_id;
+  got_conv u = user_item(f->s, 1, conv);
+  assert_int_equal(u.last_read_message_id, 0);
+  assert_int_equal(u.unread_count, 3);
+  assert_int_equal(user_item(f->s, 2, conv).unread_count, 1);
+
+  int64_t mark = 0;
+  bool advanced = false;
+  assert_int_equal(mark_read(f->s, conv, 1, b.id, &mark, &advanced), STORE_OK);
+  assert_int_equal(mark, b.id);
+  assert_true(advanced);
+  u = user_item(f->s, 1, conv);
+  assert_int_equal(u.last_read_message_id, b.id);
+  assert_int_equal(u.unread_count, 1); /* c; "mine" was sent by user 1 */
+  /* an older message leaves the mark and answers the current one */
+  assert_int_equal(mark_read(f->s, conv, 1, a.id, &mark, &advanced), STORE_OK);
+  assert_int_equal(mark, b.id);
+  assert_false(advanced);
+  assert_int_equal(mark_read(f->s, conv, 1, b.id, &mark, &advanced), STORE_OK);
+  assert_false(advanced);
+  /* a new message to the user counts; one from the user does not */
+  send_ok(f->s, 2, 1, "d", NULL, 0);
+  send_ok(f->s, 1, 2, "e", NULL, 0);
+  assert_int_equal(user_item(f->s, 1, conv).unread_count, 2);
+  /* marking one's own message moves the mark too */
+  assert_int_equal(mark_read(f->s, conv, 1, mine.id, &mark, &advanced), STORE_OK);
+  assert_int_equal(mark, mine.id);
+  assert_int_equal(user_item(f->s, 1, conv).unread_count, 2); /* c, d */
+  assert_int_equal(mark_read(f->s, conv, 1, c.id, &mark, NULL), STORE_OK);
+  assert_int_equal(user_item(f->s, 1, conv).unread_count, 1); /* d */
+  /* durable: the same after a restart */
+  reopen(f, 0, 0);
+  u = user_item(f->s, 1, conv);
+  assert_int_equal(u.last_read_message_id, c.id);
+  assert_int_equal(u.unread_count, 1);
+  u = user_item(f->s, 2, conv);
+  assert_int_equal(u.last_read_message_id, 0);
+  assert_int_equal(u.unread_count, 2); /* mine, e */
+}
+
+static void read_marks_refuse_strangers_and_foreign_messages(void **state) {
+  fixture *f = *state;
+  got_msg m = send_ok(f->s, 1, 2, "x", NULL, 0);
+  got_msg other = send_ok(f->s, 1, 3, "y", NULL, 0);
+  assert_int_equal(mark_read(f->s, m.conversation_id, 3, m.id, NULL, NULL), STORE_NOT_FOUND);
+  assert_int_equal(mark_read(f->s, 999, 1, m.id, NULL, NULL), STORE_NOT_FOUND);
+  assert_int_equal(mark_read(f->s, m.conversation_id, 2, other.id, NULL, NULL), STORE_INVALID);
+  assert_int_equal(mark_read(f->s, m.conversation_id, 2, m.id + 1, NULL, NULL), STORE_INVALID);
+  assert_int_equal(mark_read(f->s, m.conversation_id, 2, 0, NULL, NULL), STORE_UNAVAILABLE);
+  got_conv v = user_item(f->s, 2, m.conversation_id);
+  assert_int_equal(v.last_read_message_id, 0);
+  assert_int_equal(v.unread_count, 1);
+}
+
+/* A database written by schema version 1 (no read state) is migrated on open: nothing has
+ * been read, so every received message is unread. */
+static void version_1_databases_gain_read_state(void **state) {
+  fixture *f = *state;
+  got_msg m = send_ok(f->s, 1, 2, "one", NULL, 0);
+  send_ok(f->s, 1, 2, "two", NULL, 0);
+  send_ok(f->s, 2, 1, "three", NULL, 0);
+  store_close(f->s);
+  f->s = NULL;
+  sqlite3 *db = NULL;
+  assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(db,
+                                "ALTER TABLE user_conversations DROP COLUMN last_read_message_id;"
+                                "ALTER TABLE user_conversations DROP COLUMN unread_count;"
+                                "PRAGMA user_version=1;",
+                                NULL, NULL, NULL),
+                   SQLITE_OK);
+  sqlite3_close(db);
+  f->s = open_store_with(f->path, 0, 0);
+  got_conv u = user_item(f->s, 2, m.conversation_id);
+  assert_int_equal(u.last_read_message_id, 0);
+  assert_int_equal(u.unread_count, 2);
+  assert_int_equal(user_item(f->s, 1, m.conversation_id).unread_count, 1);
+  int64_t mark = 0;
+  assert_int_equal(mark_read(f->s, m.conversation_id, 2, m.id, &mark, NULL), STORE_OK);
+  assert_int_equal(user_item(f->s, 2, m.conversation_id).unread_count, 1);
+}
+
 static void on_ping(void *arg, store_status status, const char *detail) {
   (void)detail;
   *(int *)arg = status == STORE_OK ? 1 : 2;
@@ -990,6 +1140,9 @@ int main(void) {
       cmocka_unit_test_setup_teardown(before_queries_are_strict_and_page_like_the_rest, setup, teardown),
       cmocka_unit_test_setup_teardown(conversations_of_a_user_by_recency, setup, teardown),
       cmocka_unit_test_setup_teardown(unknown_conversations_are_not_found, setup, teardown),
+      cmocka_unit_test_setup_teardown(read_marks_move_forward_and_unread_counts_are_exact, setup, teardown),
+      cmocka_unit_test_setup_teardown(read_marks_refuse_strangers_and_foreign_messages, setup, teardown),
+      cmocka_unit_test_setup_teardown(version_1_databases_gain_read_state, setup, teardown),
       cmocka_unit_test_setup_teardown(ping_answers_ok, setup, teardown),
       cmocka_unit_test_setup_teardown(callbacks_may_read_again, setup, teardown),
       cmocka_unit_test_setup_teardown(reopening_keeps_everything_and_ids_keep_growing, setup, teardown),

@@ -35,6 +35,8 @@ static const char *const TEMPLATES[CASS_STMT_COUNT] = {
     [CASS_USER_CONV_UPSERT] =
         "INSERT INTO {ks}.conversations_by_user (user_id, conversation_id, other_user_id,"
         " last_message_id) VALUES (?, ?, ?, ?)",
+    [CASS_UNREAD_INSERT] =
+        "INSERT INTO {ks}.read_state (user_id, conversation_id, message_id) VALUES (?, ?, ?)",
     [CASS_COUNTER_INCR] = "UPDATE {ks}.conversation_counters SET message_count = message_count + 1"
                           " WHERE conversation_id = ?",
     [CASS_CONV_GET] = "SELECT conversation_id, user1_id, user2_id, last_message_id, last_message_content"
@@ -49,7 +51,15 @@ static const char *const TEMPLATES[CASS_STMT_COUNT] = {
                       " WHERE conversation_id = ? AND bucket = ? AND message_id < ? LIMIT ?",
     [CASS_USER_CONVS] = "SELECT conversation_id, other_user_id, last_message_id"
                         " FROM {ks}.conversations_by_user WHERE user_id = ?",
+    [CASS_READ_STATE_GET] = "SELECT last_read_message_id, message_id FROM {ks}.read_state"
+                            " WHERE user_id = ? AND conversation_id = ?",
     [CASS_PING] = "SELECT release_version FROM system.local",
+    [CASS_READ_MARK_GET] = "SELECT last_read_message_id FROM {ks}.read_state"
+                           " WHERE user_id = ? AND conversation_id = ? LIMIT 1",
+    [CASS_READ_MARK_SET] =
+        "UPDATE {ks}.read_state SET last_read_message_id = ? WHERE user_id = ? AND conversation_id = ?",
+    [CASS_UNREAD_DELETE] =
+        "DELETE FROM {ks}.read_state WHERE user_id = ? AND conversation_id = ? AND message_id <= ?",
     [CASS_TABLES_LIST] = "SELECT table_name FROM system_schema.tables WHERE keyspace_name = ?",
     [CASS_LEASE_CLAIM] =
         "INSERT INTO {ks}.node_leases (node_id, owner) VALUES (?, ?) IF NOT EXISTS USING TTL 60",
@@ -66,6 +76,7 @@ const char *const CASS_TABLES[] = {
     "conversation_counters",
     "idempotency_keys",
     "node_leases",
+    "read_state",
     NULL,
 };
 

@@ -21,6 +21,7 @@ typedef enum cass_stmt {
   CASS_BUCKET_INSERT,
   CASS_CONV_UPSERT,
   CASS_USER_CONV_UPSERT,
+  CASS_UNREAD_INSERT,
   CASS_COUNTER_INCR,
   /* reads */
   CASS_CONV_GET,
@@ -30,7 +31,12 @@ typedef enum cass_stmt {
   CASS_MSG_PAGE,
   CASS_MSG_SKIP,
   CASS_USER_CONVS,
+  CASS_READ_STATE_GET,
   CASS_PING,
+  /* read marks */
+  CASS_READ_MARK_GET,
+  CASS_READ_MARK_SET,
+  CASS_UNREAD_DELETE,
   /* startup, node leases */
   CASS_TABLES_LIST,
   CASS_LEASE_CLAIM,

@@ -45,6 +45,10 @@ void cass_statement_lwt(cql_statement *st);
 void cass_execute(cass_store *s, cql_statement *st, cql_result_cb cb, void *ud);
 void cass_execute_batch(cass_store *s, cql_batch_stmt *b, cql_result_cb cb, void *ud);
 
+/* A statement of read_state bound to (user_id, conversation_id); NULL on OOM. */
+cql_statement *cass_by_user_conversation(cass_store *s, cass_stmt which, int64_t user_id,
+                                         int64_t conversation_id);
+
 /* Logs a failed request on stderr (server log; never sent to clients). */
 void cass_log_error(const char *what, const cql_error *err);
 
@@ -54,13 +58,15 @@ bool cass_row_int32(const cql_resultset *r, const cql_row *row, const char *name
 /* The [applied] column of an LWT result (false when missing). */
 bool cass_lwt_applied(const cql_resultset *r);
 
-/* Operations (cassandra_send.c, cassandra_reads.c). */
+/* Operations (cassandra_send.c, cassandra_reads.c, cassandra_read_state.c). */
 void cass_send_message(store *base, const send_request *req, store_send_cb cb, void *arg);
 void cass_list_messages(store *base, const message_query *q, store_message_page_cb cb, void *arg);
 void cass_list_conversations(store *base, const conversation_query *q, store_conversation_page_cb cb,
                              void *arg);
 void cass_get_conversation(store *base, int64_t conversation_id, store_conversation_cb cb, void *arg);
 void cass_ping(store *base, store_ping_cb cb, void *arg);
+void cass_mark_read(store *base, const read_mark_request *req, store_read_mark_cb cb,
+                    void *arg); /* read_state */
 
 /* Node lease (cassandra_lease.c). Acquire blocks (startup only); the lease renews itself on a
  * thread of its own until released; release blocks until the lease row is deleted or fails. */

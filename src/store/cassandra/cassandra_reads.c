@@ -1,5 +1,6 @@
 /* The read operations: a conversation's messages (the bucket walk of cassandra_model), a
- * user's conversations (the whole partition, sorted here, then each item's last message), one
+ * user's conversations (the whole partition, sorted here, then each item's last message and
+ * the user's read state in it), one
  * conversation, and ping.
  * Callbacks run on the cql I/O thread; each operation frees itself after its store callback. */
 #include <stdatomic.h>
@@ -271,7 +272,8 @@ struct conv_list_op {
   conversation items[PAGE_LIMIT_MAX];
   char *contents[PAGE_LIMIT_MAX];
   conv_item_read reads[PAGE_LIMIT_MAX];
-  atomic_size_t pending;
+  conv_item_read state_reads[PAGE_LIMIT_MAX];
+  atomic_size_t pending; /* two reads per item: the conversation, the read state */
   atomic_int error_code; /* of the first failed read, 0 when none */
 };
 
@@ -379,7 +381,28 @@ static void on_item_conversation(cql_resultset *r, const cql_error *err, void *u
   cass_execute(op->s, st, on_item_message, rd);
 }
 
-/* Every page is in: sort, cut the requested slice, read its items' last messages. */
+/* A page of the item's read_state partition: the mark (static, on every row) and one row per
+ * unread message (message_id not null); more pages follow for many unread messages. */
+static void on_item_read_state(cql_resultset *r, const cql_error *err, void *ud) {
+  conv_item_read *rd = ud;
+  conv_list_op *op = rd->op;
+  conversation *c = &op->items[rd->i];
+  const cql_row *row;
+  int col = err ? -1 : cql_resultset_column_index(r, "message_id");
+  for (size_t j = 0; col >= 0 && (row = cql_resultset_row(r, j)); j++) {
+    if (!cql_row_is_null(row, (size_t)col)) c->unread_count++;
+    if (j == 0) cass_row_int64(r, row, "last_read_message_id", &c->last_read_message_id);
+  }
+  bool more = !err && cql_resultset_has_more_pages(r);
+  if (more && !cql_client_next_page(op->s->client, r, on_item_read_state, rd)) {
+    conv_item_failed(op, CQL_ERR_CLIENT_CLOSED);
+    more = false;
+  }
+  cql_resultset_free(r);
+  if (!more) conv_item_done(op, "read state read", err);
+}
+
+/* Every page is in: sort, cut the requested slice, read its items' last messages and read state. */
 static void conv_list_answer(conv_list_op *op) {
   size_t rows = 0;
   for (size_t i = 0; i < op->n_pages; i++) rows += cql_resultset_row_count(op->pages[i]);
@@ -411,12 +434,20 @@ static void conv_list_answer(conv_list_op *op) {
     return;
   }
   /* Nothing of op is touched after the last submission: its callback may finish op. */
-  atomic_init(&op->pending, count);
+  atomic_init(&op->pending, 2 * count);
   cass_store *s = op->s;
+  int64_t user = op->q.user_id;
   for (size_t i = 0; i < count; i++) {
     op->reads[i] = (conv_item_read){.op = op, .i = i};
-    conv_item_read *rd = &op->reads[i];
-    cass_execute(s, by_conversation(s, CASS_CONV_GET, op->items[i].id), on_item_conversation, rd);
+    op->state_reads[i] = (conv_item_read){.op = op, .i = i};
+    op->items[i].last_read_message_id = 0;
+    op->items[i].unread_count = 0;
+  }
+  for (size_t i = 0; i < count; i++) {
+    int64_t id = op->items[i].id;
+    conv_item_read *rd = &op->reads[i], *state = &op->state_reads[i];
+    cass_execute(s, by_conversation(s, CASS_CONV_GET, id), on_item_conversation, rd);
+    cass_execute(s, cass_by_user_conversation(s, CASS_READ_STATE_GET, user, id), on_item_read_state, state);
   }
 }
 

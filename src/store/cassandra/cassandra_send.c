@@ -4,8 +4,9 @@
  *   key    with an Idempotency-Key: INSERT idempotency_keys ... IF NOT EXISTS; when the key
  *          exists, the stored message is the answer: SELECT it, and when it is missing finish
  *          writing it (same id, same timestamp: the same upsert)
- *   batch  one LOGGED batch of the message, its bucket, the conversation and both users' rows
- *          (ids only), timestamped with the message's created_at (idempotent, may be retried)
+ *   batch  one LOGGED batch of the message, its bucket, the conversation, both users' rows and
+ *          the receiver's unread row (ids only), timestamped with the message's created_at
+ *          (idempotent, may be retried)
  *   count  the counter, once, after the batch succeeded, never retried
  *
  * Every step runs in the callback of the previous one on the cql I/O thread. */
@@ -131,11 +132,18 @@ static cql_batch_stmt *message_batch(send_op *op) {
     cql_statement_bind_int64(conv, 3, m->id);
     cql_statement_bind_text(conv, 4, m->content, m->content_len);
   }
+  cql_statement *unread = cass_statement(s, CASS_UNREAD_INSERT, 3);
+  if (unread) {
+    cql_statement_bind_int64(unread, 0, m->receiver_id);
+    cql_statement_bind_int64(unread, 1, m->conversation_id);
+    cql_statement_bind_int64(unread, 2, m->id);
+  }
   bool ok = add(b, msg);
   ok = add(b, bkt) && ok;
   ok = add(b, conv) && ok;
   ok = add(b, user_row(op, op->low, op->high)) && ok;
   ok = add(b, user_row(op, op->high, op->low)) && ok;
+  ok = add(b, unread) && ok;
   if (!ok) {
     cql_batch_stmt_free(b);
     return NULL;

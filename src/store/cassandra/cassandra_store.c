@@ -113,6 +113,7 @@ static const store_vtable CASSANDRA_VTABLE = {
     .list_messages = cass_list_messages,
     .list_conversations = cass_list_conversations,
     .get_conversation = cass_get_conversation,
+    .mark_read = cass_mark_read,
     .ping = cass_ping,
     .close = close_store,
 };

@@ -22,7 +22,8 @@ enum {
 #define CONVERSATION_COLUMNS "c.id, c.user1_id, c.user2_id, c.last_message_id, c.last_message_content"
 #define USER_CONVERSATIONS                                                                                   \
   " FROM user_conversations u CROSS JOIN conversations c ON c.id = u.conversation_id WHERE u.user_id = ?1"
-#define RECENCY_ORDER " ORDER BY u.last_message_id DESC, u.conversation_id DESC"
+#define READ_STATE_COLUMNS ", u.last_read_message_id, u.unread_count" /* columns 5, 6 */
+#define RECENCY_ORDER      " ORDER BY u.last_message_id DESC, u.conversation_id DESC"
 
 static const char *const READ_SQL[R_COUNT] = {
     [R_BEGIN] = "BEGIN",
@@ -35,8 +36,9 @@ static const char *const READ_SQL[R_COUNT] = {
                     " WHERE conversation_id = ?1 AND seq BETWEEN ?2 AND ?3 ORDER BY seq DESC",
     [R_CONV_GET] = "SELECT " CONVERSATION_COLUMNS " FROM conversations c WHERE c.id = ?1",
     [R_USER_TOTAL] = "SELECT conversation_count FROM user_stats WHERE user_id = ?1",
-    [R_USER_PAGE] = "SELECT " CONVERSATION_COLUMNS USER_CONVERSATIONS RECENCY_ORDER " LIMIT ?2 OFFSET ?3",
-    [R_USER_AFTER] = "SELECT " CONVERSATION_COLUMNS USER_CONVERSATIONS
+    [R_USER_PAGE] = "SELECT " CONVERSATION_COLUMNS READ_STATE_COLUMNS USER_CONVERSATIONS RECENCY_ORDER
+                    " LIMIT ?2 OFFSET ?3",
+    [R_USER_AFTER] = "SELECT " CONVERSATION_COLUMNS READ_STATE_COLUMNS USER_CONVERSATIONS
                      " AND (u.last_message_id, u.conversation_id) < (?2, ?3)" RECENCY_ORDER " LIMIT ?4",
     [R_PING] = "SELECT 1 FROM conversations LIMIT 1",
 };
@@ -213,6 +215,10 @@ static int read_conversations(read_call *c, const conversation_query *q, convers
       rc = copied;
       break;
     }
+    items[n].last_read_message_id = sqlite3_column_int64(st, 5);
+    items[n].unread_count = sqlite3_column_int64(st, 6);
+    items[n].last_read_message_id = sqlite3_column_int64(st, 5);
+    items[n].unread_count = sqlite3_column_int64(st, 6);
     n++;
   }
   sqlite_db_reset(st);

@@ -4,7 +4,7 @@
 #include <stdio.h>
 
 #define APPLICATION_ID 0x4d534e47 /* "MSNG" */
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 
 /* Tables, in the order the writer fills them for one send:
  * - conversations: one row per pair (user1_id < user2_id), with the counters and the newest
@@ -12,7 +12,9 @@
  * - messages: clustered by (conversation_id, seq), seq = 1, 2, 3 ... in id order, so a page
  *   by page number is a range of seq; the (conversation_id, id) index serves cursors and
  *   "before" bounds. created_at is not stored: it is id_created_at_us(id).
- * - user_conversations: each user's conversations by recency, for the user's list.
+ * - user_conversations: each user's conversations by recency, for the user's list, with the
+ *   user's read mark and the exact number of messages sent to the user above it (kept by the
+ *   writer: +1 per message received, recounted when the mark moves).
  * - user_stats: how many conversations a user is in (the list's total without COUNT(*)).
  * - idempotency: (sender, Idempotency-Key) -> the message it created. */
 static const char SCHEMA_SQL[] =
@@ -37,6 +39,8 @@ static const char SCHEMA_SQL[] =
     " user_id INTEGER NOT NULL,"
     " conversation_id INTEGER NOT NULL,"
     " last_message_id INTEGER NOT NULL,"
+    " last_read_message_id INTEGER NOT NULL DEFAULT 0,"
+    " unread_count INTEGER NOT NULL DEFAULT 0,"
     " PRIMARY KEY (user_id, conversation_id)) WITHOUT ROWID;"
     "CREATE INDEX IF NOT EXISTS user_conversations_by_recency"
     " ON user_conversations (user_id, last_message_id DESC, conversation_id DESC);"
@@ -49,6 +53,15 @@ static const char SCHEMA_SQL[] =
     " conversation_id INTEGER NOT NULL,"
     " message_id INTEGER NOT NULL,"
     " PRIMARY KEY (sender_id, key)) WITHOUT ROWID;";
+
+/* Version 1 -> 2: read state. Nothing has been read yet, so every received message is unread. */
+static const char MIGRATE_1_TO_2_SQL[] =
+    "ALTER TABLE user_conversations ADD COLUMN last_read_message_id INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE user_conversations ADD COLUMN unread_count INTEGER NOT NULL DEFAULT 0;"
+    "UPDATE user_conversations SET unread_count = (SELECT count(*) FROM messages m"
+    " WHERE m.conversation_id = user_conversations.conversation_id"
+    " AND m.receiver_id = user_conversations.user_id);"
+    "PRAGMA user_version=2;";
 
 /* The integer result of a one-row query such as a PRAGMA; -1 on error. */
 static int64_t query_int(sqlite3 *db, const char *sql) {
@@ -83,6 +96,13 @@ static int check_or_create(sqlite3 *db, char *err, size_t err_size) {
   if (app_id != APPLICATION_ID) {
     snprintf(err, err_size, "not a messenger database (application_id %lld)", (long long)app_id);
     return -1;
+  }
+  if (version == 1) {
+    if (sqlite3_exec(db, MIGRATE_1_TO_2_SQL, NULL, NULL, NULL) != SQLITE_OK) {
+      snprintf(err, err_size, "cannot migrate the schema to version 2: %s", sqlite3_errmsg(db));
+      return -1;
+    }
+    return 0;
   }
   if (version != SCHEMA_VERSION) {
     snprintf(err, err_size, "database schema version %lld, this program supports %d", (long long)version,

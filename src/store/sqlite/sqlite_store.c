@@ -31,6 +31,10 @@ static void get_conversation(store *s, int64_t conversation_id, store_conversati
   sqlite_reads_get_conversation(from_base(s)->readers, conversation_id, cb, arg);
 }
 
+static void mark_read(store *s, const read_mark_request *req, store_read_mark_cb cb, void *arg) {
+  sqlite_writer_submit_mark(from_base(s)->writer, req, cb, arg);
+}
+
 static void ping(store *s, store_ping_cb cb, void *arg) {
   sqlite_store *ss = from_base(s);
   const char *detail = NULL;
@@ -53,6 +57,7 @@ static const store_vtable SQLITE_VTABLE = {
     .list_messages = list_messages,
     .list_conversations = list_conversations,
     .get_conversation = get_conversation,
+    .mark_read = mark_read,
     .ping = ping,
     .close = close_store,
 };

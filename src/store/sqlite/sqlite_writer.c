@@ -44,6 +44,10 @@ enum {
   W_CONV_UPDATE,
   W_UC_UPSERT,
   W_IDEM_INSERT,
+  W_MARK_PARTICIPANTS,
+  W_MARK_MESSAGE,
+  W_MARK_GET,
+  W_MARK_SET,
   W_COUNT
 };
 
@@ -70,23 +74,40 @@ static const char *const WRITER_SQL[W_COUNT] = {
         "UPDATE conversations SET message_count = ?2, last_message_id = ?3, last_message_content = ?4"
         " WHERE id = ?1",
     [W_UC_UPSERT] =
-        "INSERT INTO user_conversations (user_id, conversation_id, last_message_id) VALUES (?1, ?2, ?3)"
-        " ON CONFLICT (user_id, conversation_id) DO UPDATE SET last_message_id = excluded.last_message_id",
+        "INSERT INTO user_conversations (user_id, conversation_id, last_message_id, unread_count)"
+        " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (user_id, conversation_id) DO UPDATE SET"
+        " last_message_id = excluded.last_message_id, unread_count = unread_count + excluded.unread_count",
     [W_IDEM_INSERT] =
         "INSERT INTO idempotency (sender_id, key, conversation_id, message_id) VALUES (?1, ?2, ?3, ?4)",
+    [W_MARK_PARTICIPANTS] = "SELECT user1_id, user2_id FROM conversations WHERE id = ?1",
+    [W_MARK_MESSAGE] = "SELECT 1 FROM messages WHERE conversation_id = ?1 AND id = ?2",
+    [W_MARK_GET] =
+        "SELECT last_read_message_id FROM user_conversations WHERE user_id = ?1 AND conversation_id = ?2",
+    /* The recount reads the messages above the new mark (usually none or a few: marks follow
+     * the newest message) through the (conversation_id, id) index. */
+    [W_MARK_SET] = "UPDATE user_conversations SET last_read_message_id = ?3, unread_count = (SELECT count(*)"
+                   " FROM messages WHERE conversation_id = ?2 AND id > ?3 AND receiver_id = ?1)"
+                   " WHERE user_id = ?1 AND conversation_id = ?2",
 };
 
-/* One queued send. `req` is a copy of the caller's struct; its strings stay the caller's. */
-typedef struct send_job {
-  struct send_job *next;
+/* One queued write: a send or a read mark. The request is a copy of the caller's struct; its
+ * strings stay the caller's. */
+typedef enum job_kind { JOB_SEND, JOB_MARK_READ } job_kind;
+
+typedef struct write_job {
+  struct write_job *next;
+  job_kind kind;
   send_request req;
   store_send_cb cb;
+  read_mark_request mark_req;
+  store_read_mark_cb mark_cb;
   void *arg;
   store_status status;
   const char *detail;
   send_result result;
+  read_mark mark;
   char *replay_content; /* owned copy of a replayed message's content */
-} send_job;
+} write_job;
 
 struct sqlite_writer {
   sqlite3 *db;
@@ -99,20 +120,20 @@ struct sqlite_writer {
   pthread_t thread;
   pthread_mutex_t mu; /* guards the queue and `stopping` */
   pthread_cond_t cv;
-  send_job *head, *tail;
+  write_job *head, *tail;
   unsigned queued;
   bool stopping;
   _Atomic int64_t batch_started_us; /* 0 when idle */
 };
 
-static void fail_job(send_job *job, int rc) {
+static void fail_job(write_job *job, int rc) {
   job->status = STORE_UNAVAILABLE;
   job->detail = sqlite_db_error_detail(rc);
 }
 
 /* Looks up (sender, key). Returns SQLITE_ROW with the original message in job->result,
  * SQLITE_DONE when the key is new, or an error. */
-static int find_replay(sqlite_writer *w, send_job *job) {
+static int find_replay(sqlite_writer *w, write_job *job) {
   sqlite3_stmt *st = w->st[W_IDEM_GET];
   sqlite3_bind_int64(st, 1, job->req.sender_id);
   sqlite3_bind_text(st, 2, job->req.idempotency_key, -1, SQLITE_STATIC);
@@ -172,7 +193,7 @@ static int upsert_conversation(sqlite_writer *w, int64_t low, int64_t high, int6
 }
 
 /* Writes one send inside the open savepoint. Returns SQLITE_OK or the failing code. */
-static int write_send(sqlite_writer *w, send_job *job) {
+static int write_send(sqlite_writer *w, write_job *job) {
   const send_request *req = &job->req;
   int rc;
   if (req->idempotency_key) {
@@ -202,12 +223,14 @@ static int write_send(sqlite_writer *w, send_job *job) {
   sqlite3_bind_text64(st, 4, req->content, req->content_len, SQLITE_STATIC, SQLITE_UTF8);
   if ((rc = sqlite_db_exec(st)) != SQLITE_DONE) return rc;
 
+  /* A new message's id is above every stored one, so above any read mark: unread for the receiver. */
   int64_t users[2] = {low, high};
   for (int i = 0; i < 2; i++) {
     st = w->st[W_UC_UPSERT];
     sqlite3_bind_int64(st, 1, users[i]);
     sqlite3_bind_int64(st, 2, conv_id);
     sqlite3_bind_int64(st, 3, id);
+    sqlite3_bind_int64(st, 4, users[i] == req->receiver_id ? 1 : 0);
     if ((rc = sqlite_db_exec(st)) != SQLITE_DONE) return rc;
   }
   if (req->idempotency_key) {
@@ -231,17 +254,70 @@ static int write_send(sqlite_writer *w, send_job *job) {
   return SQLITE_OK;
 }
 
+/* Steps a one-row query; *found tells whether it had a row, column 0 (and 1) go to out[]. */
+static int query_row(sqlite3_stmt *st, bool *found, int64_t *out, int columns) {
+  int rc = sqlite3_step(st);
+  *found = rc == SQLITE_ROW;
+  for (int i = 0; *found && i < columns; i++) out[i] = sqlite3_column_int64(st, i);
+  sqlite_db_reset(st);
+  return rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* A read mark refused for what it names; the transaction goes on. */
+static int refuse(write_job *job, store_status status, const char *detail) {
+  job->status = status;
+  job->detail = detail;
+  return SQLITE_OK;
+}
+
+/* Validates and moves one read mark inside the open savepoint. A refused mark (not found,
+ * invalid) is not an error of the transaction: it returns SQLITE_OK with the job's status set. */
+static int write_mark(sqlite_writer *w, write_job *job) {
+  const read_mark_request *req = &job->mark_req;
+  bool found = false;
+  int64_t row[2] = {0, 0};
+  sqlite3_stmt *st = w->st[W_MARK_PARTICIPANTS];
+  sqlite3_bind_int64(st, 1, req->conversation_id);
+  int rc = query_row(st, &found, row, 2);
+  if (rc != SQLITE_OK) return rc;
+  if (!found || (row[0] != req->user_id && row[1] != req->user_id))
+    return refuse(job, STORE_NOT_FOUND, "Conversation not found");
+  int64_t other = row[0] == req->user_id ? row[1] : row[0];
+  st = w->st[W_MARK_MESSAGE];
+  sqlite3_bind_int64(st, 1, req->conversation_id);
+  sqlite3_bind_int64(st, 2, req->message_id);
+  if ((rc = query_row(st, &found, row, 0)) != SQLITE_OK) return rc;
+  if (!found) return refuse(job, STORE_INVALID, "Message is not in this conversation");
+  st = w->st[W_MARK_GET];
+  sqlite3_bind_int64(st, 1, req->user_id);
+  sqlite3_bind_int64(st, 2, req->conversation_id);
+  if ((rc = query_row(st, &found, row, 1)) != SQLITE_OK) return rc;
+  int64_t current = found ? row[0] : 0;
+  job->mark = (read_mark){.conversation_id = req->conversation_id,
+                          .user_id = req->user_id,
+                          .other_user_id = other,
+                          .last_read_message_id = current > req->message_id ? current : req->message_id,
+                          .advanced = req->message_id > current};
+  if (!job->mark.advanced) return SQLITE_OK;
+  st = w->st[W_MARK_SET];
+  sqlite3_bind_int64(st, 1, req->user_id);
+  sqlite3_bind_int64(st, 2, req->conversation_id);
+  sqlite3_bind_int64(st, 3, req->message_id);
+  rc = sqlite_db_exec(st);
+  return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
 /* Runs one send in its own savepoint; a failing send is rolled back alone and marked failed.
  * Returns SQLITE_OK while the enclosing transaction is intact, else the code that broke it. */
-static int run_job(sqlite_writer *w, send_job *job) {
+static int run_job(sqlite_writer *w, write_job *job) {
   int rc = sqlite_db_exec(w->st[W_SAVEPOINT]);
   if (rc != SQLITE_DONE) return rc;
-  rc = write_send(w, job);
+  rc = job->kind == JOB_SEND ? write_send(w, job) : write_mark(w, job);
   if (rc == SQLITE_OK) {
     rc = sqlite_db_exec(w->st[W_RELEASE]);
     return rc == SQLITE_DONE ? SQLITE_OK : rc;
   }
-  sqlite_db_log_error(w->db, "send", rc);
+  sqlite_db_log_error(w->db, job->kind == JOB_SEND ? "send" : "read mark", rc);
   fail_job(job, rc);
   if (sqlite3_get_autocommit(w->db)) return rc; /* SQLite rolled the whole transaction back */
   int undo = sqlite_db_exec(w->st[W_ROLLBACK_TO]);
@@ -250,27 +326,33 @@ static int run_job(sqlite_writer *w, send_job *job) {
 }
 
 /* Writes and commits a batch; when the transaction is lost every job fails and nothing is visible. */
-static void run_batch(sqlite_writer *w, send_job *jobs) {
+static void run_batch(sqlite_writer *w, write_job *jobs) {
   int rc = sqlite_db_exec(w->st[W_BEGIN]);
   if (rc == SQLITE_DONE) {
     rc = SQLITE_OK;
-    for (send_job *job = jobs; job && rc == SQLITE_OK; job = job->next) rc = run_job(w, job);
+    for (write_job *job = jobs; job && rc == SQLITE_OK; job = job->next) rc = run_job(w, job);
     if (rc == SQLITE_OK) rc = sqlite_db_exec(w->st[W_COMMIT]);
     if (rc == SQLITE_DONE) return;
   }
   sqlite_db_log_error(w->db, "write transaction", rc);
   if (!sqlite3_get_autocommit(w->db)) sqlite_db_exec(w->st[W_ROLLBACK]);
-  for (send_job *job = jobs; job; job = job->next) fail_job(job, rc);
+  for (write_job *job = jobs; job; job = job->next) fail_job(job, rc);
+}
+
+/* Calls the job's callback with its outcome. */
+static void answer_job(const write_job *job) {
+  bool ok = job->status == STORE_OK;
+  if (job->kind == JOB_MARK_READ)
+    job->mark_cb(job->arg, job->status, ok ? NULL : job->detail, ok ? &job->mark : NULL);
+  else
+    job->cb(job->arg, job->status, ok ? NULL : job->detail, ok ? &job->result : NULL);
 }
 
 /* Calls every job's callback and frees the jobs. */
-static void complete_batch(send_job *jobs) {
+static void complete_batch(write_job *jobs) {
   while (jobs) {
-    send_job *next = jobs->next;
-    if (jobs->status == STORE_OK)
-      jobs->cb(jobs->arg, STORE_OK, NULL, &jobs->result);
-    else
-      jobs->cb(jobs->arg, jobs->status, jobs->detail, NULL);
+    write_job *next = jobs->next;
+    answer_job(jobs);
     free(jobs->replay_content);
     free(jobs);
     jobs = next;
@@ -278,12 +360,12 @@ static void complete_batch(send_job *jobs) {
 }
 
 /* Takes up to max_batch jobs (*count) off the queue, waiting for one; NULL when stopping and drained. */
-static send_job *take_batch(sqlite_writer *w, unsigned *count) {
+static write_job *take_batch(sqlite_writer *w, unsigned *count) {
   pthread_mutex_lock(&w->mu);
   while (!w->head && !w->stopping) pthread_cond_wait(&w->cv, &w->mu);
-  send_job *first = w->head;
+  write_job *first = w->head;
   if (first) {
-    send_job *last = first;
+    write_job *last = first;
     unsigned n = 1;
     while (n < w->max_batch && last->next) {
       last = last->next;
@@ -331,7 +413,7 @@ static void checkpoint_if_idle(sqlite_writer *w) {
 
 static void *writer_main(void *p) {
   sqlite_writer *w = p;
-  send_job *jobs;
+  write_job *jobs;
   unsigned count = 0;
   while ((jobs = take_batch(w, &count))) {
     atomic_store(&w->batch_started_us, timestamp_now_us());
@@ -345,17 +427,9 @@ static void *writer_main(void *p) {
   return NULL;
 }
 
-void sqlite_writer_submit(sqlite_writer *w, const send_request *req, store_send_cb cb, void *arg) {
-  if (!send_request_is_valid(req)) {
-    cb(arg, STORE_UNAVAILABLE, "Invalid message", NULL);
-    return;
-  }
-  send_job *job = calloc(1, sizeof *job);
-  if (!job) {
-    cb(arg, STORE_UNAVAILABLE, "Out of memory", NULL);
-    return;
-  }
-  *job = (send_job){.req = *req, .cb = cb, .arg = arg, .status = STORE_OK};
+/* Queues a job, or fails it at once (callback on the calling thread) when the writer is
+ * stopping or the queue is full; the job is freed then. */
+static void enqueue(sqlite_writer *w, write_job *job) {
   const char *refused = NULL;
   pthread_mutex_lock(&w->mu);
   if (w->stopping) {
@@ -373,10 +447,36 @@ void sqlite_writer_submit(sqlite_writer *w, const send_request *req, store_send_
     pthread_cond_signal(&w->cv);
   }
   pthread_mutex_unlock(&w->mu);
-  if (refused) {
-    free(job);
-    cb(arg, STORE_UNAVAILABLE, refused, NULL);
+  if (!refused) return;
+  job->status = STORE_UNAVAILABLE;
+  job->detail = refused;
+  complete_batch(job);
+}
+
+/* Queues a copy of `init`, or answers it at once (on the calling thread) when the request is
+ * invalid (`invalid` says why) or memory is short. */
+static void submit(sqlite_writer *w, write_job init, const char *invalid) {
+  write_job *job = invalid ? NULL : malloc(sizeof *job);
+  if (!job) {
+    init.status = STORE_UNAVAILABLE;
+    init.detail = invalid ? invalid : "Out of memory";
+    answer_job(&init);
+    return;
   }
+  *job = init;
+  enqueue(w, job);
+}
+
+void sqlite_writer_submit(sqlite_writer *w, const send_request *req, store_send_cb cb, void *arg) {
+  submit(w, (write_job){.kind = JOB_SEND, .req = *req, .cb = cb, .arg = arg, .status = STORE_OK},
+         send_request_is_valid(req) ? NULL : "Invalid message");
+}
+
+void sqlite_writer_submit_mark(sqlite_writer *w, const read_mark_request *req, store_read_mark_cb cb,
+                               void *arg) {
+  submit(w,
+         (write_job){.kind = JOB_MARK_READ, .mark_req = *req, .mark_cb = cb, .arg = arg, .status = STORE_OK},
+         read_mark_request_is_valid(req) ? NULL : "Invalid read mark");
 }
 
 bool sqlite_writer_healthy(sqlite_writer *w, const char **detail) {

@@ -1,6 +1,6 @@
 /* store/sqlite/sqlite_writer: the single writer thread of the SQLite store (group commit).
  *
- * Sends are queued (bounded) and taken by one thread in batches; each batch is one
+ * Sends and read marks are queued (bounded) and taken by one thread in batches; each batch is one
  * transaction in which every send has its own savepoint, so a failing send rolls back alone.
  * Callbacks run on the writer thread after the batch's COMMIT returned (durable: WAL with
  * synchronous=FULL), or with STORE_UNAVAILABLE when the batch could not be committed, in
@@ -26,6 +26,10 @@ int sqlite_writer_start(const char *path, unsigned max_batch, unsigned max_queue
 /* Queues a send. When the queue is full or the writer is stopping, the callback runs at once
  * on the calling thread with STORE_UNAVAILABLE. */
 void sqlite_writer_submit(sqlite_writer *w, const send_request *req, store_send_cb cb, void *arg);
+
+/* Queues a read mark (same queue, same transactions and durability as sends). */
+void sqlite_writer_submit_mark(sqlite_writer *w, const read_mark_request *req, store_read_mark_cb cb,
+                               void *arg);
 
 /* False when the writer is stopping or has been inside one batch for too long (stalled disk,
  * lock held by another process). Sets *detail when false. */
