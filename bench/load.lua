@@ -1,5 +1,6 @@
 -- wrk script for every `make bench` scenario (bench/run.sh sets the environment):
---   BENCH_GET_PATHS   file with one GET path per line; each request picks one at random
+--   BENCH_GET_PATHS   file with one GET path per line; each request picks one at random; a
+--                     line "path<TAB>token" sends Authorization: Bearer token
 --   BENCH_POST_PATHS  file with one POST path per line (sends: a JSON message between a
 --                     random pair of users 1..BENCH_USERS)
 --   BENCH_WRITE_PCT   percentage of requests that are POSTs (0, 100, or a mix such as 10)
@@ -32,8 +33,13 @@ local counter = 0
 local tag = 0
 
 function init(args)
-  for i, p in ipairs(read_lines(os.getenv("BENCH_GET_PATHS"))) do
-    gets[i] = wrk.format("GET", p)
+  for i, line in ipairs(read_lines(os.getenv("BENCH_GET_PATHS"))) do
+    local p, token = line:match("^([^\t]+)\t(.+)$")
+    if p then
+      gets[i] = wrk.format("GET", p, { ["Authorization"] = "Bearer " .. token })
+    else
+      gets[i] = wrk.format("GET", line)
+    end
   end
   posts = read_lines(os.getenv("BENCH_POST_PATHS"))
   assert(#gets > 0 or write_pct >= 100, "no GET paths")

@@ -8,11 +8,15 @@ same bytes. Cursors are opaque, so the deep-cursor scenario collects real next_c
 by walking the long conversation. Prints a JSON summary of the data set to stdout.
 """
 import argparse
+import base64
+import hashlib
+import hmac
 import http.client
 import json
 import os
 import random
 import sys
+import time
 import urllib.parse
 
 SAMPLE = 200  # saved bodies per scenario for nginx
@@ -55,6 +59,17 @@ def save_bodies(out, scenario, bodies):
     return round(sum(len(b) for b in bodies) / len(bodies))
 
 
+def hs256_token(user, secret, ttl=86400):
+    """A token for the auth-on server (bench/run.sh sets its MESSENGER_JWT_SECRET)."""
+    def b64(data):
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+    now = int(time.time())
+    head = b64(b'{"alg":"HS256","typ":"JWT"}') + "." + b64(
+        json.dumps({"sub": str(user), "iat": now, "exp": now + ttl}).encode())
+    sig = hmac.new(secret.encode(), head.encode(), hashlib.sha256).digest()
+    return head + "." + b64(sig)
+
+
 def find_conversation(c, user1, user2):
     cursor = None
     while True:
@@ -92,6 +107,7 @@ def main():
     ap.add_argument("--long-pair", default="1,2", help="the two users of the long conversation")
     ap.add_argument("--deep-page", type=int, default=4000)
     ap.add_argument("--store", default="sqlite", help="cassandra: conversation ids are not 1..N, list them")
+    ap.add_argument("--jwt-secret", help="also write the authcmp scenario: msgs with a participant's token")
     args = ap.parse_args()
     out = args.out
     os.makedirs(os.path.join(out, "paths"), exist_ok=True)
@@ -100,7 +116,7 @@ def main():
     info = {}
 
     # msgs: first page (20) of random conversations; count the data set on the way.
-    app, bodies, messages = [], [], 0
+    app, bodies, messages, authed, tokens = [], [], 0, [], {}
     ids = list(range(1, args.conversations + 1)) if args.store != "cassandra" else conversation_ids(c, args.users)
     sample = set(rnd.sample(ids, min(SAMPLE, len(ids))))
     for cid in ids:
@@ -110,14 +126,25 @@ def main():
             continue
         if status != 200:
             sys.exit(f"prepare: GET {path} -> {status}")
-        messages += json.loads(data)["total"]
+        page = json.loads(data)
+        messages += page["total"]
         app.append(path)
+        if args.jwt_secret and page["data"]:
+            user = page["data"][0]["sender_id"]
+            if user not in tokens:
+                tokens[user] = hs256_token(user, args.jwt_secret)
+            authed.append(path + "\t" + tokens[user])
         if cid in sample:
             bodies.append(data)
     write_lines(os.path.join(out, "paths", "msgs.app"), app)
     info["conversations"] = len(app)
     info["messages"] = messages
     info["bytes_msgs"] = save_bodies(out, "msgs", bodies)
+    if args.jwt_secret:  # the same reads without and with authentication (one token per user)
+        write_lines(os.path.join(out, "paths", "authcmp.app"), app)
+        write_lines(os.path.join(out, "paths", "authcmp.auth"), authed)
+        info["auth_tokens"] = len(tokens)
+        info["bytes_authcmp"] = info["bytes_msgs"]
 
     # The long conversation: first page, deep cursor pages, deep page number.
     u1, u2 = (int(x) for x in args.long_pair.split(","))

@@ -16,6 +16,7 @@ SCENARIOS = [
     ("convs", "a user's conversations (20)"),
     ("send", "send between random users (POST, durable)"),
     ("mix", "90% message pages / 10% sends"),
+    ("authcmp", "msgs, auth off (the same reads with auth on: next line)"),
 ]
 READS = ("msgs", "long-first", "long-cursor-fixed", "long-cursor", "long-page")
 
@@ -116,6 +117,12 @@ def main():
         row.append(" / ".join(f"{o:.0%}" for o in other))
         busy = max(busy, *other)
         p("| " + " | ".join(row) + " |")
+    on = runs.get(("auth", "authcmp"))
+    if on:
+        p("| " + " | ".join([f"authcmp: msgs with auth on (HS256 bearer token, {info.get('auth_tokens', '?')} users)",
+                             f"{on['rps']:,.0f}", ms(on["p50_us"]), ms(on["p99_us"]), errors(on),
+                             str(info["bytes_msgs"]), f"{on['cpu_us']:.0f} µs", "", "", "", "", "",
+                             f"{on['other']:.0%}"]) + " |")
     p("")
     p("server CPU/req: CPU time of the server processes (messenger; nginx master and workers) "
       "divided by requests answered. other load: share of the machine's CPU used by processes "
@@ -141,6 +148,12 @@ def main():
               f"({other['rps'] / first['rps']:.2f}x), p50 {ms(other['p50_us'])} vs {ms(first['p50_us'])}, "
               f"server CPU {other['cpu_us']:.0f} vs {first['cpu_us']:.0f} µs per request "
               f"({other['cpu_us'] / first['cpu_us']:.2f}x)")
+    off = runs.get(("app", "authcmp"))
+    if on and off:
+        p(f"- authentication (issue 11): message pages with auth on {on['rps']:,.0f}/s vs "
+          f"{off['rps']:,.0f}/s off ({on['rps'] / off['rps']:.0%}; target >= 90%), p99 "
+          f"{ms(on['p99_us'])} vs {ms(off['p99_us'])}, server CPU {on['cpu_us']:.0f} vs "
+          f"{off['cpu_us']:.0f} µs per request; best of two runs each, alternated")
     s = runs.get(("app", "send"))
     if s:
         bad = s["errors"]["status"]

@@ -10,7 +10,7 @@
 #   the conversation of users 1 and 2) BENCH_SEED=1
 #   BENCH_DURATION=10s BENCH_WARMUP=2s BENCH_WRK_THREADS=2 BENCH_CONNECTIONS=64
 #   BENCH_ROUNDS=1 (every scenario pair that many times; the report keeps each one's best run)
-#   BENCH_SERVER_THREADS= (empty: the server's default) BENCH_SCENARIOS="msgs ... mix"
+#   BENCH_SERVER_THREADS= (empty: the server's default) BENCH_SCENARIOS="msgs ... mix authcmp"
 #   BENCH_RESEED=1 (ignore the cached database) BENCH_STORE=sqlite|cassandra
 #   Cassandra (BENCH_STORE=cassandra, `make bench-store-cassandra`): a fresh keyspace on
 #   CASSANDRA_CONTACT_POINTS, seeded through `messenger seed --store cassandra` (smaller
@@ -38,7 +38,7 @@ warmup=${BENCH_WARMUP:-2s}
 wrk_threads=${BENCH_WRK_THREADS:-2}
 connections=${BENCH_CONNECTIONS:-64}
 server_threads=${BENCH_SERVER_THREADS:-}
-scenarios=${BENCH_SCENARIOS:-msgs long-first long-cursor-fixed long-cursor long-page convs send mix}
+scenarios=${BENCH_SCENARIOS:-msgs long-first long-cursor-fixed long-cursor long-page convs send mix authcmp}
 
 bin=${BENCH_BIN:-build/release/messenger}
 dir=build/bench
@@ -159,9 +159,29 @@ wait_http "http://127.0.0.1:$port/health" "$server"
 for i in 1 2 3 4 5; do curl -sf -o /dev/null "http://127.0.0.1:$port/api/messages/conversation/$i?limit=20" || true; done
 note rss_idle_kb "$(rss_kb "$server")"
 
+# authcmp: the msgs reads against a second messenger with authentication on (HS256, every
+# request with a participant's bearer token, one token per user) on its own copy of the
+# database, compared with the first one (auth off) in the same run.
+jwt_secret=bench-secret-$$-of-at-least-32-bytes
+auth_port=""
+case " $scenarios " in
+  *" authcmp "*)
+    auth_db="$dir/bench-auth.db"
+    rm -f "$auth_db" "$auth_db"-*
+    cp "$cache" "$auth_db"
+    auth_port=$(free_port)
+    auth_args=(serve --quiet --host 127.0.0.1 --port "$auth_port" --db "$auth_db")
+    [ -z "$server_threads" ] || auth_args+=(--threads "$server_threads")
+    MESSENGER_JWT_SECRET=$jwt_secret "$bin" "${auth_args[@]}" 2>"$dir/logs/server-auth.log" &
+    auth_server=$!
+    pids+=("$auth_server")
+    wait_http "http://127.0.0.1:$auth_port/health" "$auth_server"
+    ;;
+esac
+
 log "preparing scenarios (walking the long conversation for real cursors)"
 /usr/bin/python3 bench/prepare.py --port "$port" --out "$dir" --users "$users" \
-  --conversations "$conversations" --store "$store" >"$dir/info.json"
+  --conversations "$conversations" --store "$store" ${auth_port:+--jwt-secret "$jwt_secret"} >"$dir/info.json"
 
 # CPU accounting around each measured run, so that the report can show the server's CPU
 # time per request and how much of the machine other processes took meanwhile.
@@ -245,6 +265,19 @@ if [ "$store" = cassandra ]; then # the database's CPU counts as the server's (S
 fi
 note store "$store"
 bench_pair() { # scenario duration result-file
+  if [ "$1" = authcmp ]; then # auth off, on, on, off: both see the same drift
+    local round
+    for round in off on on off; do
+      if [ "$round" = off ]; then
+        server_pids=("${messenger_pids[@]}")
+        run_wrk app authcmp "$port" "$2" "$3"
+      else
+        server_pids=("$auth_server")
+        run_wrk auth authcmp "$auth_port" "$2" "$3"
+      fi
+    done
+    return
+  fi
   server_pids=("${messenger_pids[@]}")
   run_wrk app "$1" "$port" "$2" "$3"
   server_pids=("${nginx_pids[@]}")
@@ -275,6 +308,10 @@ note shutdown_s "$(elapsed "$t0" "$(date +%s.%N)")"
 note shutdown_status "$status"
 kill -TERM "$ng"
 wait "$ng" || true
+if [ -n "$auth_port" ]; then
+  kill -TERM "$auth_server"
+  wait "$auth_server" || true
+fi
 pids=()
 
 note wrk "wrk -t$wrk_threads -c$connections -d$duration --latency"

@@ -13,7 +13,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   validation_errors v;
   validation_init(&v);
   read_mark_request req = {.conversation_id = 1};
-  bool ok = api_parse_read_body((const char *)data, size, &v, &req);
+  bool ok = api_parse_read_body((const char *)data, size, 0, &v, &req);
   if (ok != !validation_failed(&v)) abort();
   if (ok && (!id_is_valid(req.user_id) || !id_is_valid(req.message_id) || !read_mark_request_is_valid(&req)))
     abort();

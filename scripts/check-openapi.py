@@ -28,17 +28,20 @@ except ImportError:
     sys.exit("check-openapi: python3-jsonschema is missing (run: bash scripts/install-deps.sh)")
 
 # The contract: path -> method -> status codes it answers (API.md).
-STORE_LIST = {"200", "404", "422", "503"}
+# Every /api operation may answer 401 (auth on); sends and a user's list 403 (acting as another
+# user); sends 429 (rate limit).
+STORE_LIST = {"200", "401", "404", "422", "503"}
+SEND = {"201", "401", "403", "413", "422", "429", "503"}
 EXPECTED = {
-    "/api/messages/": {"post": {"201", "413", "422", "503"}},
-    "/api/messages": {"post": {"201", "413", "422", "503"}},
+    "/api/messages/": {"post": SEND},
+    "/api/messages": {"post": SEND},
     "/api/messages/conversation/{conversation_id}": {"get": STORE_LIST},
     "/api/messages/conversation/{conversation_id}/before": {"get": STORE_LIST},
-    "/api/conversations/user/{user_id}": {"get": {"200", "422", "503"}},
+    "/api/conversations/user/{user_id}": {"get": {"200", "401", "403", "422", "503"}},
     "/api/conversations/{conversation_id}": {"get": STORE_LIST},
-    "/api/conversations/{conversation_id}/read": {"post": {"200", "404", "413", "422", "503"}},
-    "/api/conversations/{conversation_id}/typing": {"post": {"202", "404", "422", "503"}},
-    "/api/events": {"get": {"101", "200", "400", "422", "426", "503"}},
+    "/api/conversations/{conversation_id}/read": {"post": {"200", "401", "403", "404", "413", "422", "503"}},
+    "/api/conversations/{conversation_id}/typing": {"post": {"202", "401", "403", "404", "422", "503"}},
+    "/api/events": {"get": {"101", "200", "400", "401", "403", "422", "426", "503"}},
     "/": {"get": {"200"}},
     "/health": {"get": {"200"}},
     "/ready": {"get": {"200", "503"}},
@@ -190,6 +193,18 @@ def check_operation(doc, path, method, op, expected_statuses, tags, operation_id
         check_media(doc, rwhere, resp.get("content"))
 
 
+def check_security(doc, path, method, op):
+    """/api operations accept the bearerAuth scheme (optional: auth is off unless configured);
+    the service endpoints are always open."""
+    where = "%s %s" % (method.upper(), path)
+    security = op.get("security")
+    if path.startswith("/api/"):
+        if not isinstance(security, list) or {"bearerAuth": []} not in security:
+            fail(where, "security does not list bearerAuth")
+    elif security != []:
+        fail(where, "a service endpoint must be open (security: [])")
+
+
 def check_schemas(doc):
     schemas = doc.get("components", {}).get("schemas", {})
     missing = EXPECTED_SCHEMAS - set(schemas)
@@ -242,6 +257,10 @@ def check_document(doc, text):
             fail(path, "methods %s, expected %s" % (sorted(present), sorted(methods)))
         for method in sorted(present & set(methods)):
             check_operation(doc, path, method, item[method], methods[method], tags, operation_ids)
+            check_security(doc, path, method, item[method])
+    scheme = doc.get("components", {}).get("securitySchemes", {}).get("bearerAuth")
+    if not scheme or scheme.get("type") != "http" or scheme.get("scheme") != "bearer":
+        fail("components/securitySchemes", "bearerAuth must be an http bearer scheme (Swagger UI's Authorize)")
     check_schemas(doc)
 
 

@@ -2,8 +2,10 @@
  * the request, calls the store, and renders the JSON answer; this module owns the route
  * table handed to the transport.
  *
- * The api borrows the store, the directory paths and the metrics registry, which must outlive
- * it; it owns its CORS policy and its request metrics (api_free releases them). */
+ * The api borrows the store, the directory paths, the metrics registry, the verifier and the send
+ * limiters; all must outlive it. It owns its CORS policy and its request metrics (api_free
+ * releases them). With `auth` NULL authentication is off; with `send_limit` and
+ * `send_limit_shared` NULL sends are not rate-limited (api/access.h). */
 #ifndef MESSENGER_API_API_H
 #define MESSENGER_API_API_H
 
@@ -11,8 +13,11 @@
 
 #include "api/cors.h"
 #include "api/request_metrics.h"
+#include "auth/auth.h"
 #include "http/http.h"
 #include "metrics/metrics.h"
+#include "ratelimit/ratelimit.h"
+#include "ratelimit/shared.h"
 #include "store/store.h"
 
 /* Called once per successful POST /api/conversations/{id}/read, after the mark is durable and
@@ -30,7 +35,10 @@ typedef struct api {
   cors_policy cors;          /* headers for browsers on other origins (api/cors.h) */
   atomic_bool draining;      /* set at shutdown: /ready answers 503 so load balancers stop routing here */
   metrics_registry *metrics; /* rendered by GET /metrics; NULL = metrics off */
-  request_metrics *request_metrics; /* owned; fed by the transport's completion observer */
+  request_metrics *request_metrics;    /* owned; fed by the transport's completion observer */
+  auth_verifier *auth;                 /* NULL: authentication off */
+  ratelimit *send_limit;               /* NULL: sends not limited by this process alone */
+  ratelimit_shared *send_limit_shared; /* NULL: no limit shared by replicas (takes precedence) */
   http_routes routes;
   api_read_observer on_read; /* NULL = none; set after api_init (the event streams do) */
   void *on_read_ctx;

@@ -1,6 +1,7 @@
 /* Handlers of /api/conversations: a user's conversations, one conversation, and read marks. */
 #include <stdlib.h>
 
+#include "api/access.h"
 #include "api/api.h"
 #include "api/handlers.h"
 #include "api/params.h"
@@ -31,6 +32,8 @@ static void on_conversations(void *arg, store_status status, const char *detail,
 
 void api_list_user_conversations(http_exchange *ex, void *app) {
   api *a = app;
+  int64_t caller;
+  if (!api_authenticate(ex, a, false, &caller)) return;
   validation_errors v;
   validation_init(&v);
   conversation_query q = {0};
@@ -41,6 +44,7 @@ void api_list_user_conversations(http_exchange *ex, void *app) {
     return;
   }
   validation_free(&v);
+  if (!api_require_self(ex, caller, q.user_id)) return;
   conversations_call *call = malloc(sizeof *call);
   if (!call) {
     respond_detail(ex, 503, "Out of memory");
@@ -50,16 +54,26 @@ void api_list_user_conversations(http_exchange *ex, void *app) {
   store_list_conversations(a->store, &call->query, on_conversations, call);
 }
 
+typedef struct conversation_call {
+  http_exchange *ex;
+  int64_t caller; /* 0 = auth off */
+} conversation_call;
+
 static void on_conversation(void *arg, store_status status, const char *detail, const conversation *c) {
-  http_exchange *ex = arg;
+  conversation_call *call = arg;
+  if (status == STORE_OK && !api_is_participant(call->caller, c->user1_id, c->user2_id))
+    status = STORE_NOT_FOUND; /* answered exactly like a conversation that does not exist */
   if (status != STORE_OK)
-    respond_store_error(ex, status, detail);
+    respond_store_error(call->ex, status, detail);
   else
-    respond_conversation(ex, c);
+    respond_conversation(call->ex, c);
+  free(call);
 }
 
 void api_get_conversation(http_exchange *ex, void *app) {
   api *a = app;
+  int64_t caller;
+  if (!api_authenticate(ex, a, false, &caller)) return;
   validation_errors v;
   validation_init(&v);
   int64_t id;
@@ -68,7 +82,13 @@ void api_get_conversation(http_exchange *ex, void *app) {
     return;
   }
   validation_free(&v);
-  store_get_conversation(a->store, id, on_conversation, ex);
+  conversation_call *call = malloc(sizeof *call);
+  if (!call) {
+    respond_detail(ex, 503, "Out of memory");
+    return;
+  }
+  *call = (conversation_call){.ex = ex, .caller = caller};
+  store_get_conversation(a->store, id, on_conversation, call);
 }
 
 /* ---- POST /api/conversations/{id}/read ---- */
@@ -103,18 +123,22 @@ static void on_marked(void *arg, store_status status, const char *detail, const 
 
 void api_mark_read(http_exchange *ex, void *app) {
   api *a = app;
+  int64_t caller;
+  if (!api_authenticate(ex, a, false, &caller)) return;
   validation_errors v;
   validation_init(&v);
   read_mark_request req = {0};
   size_t len;
   const char *text = http_body(ex, &len);
   param_path_id(ex, 0, "conversation_id", &v, &req.conversation_id);
-  api_parse_read_body(text, len, &v, &req);
+  api_parse_read_body(text, len, caller, &v, &req);
   if (validation_failed(&v)) {
     validation_respond(&v, ex);
     return;
   }
   validation_free(&v);
+  /* acting as oneself; a conversation the caller is not in is the store's 404 */
+  if (!api_require_self(ex, caller, req.user_id)) return;
   read_call *call = malloc(sizeof *call);
   if (!call) {
     respond_detail(ex, 503, "Out of memory");

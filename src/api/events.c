@@ -8,6 +8,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "api/access.h"
 #include "api/handlers.h"
 #include "api/json_writer.h"
 #include "api/params.h"
@@ -124,6 +125,8 @@ static void typing_start(api *a, http_exchange *ex, int64_t conversation_id, int
 }
 
 void api_typing(http_exchange *ex, void *app) {
+  int64_t caller;
+  if (!api_authenticate(ex, app, false, &caller)) return;
   validation_errors v;
   validation_init(&v);
   int64_t conversation_id = 0, user_id = 0;
@@ -132,7 +135,10 @@ void api_typing(http_exchange *ex, void *app) {
   const char *text = http_body(ex, &len);
   json_t *body = param_body_object(text, len, &v);
   if (body) {
-    param_body_id(body, "user_id", &v, &user_id);
+    if (caller && !json_object_get(body, "user_id")) /* auth on: user_id may be omitted */
+      user_id = caller;
+    else
+      param_body_id(body, "user_id", &v, &user_id);
     json_decref(body);
   }
   if (validation_failed(&v)) {
@@ -140,6 +146,7 @@ void api_typing(http_exchange *ex, void *app) {
     return;
   }
   validation_free(&v);
+  if (!api_require_self(ex, caller, user_id)) return;
   typing_start(app, ex, conversation_id, user_id);
 }
 
@@ -227,9 +234,7 @@ static void ws_close(void *sink) {
 
 static const event_sink_ops ws_ops = {ws_deliver, ws_heartbeat, NULL, ws_close};
 
-static bool ws_write(void *user, const uint8_t *data, size_t len) {
-  return stream_write(user, data, len);
-}
+static bool ws_write(void *user, const uint8_t *data, size_t len) { return stream_write(user, data, len); }
 
 static void ws_finished(void *user) { http_stream_close(((event_stream *)user)->stream); }
 
@@ -314,14 +319,19 @@ static bool ws_handshake(http_exchange *ex) {
 
 void api_events(http_exchange *ex, void *app) {
   api *a = app;
-  validation_errors v;
-  validation_init(&v);
-  int64_t user_id;
-  if (!param_query_id(ex, "user_id", &v, &user_id)) {
-    validation_respond(&v, ex);
-    return;
+  int64_t caller; /* header or ?access_token=: EventSource and WebSocket cannot set headers */
+  if (!api_authenticate(ex, a, true, &caller)) return;
+  int64_t user_id = caller; /* auth on: user_id may be omitted */
+  if (!caller || http_query(ex, "user_id")) {
+    validation_errors v;
+    validation_init(&v);
+    if (!param_query_id(ex, "user_id", &v, &user_id)) {
+      validation_respond(&v, ex);
+      return;
+    }
+    validation_free(&v);
   }
-  validation_free(&v);
+  if (!api_require_self(ex, caller, user_id)) return;
   if (!a->events) {
     respond_detail(ex, 503, "Event streams are not enabled");
     return;

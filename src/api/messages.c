@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/access.h"
 #include "api/api.h"
 #include "api/events.h"
 #include "api/handlers.h"
@@ -29,6 +30,17 @@ static void on_sent(void *arg, store_status status, const char *detail, const se
     respond_message(call->ex, 201, &result->message);
   else
     respond_store_error(call->ex, status, detail);
+  json_decref(call->body);
+  free(call);
+}
+
+/* The send limit's answer: store the message, or (429 already sent) drop the request. */
+static void on_admitted(void *arg, bool admitted) {
+  send_call *call = arg;
+  if (admitted) {
+    store_send_message(call->api->store, &call->req, on_sent, call);
+    return;
+  }
   json_decref(call->body);
   free(call);
 }
@@ -80,6 +92,8 @@ json_t *api_parse_send_body(const char *text, size_t len, const char *key, valid
 
 void api_send_message(http_exchange *ex, void *app) {
   api *a = app;
+  int64_t caller;
+  if (!api_authenticate(ex, a, false, &caller)) return;
   validation_errors v;
   validation_init(&v);
   send_request req = {0};
@@ -91,6 +105,10 @@ void api_send_message(http_exchange *ex, void *app) {
     return;
   }
   validation_free(&v);
+  if (!api_require_self(ex, caller, req.sender_id)) {
+    json_decref(body);
+    return;
+  }
   send_call *call = malloc(sizeof *call);
   if (!call) {
     json_decref(body);
@@ -98,21 +116,54 @@ void api_send_message(http_exchange *ex, void *app) {
     return;
   }
   *call = (send_call){.ex = ex, .api = a, .body = body, .req = req};
-  store_send_message(a->store, &call->req, on_sent, call);
+  api_admit_send(ex, a, req.sender_id, on_admitted, call);
 }
 
 /* ---- GET /api/messages/conversation/{id}[/before] ---- */
 
 typedef struct messages_call {
   http_exchange *ex;
+  store *store;
+  int64_t caller; /* 0 = auth off */
+  int64_t total;  /* of an empty page waiting for the participants check */
   message_query query;
 } messages_call;
+
+static void respond_empty_page(messages_call *call) {
+  cursor none = {.kind = CURSOR_MESSAGES};
+  respond_page(call->ex, call->total, &call->query.page, NULL, 0, write_message_item, false, &none);
+}
+
+/* An empty page for a caller: only the conversation tells whether they are in it. */
+static void on_empty_page_conversation(void *arg, store_status status, const char *detail,
+                                       const conversation *c) {
+  messages_call *call = arg;
+  if (status == STORE_OK && !api_is_participant(call->caller, c->user1_id, c->user2_id))
+    status = STORE_NOT_FOUND;
+  if (status == STORE_OK)
+    respond_empty_page(call);
+  else
+    respond_store_error(call->ex, status, detail);
+  free(call);
+}
 
 static void on_messages(void *arg, store_status status, const char *detail, const message_page *page) {
   messages_call *call = arg;
   if (status != STORE_OK) {
     respond_store_error(call->ex, status, detail);
     free(call);
+    return;
+  }
+  /* Every message of a conversation is between its two users: the page shows them. */
+  if (page->count > 0 &&
+      !api_is_participant(call->caller, page->items[0].sender_id, page->items[0].receiver_id)) {
+    respond_store_error(call->ex, STORE_NOT_FOUND, NULL);
+    free(call);
+    return;
+  }
+  if (page->count == 0 && call->caller != 0) {
+    call->total = page->total;
+    store_get_conversation(call->store, call->query.conversation_id, on_empty_page_conversation, call);
     return;
   }
   cursor next = {.kind = CURSOR_MESSAGES, .message_id = page->count ? page->items[page->count - 1].id : 0};
@@ -122,6 +173,8 @@ static void on_messages(void *arg, store_status status, const char *detail, cons
 }
 
 static void list_messages(http_exchange *ex, api *a, bool before) {
+  int64_t caller;
+  if (!api_authenticate(ex, a, false, &caller)) return;
   validation_errors v;
   validation_init(&v);
   message_query q = {0};
@@ -146,7 +199,7 @@ static void list_messages(http_exchange *ex, api *a, bool before) {
     respond_detail(ex, 503, "Out of memory");
     return;
   }
-  *call = (messages_call){.ex = ex, .query = q};
+  *call = (messages_call){.ex = ex, .store = a->store, .caller = caller, .query = q};
   store_list_messages(a->store, &call->query, on_messages, call);
 }
 

@@ -116,10 +116,15 @@ bool param_body_id(json_t *body, const char *name, validation_errors *v, int64_t
   return true;
 }
 
-bool api_parse_read_body(const char *text, size_t len, validation_errors *v, read_mark_request *req) {
+bool api_parse_read_body(const char *text, size_t len, int64_t default_user, validation_errors *v,
+                         read_mark_request *req) {
   json_t *body = param_body_object(text, len, v);
   if (!body) return false;
-  bool ok = param_body_id(body, "user_id", v, &req->user_id);
+  bool ok = true;
+  if (default_user && !json_object_get(body, "user_id"))
+    req->user_id = default_user;
+  else
+    ok = param_body_id(body, "user_id", v, &req->user_id);
   ok &= param_body_id(body, "message_id", v, &req->message_id);
   json_decref(body);
   return ok;

@@ -28,7 +28,9 @@ json_t *param_body_object(const char *text, size_t len, validation_errors *v);
 bool param_body_id(json_t *body, const char *name, validation_errors *v, int64_t *out);
 
 /* The body of POST /api/conversations/{id}/read: {"user_id": N, "message_id": M} (any bytes in
- * text). Fills req (conversation_id is the caller's) and returns true, or records errors in v. */
-bool api_parse_read_body(const char *text, size_t len, validation_errors *v, read_mark_request *req);
+ * text). Fills req (conversation_id is the caller's) and returns true, or records errors in v.
+ * With auth on, default_user is the caller: `user_id` may then be omitted (0: it is required). */
+bool api_parse_read_body(const char *text, size_t len, int64_t default_user, validation_errors *v,
+                         read_mark_request *req);
 
 #endif

@@ -72,6 +72,9 @@ bool api_init(api *a, store *s, const api_options *opt, char *err, size_t err_si
   a->docs_dir = opt->docs_dir;
   a->docs_page = api_docs_page_for(opt->docs_dir);
   a->chat_dir = opt->chat_dir;
+  a->auth = NULL;
+  a->send_limit = NULL;
+  a->send_limit_shared = NULL;
   a->on_read = NULL;
   a->on_read_ctx = NULL;
   a->events = NULL;

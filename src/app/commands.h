@@ -15,6 +15,7 @@ int cmd_serve(int argc, char **argv);
 int cmd_seed(int argc, char **argv);
 int cmd_migrate(int argc, char **argv);
 int cmd_healthcheck(int argc, char **argv);
+int cmd_token(int argc, char **argv);
 
 /* Opens the store the settings select. Returns NULL and prints why on failure. */
 store *open_store(const store_settings *s);

@@ -1,6 +1,7 @@
 #include "app/config.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -102,6 +103,38 @@ void serve_settings_from_env(serve_settings *s) {
   if (s->redis_url && !*s->redis_url) s->redis_url = NULL;
   s->redis_prefix = env_or("MESSENGER_REDIS_PREFIX", "messenger:");
   s->metrics = env_unsigned("MESSENGER_METRICS", 0, 1, 1) == 1;
+  s->auth = (auth_config){
+      .hs256_secret = env_or("MESSENGER_JWT_SECRET", NULL),
+      .public_key_file = env_or("MESSENGER_JWT_PUBLIC_KEY_FILE", NULL),
+      .issuer = env_or("MESSENGER_JWT_ISSUER", NULL),
+      .audience = env_or("MESSENGER_JWT_AUDIENCE", NULL),
+  };
+  s->send_rate = env_or("MESSENGER_SEND_RATE", NULL);
+  s->send_burst = env_or("MESSENGER_SEND_BURST", NULL);
+  s->redis_timeout_ms = (unsigned)env_unsigned("MESSENGER_REDIS_TIMEOUT_MS", 10, 60000, 250);
+}
+
+bool send_limit_settings(const serve_settings *s, double *rate, uint32_t *burst, char *err, size_t err_size) {
+  *rate = 0;
+  *burst = 0;
+  if (!s->send_rate) return true;
+  char *end;
+  errno = 0;
+  double r = strtod(s->send_rate, &end);
+  if (errno || end == s->send_rate || *end || !(r == 0 || (r >= 0.001 && r <= 1e6))) {
+    snprintf(err, err_size, "MESSENGER_SEND_RATE must be 0 (off) or 0.001 .. 1000000 messages/s, not '%s'",
+             s->send_rate);
+    return false;
+  }
+  if (r == 0) return true;
+  uint64_t b = (uint64_t)(5 * r + 0.5);
+  if (s->send_burst && !parse_unsigned(s->send_burst, 1, 1000000, &b)) {
+    snprintf(err, err_size, "MESSENGER_SEND_BURST must be 1 .. 1000000, not '%s'", s->send_burst);
+    return false;
+  }
+  *rate = r;
+  *burst = b < 1 ? 1 : b > 1000000 ? 1000000 : (uint32_t)b;
+  return true;
 }
 
 const char *serve_cors_origins(const serve_settings *s) {

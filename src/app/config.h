@@ -4,8 +4,10 @@
 #define MESSENGER_APP_CONFIG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
+#include "auth/auth.h"
 #include "events/hub.h"
 #include "http/server.h"
 
@@ -34,11 +36,19 @@ typedef struct serve_settings {
   const char *cors_origins; /* MESSENGER_CORS_ORIGINS / --cors-origins; NULL = the default below */
   bool auth_enabled;        /* MESSENGER_JWT_SECRET or _PUBLIC_KEY_FILE set: decides the CORS default */
   unsigned shutdown_grace_ms;
-  events_config events;     /* MESSENGER_EVENTS_* */
-  const char *redis_url;    /* MESSENGER_REDIS_URL: the shared event log; NULL = in-process */
-  const char *redis_prefix; /* MESSENGER_REDIS_PREFIX: of its keys and channel ("messenger:") */
-  bool metrics;             /* MESSENGER_METRICS (default 1): collect and serve /metrics */
+  auth_config auth;          /* MESSENGER_JWT_*: off unless a secret or key file is set */
+  const char *send_rate;     /* MESSENGER_SEND_RATE (messages/s per sender; NULL or "0" = off) */
+  const char *send_burst;    /* MESSENGER_SEND_BURST (NULL = 5 x the rate) */
+  events_config events;      /* MESSENGER_EVENTS_* */
+  const char *redis_url;     /* MESSENGER_REDIS_URL: state shared by replicas (event log, send limit) */
+  const char *redis_prefix;  /* MESSENGER_REDIS_PREFIX: of its keys and channel ("messenger:") */
+  unsigned redis_timeout_ms; /* MESSENGER_REDIS_TIMEOUT_MS: a send waits this long for the shared limit */
+  bool metrics;              /* MESSENGER_METRICS (default 1): collect and serve /metrics */
 } serve_settings;
+
+/* The send limit of the settings: *rate 0 when off. False with a reason when a value is not
+ * a number in range (rate 0 or 0.001 .. 1e6, burst 1 .. 1e6). */
+bool send_limit_settings(const serve_settings *s, double *rate, uint32_t *burst, char *err, size_t err_size);
 
 typedef struct seed_settings {
   uint64_t seed;

@@ -14,6 +14,7 @@ static const struct {
     {"seed", cmd_seed, "fill the store with test data"},
     {"migrate", cmd_migrate, "create the Cassandra keyspace and tables (idempotent)"},
     {"healthcheck", cmd_healthcheck, "exit 0 if the local server answers GET /health"},
+    {"token", cmd_token, "print an HS256 token for MESSENGER_JWT_SECRET (local testing)"},
 };
 
 static void usage(FILE *out) {

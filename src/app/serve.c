@@ -32,6 +32,16 @@ static void serve_usage(FILE *out) {
       "[MESSENGER_QUIET=1]\n"
       "  --no-metrics             no metrics, /metrics answers 404         "
       "[MESSENGER_METRICS=0]\n" STORE_OPTIONS_HELP
+      "  Authentication (off unless a secret or key is set; API.md \"Authentication\"):\n"
+      "    MESSENGER_JWT_SECRET            HS256 secret (32 bytes at least)\n"
+      "    MESSENGER_JWT_PUBLIC_KEY_FILE   PEM public key: RSA (RS256) or EC P-256 (ES256)\n"
+      "    MESSENGER_JWT_ISSUER            required iss       MESSENGER_JWT_AUDIENCE  required aud\n"
+      "  Send rate limit per sender (429 + Retry-After):\n"
+      "    MESSENGER_SEND_RATE             messages/s, 0 = off (default)\n"
+      "    MESSENGER_SEND_BURST            bucket size (5 x the rate)\n"
+      "    MESSENGER_REDIS_URL             redis://[[user]:password@]host[:port][/db]: one limit for all "
+      "replicas\n"
+      "    MESSENGER_REDIS_TIMEOUT_MS      wait for Redis before the per-process limit decides (250)\n"
       "\nLimits: body 64 KiB (413), request line + headers 16 KiB (431), 10 s to send a request,\n"
       "60 s idle keep-alive. SIGTERM/SIGINT: stop accepting, finish in-flight requests, exit 0.\n");
 }
@@ -130,6 +140,69 @@ static void stop_events(redis_log *shared_log, events_hub *hub, rate_gate *typin
   rate_gate_free(typing_gate);
 }
 
+/* Authentication and send limits, each NULL when off. */
+typedef struct access_parts {
+  auth_verifier *auth;
+  ratelimit *send_limit;
+  redis_client *redis;
+  ratelimit_shared *send_limit_shared;
+} access_parts;
+
+static void close_access(access_parts *p) {
+  if (p->redis) redis_client_close(p->redis); /* answers every pending limit request first */
+  ratelimit_shared_free(p->send_limit_shared);
+  auth_verifier_free(p->auth);
+  ratelimit_free(p->send_limit);
+  *p = (access_parts){0};
+}
+
+static bool open_send_limit(const serve_settings *cfg, double rate, uint32_t burst, access_parts *p,
+                            char *err, size_t err_size) {
+  if (!cfg->redis_url) {
+    p->send_limit = ratelimit_new(rate, burst);
+    if (!p->send_limit) snprintf(err, err_size, "send limit: out of memory");
+    return p->send_limit != NULL;
+  }
+  /* A send waits for the limit's answer: when Redis is slow or down, the per-process bucket
+   * decides after at most this long (ratelimit/shared.h). */
+  redis_client_options opts = {.request_timeout_ms = cfg->redis_timeout_ms,
+                               .connect_timeout_ms = cfg->redis_timeout_ms};
+  const char *why = NULL;
+  p->redis = redis_client_open(cfg->redis_url, &opts, &why);
+  if (!p->redis) {
+    snprintf(err, err_size, "MESSENGER_REDIS_URL: %s", why ? why : "cannot start the client");
+    return false;
+  }
+  p->send_limit_shared = ratelimit_shared_new(p->redis, rate, burst);
+  if (!p->send_limit_shared) snprintf(err, err_size, "send limit: out of memory");
+  return p->send_limit_shared != NULL;
+}
+
+static bool open_access(const serve_settings *cfg, access_parts *p, char *err, size_t err_size) {
+  *p = (access_parts){0};
+  double rate;
+  uint32_t burst;
+  if (!send_limit_settings(cfg, &rate, &burst, err, err_size)) return false;
+  if (auth_config_enabled(&cfg->auth)) {
+    char reason[224];
+    p->auth = auth_verifier_new(&cfg->auth, reason, sizeof reason);
+    if (!p->auth) {
+      snprintf(err, err_size, "authentication: %s", reason);
+      return false;
+    }
+  }
+  if (rate > 0 && !open_send_limit(cfg, rate, burst, p, err, err_size)) {
+    close_access(p);
+    return false;
+  }
+  return true;
+}
+
+static const char *send_limit_name(const serve_settings *cfg, const access_parts *p) {
+  if (p->send_limit_shared) return "shared (Redis)";
+  return p->send_limit ? cfg->send_rate : "off";
+}
+
 int cmd_serve(int argc, char **argv) {
   serve_settings srv_cfg;
   store_settings st_cfg;
@@ -147,8 +220,17 @@ int cmd_serve(int argc, char **argv) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
   signal(SIGPIPE, SIG_IGN);
 
+  char err[256];
+  access_parts access;
+  if (!open_access(&srv_cfg, &access, err, sizeof err)) {
+    log_msg(LOG_ERROR, "serve", "%s", err);
+    return 2;
+  }
   store *st = open_store(&st_cfg);
-  if (!st) return 1;
+  if (!st) {
+    close_access(&access);
+    return 1;
+  }
   cql_client *cql = strcmp(store_backend(st), "cassandra") == 0 ? cassandra_store_client(st) : NULL;
   if (srv_cfg.metrics && metrics_global_init(MESSENGER_VERSION, store_backend(st))) {
     if (cql && !metrics_collector_add(metrics_global(), cql_metrics_collect, cql))
@@ -156,7 +238,6 @@ int cmd_serve(int argc, char **argv) {
     st = store_metered_wrap(st, metrics_global());
   }
   static api app;
-  char err[256];
   api_options api_opt = {.docs_dir = srv_cfg.docs_dir,
                          .chat_dir = srv_cfg.chat_dir,
                          .cors_origins = serve_cors_origins(&srv_cfg)};
@@ -164,8 +245,12 @@ int cmd_serve(int argc, char **argv) {
     log_msg(LOG_ERROR, "serve", "CORS origins: %s", err);
     store_close(st);
     metrics_global_shutdown();
+    close_access(&access);
     return 2;
   }
+  app.auth = access.auth;
+  app.send_limit = access.send_limit;
+  app.send_limit_shared = access.send_limit_shared;
   if (metrics_global() && !api_enable_metrics(&app, metrics_global()))
     log_msg(LOG_WARN, "serve", "out of memory: HTTP metrics are off");
   events_hub *hub = events_hub_new(&srv_cfg.events);
@@ -196,8 +281,10 @@ int cmd_serve(int argc, char **argv) {
     log_msg(LOG_ERROR, "serve", "%s", err);
     goto fail;
   }
-  log_msg(LOG_INFO, "serve", "listening on %s:%u (store: %s)", srv_cfg.http.host, http_server_port(srv),
-          store_backend(st));
+  log_msg(LOG_INFO, "serve", "listening on %s:%u (store: %s, auth: %s, send limit: %s)", srv_cfg.http.host,
+          http_server_port(srv), store_backend(st),
+          access.auth ? jwt_alg_name(auth_verifier_alg(access.auth)) : "off",
+          send_limit_name(&srv_cfg, &access));
 
   int sig = 0;
   sigwait(&stop_signals, &sig);
@@ -212,6 +299,7 @@ int cmd_serve(int argc, char **argv) {
   stop_events(shared_log, hub, typing_gate);
   api_free(&app);
   metrics_global_shutdown();
+  close_access(&access);
   log_msg(LOG_INFO, "serve", "stopped");
   return 0;
 
@@ -221,5 +309,6 @@ fail:
   stop_events(shared_log, hub, typing_gate);
   api_free(&app);
   metrics_global_shutdown();
+  close_access(&access);
   return 1;
 }

@@ -219,13 +219,16 @@ static void exchange_finish(http_exchange *ex, unsigned status) {
   if (ex->head_complete && (srv->cfg.log_requests || t->on_complete)) {
     uint64_t us = elapsed_us(&ex->started);
     if (t->on_complete) t->on_complete(t->app, ex->route, ex->method, status, us);
-    if (srv->cfg.log_requests)
-      log_msg(LOG_INFO, "http", "%s %.200s %u %lluus %s%s", ex->method,
-              ex->path    ? ex->path
-              : ex->arena ? ex->arena + ex->url_off
-                          : "-",
+    if (srv->cfg.log_requests) {
+      /* the path only, never the query (it may carry an access_token) */
+      const char *path = ex->path ? ex->path : ex->arena ? ex->arena + ex->url_off : "-";
+      size_t len = ex->path ? strlen(path) : ex->arena ? ex->url_len : 1;
+      const char *query = memchr(path, '?', len);
+      if (query) len = (size_t)(query - path);
+      log_msg(LOG_INFO, "http", "%s %.*s %u %lluus %s%s", ex->method, (int)(len < 200 ? len : 200), path,
               status, (unsigned long long)us, ex->request_id[0] ? ex->request_id : "-",
               status ? "" : " aborted");
+    }
   }
   exchange_free(ex);
 }

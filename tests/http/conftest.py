@@ -54,7 +54,9 @@ def _base_env(workdir):
     env.setdefault("ASAN_OPTIONS", "abort_on_error=0:detect_leaks=1:halt_on_error=1:exitcode=86")
     env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1:exitcode=86")
     for k in ("PORT", "HOST", "MESSENGER_DB", "MESSENGER_QUIET", "MESSENGER_MAX_CONNECTIONS",
-              "MESSENGER_PER_IP_CONNECTIONS", "MESSENGER_STORE"):
+              "MESSENGER_PER_IP_CONNECTIONS", "MESSENGER_STORE", "MESSENGER_JWT_SECRET",
+              "MESSENGER_JWT_PUBLIC_KEY_FILE", "MESSENGER_JWT_ISSUER", "MESSENGER_JWT_AUDIENCE",
+              "MESSENGER_SEND_RATE", "MESSENGER_SEND_BURST", "MESSENGER_REDIS_URL", "MESSENGER_REDIS_TIMEOUT_MS"):
         env.pop(k, None)  # the suite tests the documented defaults
     env["MESSENGER_STORE"] = STORE
     return env
@@ -198,14 +200,15 @@ def _drop_keyspace(env, keyspace):
 
 @pytest.fixture(scope="session")
 def start_server(workdir, server_env):
-    """Factory: start_server(name, db=None) -> a running Server, stopped and checked at session
-    end unless a test did it (Server.stop_and_check). db: reuse the SQLite file of another."""
+    """Factory: start_server(name, db=None, env=None) -> a running Server, stopped and checked at
+    session end unless a test did it (Server.stop_and_check). db: reuse the SQLite file of
+    another; env: extra environment variables (e.g. MESSENGER_JWT_SECRET)."""
     started = []
     counter = [0]
 
-    def start(name="server", db=None):
+    def start(name="server", db=None, env=None):
         counter[0] += 1
-        s = Server(workdir, server_env, "%s%d" % (name, counter[0]), db=db).start()
+        s = Server(workdir, dict(server_env, **(env or {})), "%s%d" % (name, counter[0]), db=db).start()
         started.append(s)
         return s
 

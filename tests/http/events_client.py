@@ -38,15 +38,21 @@ def _read_head(sock, deadline):
 
 
 class SseStream:
-    def __init__(self, server, user_id, last_event_id=None, query_last_id=None, timeout=10.0, rcvbuf=None):
+    def __init__(self, server, user_id, last_event_id=None, query_last_id=None, timeout=10.0, rcvbuf=None,
+                 access_token=None):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         if rcvbuf:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         self.sock.settimeout(timeout * TIME_FACTOR)
         self.sock.connect((server.host, server.port))
-        path = "/api/events?user_id=%d" % user_id
+        query = []
+        if user_id is not None:
+            query.append("user_id=%d" % user_id)
         if query_last_id is not None:
-            path += "&last_event_id=" + query_last_id
+            query.append("last_event_id=" + query_last_id)
+        if access_token is not None:
+            query.append("access_token=" + access_token)
+        path = "/api/events?" + "&".join(query)
         req = "GET %s HTTP/1.1\r\nHost: t\r\nAccept: text/event-stream\r\n" % path
         if last_event_id is not None:
             req += "Last-Event-ID: %s\r\n" % last_event_id
