@@ -37,7 +37,15 @@ def test_sigterm_under_load_keeps_every_acknowledged_message(start_server):
     for t in threads:
         t.start()
     go.set()
+    # SIGTERM once the load is real (at least 0.5 s and 30 acknowledged sends: a slow store
+    # such as a busy Cassandra node needs longer to get there), bounded in time
+    deadline = time.monotonic() + 30 * TIME_FACTOR
     time.sleep(0.5)
+    while time.monotonic() < deadline:
+        with lock:
+            if len(acked) >= 30:
+                break
+        time.sleep(0.05)
     stop_error = None
     try:
         s.stop_and_check()  # SIGTERM; exit 0; no sanitizer report
