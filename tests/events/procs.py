@@ -16,6 +16,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "http"))
 
 from helpers import Client  # noqa: E402
+from redis_server import RedisServer  # noqa: E402
 
 BIN = os.environ.get("MESSENGER_BIN") or os.path.join(HERE, "..", "..", "build", "asan", "messenger")
 SANITIZER_MARKERS = ("AddressSanitizer", "LeakSanitizer", "runtime error")
@@ -44,38 +45,14 @@ def pos(event_id):
     return int(hi), int(lo)
 
 
-class Redis:
-    def __init__(self, workdir):
-        self.workdir = workdir
-        self.port = None
-        self.proc = None
+class Redis(RedisServer):
+    """The replica tests' redis-server: skipped when not installed, killed by kill_leftovers."""
 
     def start(self, port=None):
         if not shutil.which("redis-server"):
             pytest.skip("redis-server is not installed (scripts/apt-packages.txt has it)")
-        self.port = port or free_port()
         LIVE.append(self)
-        self.proc = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
-                                      "--save", "", "--appendonly", "no", "--dir", self.workdir],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return self
-            except OSError:
-                time.sleep(0.05)
-        raise AssertionError("redis-server did not start")
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(10)
-
-    @property
-    def url(self):
-        return "redis://127.0.0.1:%d" % self.port
-
+        return super().start(port)
 
 class Replica:
     def __init__(self, workdir, name, env, args):

@@ -6,15 +6,13 @@ from one bucket per sender (a redis-server started here on a free port); without
 back to their own."""
 
 import shutil
-import socket
-import subprocess
-import tempfile
 import threading
 import time
 
 import pytest
 
 from helpers import TIME_FACTOR, Client, check_detail, new_pair, new_user
+from redis_server import RedisServer
 
 RATE = 0.5
 BURST = 3
@@ -82,38 +80,6 @@ def test_invalid_sends_are_not_counted(limited):
 
 # --- shared by replicas through Redis (MESSENGER_REDIS_URL) -----------------------------------
 
-class RedisServer:
-    def __init__(self, workdir):
-        self.dir = tempfile.mkdtemp(prefix="redis-", dir=workdir)
-        self.port = None
-        self.proc = None
-
-    def start(self):
-        if self.port is None:
-            with socket.socket() as s:
-                s.bind(("127.0.0.1", 0))
-                self.port = s.getsockname()[1]
-        self.proc = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                                      "--appendonly", "no", "--dir", self.dir, "--loglevel", "warning"],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return self
-            except OSError:
-                time.sleep(0.02)
-        raise AssertionError("redis-server did not start")
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-
-    def url(self):
-        return "redis://127.0.0.1:%d" % self.port
-
-
 @pytest.fixture(scope="module")
 def redis(workdir):
     if not shutil.which("redis-server"):
@@ -127,7 +93,7 @@ def redis(workdir):
 def replicas(start_server, redis):
     # Under a slow wrapper (valgrind) Redis answers late: give it the time factor, or the
     # per-process fallback would decide and the buckets would not be shared.
-    env = {"MESSENGER_SEND_RATE": str(RATE), "MESSENGER_SEND_BURST": str(BURST), "MESSENGER_REDIS_URL": redis.url(),
+    env = {"MESSENGER_SEND_RATE": str(RATE), "MESSENGER_SEND_BURST": str(BURST), "MESSENGER_REDIS_URL": redis.url,
            "MESSENGER_REDIS_TIMEOUT_MS": str(int(250 * TIME_FACTOR))}
     servers = [start_server("shared-limit", env=env), start_server("shared-limit", env=env)]
     clients = [s.client() for s in servers]
