@@ -10,6 +10,8 @@ enum {
   CODE_TRUNCATE_ERROR = 0x1003,
   CODE_WRITE_TIMEOUT = 0x1100,
   CODE_READ_TIMEOUT = 0x1200,
+  CODE_READ_FAILURE = 0x1300,
+  CODE_WRITE_FAILURE = 0x1500,
 };
 
 static cql_retry_decision next_if_idempotent(bool idempotent) {
@@ -20,8 +22,14 @@ cql_retry_decision cql_retry_decide(const cql_failure *f, bool idempotent, unsig
   if (f->kind != CQL_FAIL_SERVER_ERROR_RESPONSE) return next_if_idempotent(idempotent);
   switch (f->server_code) {
   case CODE_READ_TIMEOUT:
-    return retries_so_far == 0 && f->received >= f->blockfor && !f->data_present ? CQL_RETRY_SAME_HOST
-                                                                                 : CQL_RETRY_RETHROW;
+    if (retries_so_far == 0 && f->received >= f->blockfor && !f->data_present) return CQL_RETRY_SAME_HOST;
+    /* a replica did not answer in time (frozen, not yet marked down): another coordinator */
+    return retries_so_far == 0 && f->received < f->blockfor ? next_if_idempotent(idempotent)
+                                                            : CQL_RETRY_RETHROW;
+  case CODE_READ_FAILURE:
+    return retries_so_far == 0 ? next_if_idempotent(idempotent) : CQL_RETRY_RETHROW;
+  case CODE_WRITE_FAILURE: /* e.g. the batchlog write timed out on a frozen replica */
+    return retries_so_far < CQL_RETRY_BATCHLOG_MAX ? next_if_idempotent(idempotent) : CQL_RETRY_RETHROW;
   case CODE_WRITE_TIMEOUT:
     return retries_so_far < CQL_RETRY_BATCHLOG_MAX && idempotent && f->write_type &&
                    strcmp(f->write_type, "BATCH_LOG") == 0

@@ -5,7 +5,12 @@
  * try the next host of the query plan. UNPREPARED is not a retry decision (the request layer
  * re-prepares and replays it), and neither is IS_BOOTSTRAPPING (always the next host).
  *
- *   read timeout     : same host, once, if received >= blockfor and no data was present
+ *   read timeout     : same host, once, if received >= blockfor and no data was present; else
+ *                      (a replica did not answer: frozen, not yet marked down) next host, once,
+ *                      if idempotent
+ *   read failure     : next host, once, if idempotent
+ *   write failure    : next host, up to CQL_RETRY_BATCHLOG_MAX times, if idempotent (a batchlog
+ *                      write that timed out on a frozen replica is reported as a failure)
  *   write timeout    : same host, up to CQL_RETRY_BATCHLOG_MAX times, only for BATCH_LOG writes of
  *                      idempotent statements (the batch was not applied: the coordinator could
  *                      not store its batchlog on two nodes, e.g. one frozen but not yet marked
@@ -14,7 +19,9 @@
  *   unavailable      : next host, once
  *   overloaded, server error, truncate error, connection closed, client timeout
  *                    : next host if idempotent (bounded by the query plan)
- *   anything else    : rethrow (syntax, invalid, unauthorized, read/write failure, CAS unknown...)
+ *   anything else    : rethrow (syntax, invalid, unauthorized, CAS unknown...)
+ * Beyond the Java default, read/write failures and short read timeouts of idempotent statements
+ * are retried: a SIGSTOPped replica otherwise fails requests that another coordinator answers.
  */
 #ifndef MESSENGER_CQL_RETRY_H
 #define MESSENGER_CQL_RETRY_H

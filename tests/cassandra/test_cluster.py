@@ -26,7 +26,7 @@ from helpers import check_message, cursor_walk, new_pair  # noqa: E402  (support
 LOCAL = os.environ.get("CASSANDRA_LOCAL", "")
 RUN = os.environ.get("CASSANDRA_RUN", "")
 TABLES = {"messages_by_conversation", "buckets_by_conversation", "conversations", "conversations_by_user",
-          "conversation_by_pair", "conversation_totals", "idempotency_keys", "node_leases"}
+          "conversation_by_pair", "conversation_totals", "idempotency_keys", "node_leases", "read_state"}
 REQUEST_BUDGET_S = 12.0  # CASSANDRA_REQUEST_TIMEOUT_MS default: the store's total budget per request
 
 if not (BIN and LOCAL and RUN and POINTS):

@@ -73,8 +73,19 @@ static void test_retry_matrix(void **state) {
   rt.data_present = true;
   assert_int_equal(cql_retry_decide(&rt, true, 0), CQL_RETRY_RETHROW);
   rt.data_present = false;
-  rt.received = 1;
-  assert_int_equal(cql_retry_decide(&rt, true, 0), CQL_RETRY_RETHROW); /* not enough replicas */
+  rt.received = 1; /* not enough replicas answered: another coordinator, idempotent only, once */
+  assert_int_equal(cql_retry_decide(&rt, true, 0), CQL_RETRY_NEXT_HOST);
+  assert_int_equal(cql_retry_decide(&rt, false, 0), CQL_RETRY_RETHROW);
+  assert_int_equal(cql_retry_decide(&rt, true, 1), CQL_RETRY_RETHROW);
+
+  cql_failure rf = server(0x1300);
+  assert_int_equal(cql_retry_decide(&rf, true, 0), CQL_RETRY_NEXT_HOST);
+  assert_int_equal(cql_retry_decide(&rf, true, 1), CQL_RETRY_RETHROW);
+  assert_int_equal(cql_retry_decide(&rf, false, 0), CQL_RETRY_RETHROW);
+  cql_failure wf = server(0x1500);
+  assert_int_equal(cql_retry_decide(&wf, true, CQL_RETRY_BATCHLOG_MAX - 1), CQL_RETRY_NEXT_HOST);
+  assert_int_equal(cql_retry_decide(&wf, true, CQL_RETRY_BATCHLOG_MAX), CQL_RETRY_RETHROW);
+  assert_int_equal(cql_retry_decide(&wf, false, 0), CQL_RETRY_RETHROW);
 
   cql_failure wt = server(0x1100);
   wt.write_type = "BATCH_LOG";
@@ -95,8 +106,8 @@ static void test_retry_matrix(void **state) {
     assert_int_equal(cql_retry_decide(&f, true, 3), CQL_RETRY_NEXT_HOST);
     assert_int_equal(cql_retry_decide(&f, false, 0), CQL_RETRY_RETHROW);
   }
-  int32_t never[] = {0x2000, 0x2200, 0x2100, 0x1300, 0x1500, 0x1700, 0x2400, 0x000A};
-  for (size_t i = 0; i < 8; i++) {
+  int32_t never[] = {0x2000, 0x2200, 0x2100, 0x1700, 0x2400, 0x000A};
+  for (size_t i = 0; i < 6; i++) {
     cql_failure f = server(never[i]);
     assert_int_equal(cql_retry_decide(&f, true, 0), CQL_RETRY_RETHROW);
   }
