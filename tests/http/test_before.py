@@ -18,11 +18,20 @@ def conv(server):
     Returns (conversation id, messages oldest first, the boundary in Unix seconds)."""
     c = server.client()
     a, b = new_pair()
-    sent = [c.send(a, b, "early %d" % i) if i % 2 else c.send(b, a, "early %d" % i) for i in range(10)]
+
+    def spaced(send):
+        # created_at has millisecond precision: messages sent in the same millisecond tie, and
+        # the tests below count on each message having a created_at of its own
+        time.sleep(0.002)
+        return send()
+
+    sent = [spaced(lambda: c.send(a, b, "early %d" % i)) if i % 2 else spaced(lambda: c.send(b, a, "early %d" % i))
+            for i in range(10)]
     boundary = int(parse_ts(sent[-1]["created_at"]) // 1_000_000) + 1
     while time.time() < boundary + 0.01:
         time.sleep(0.01)
-    sent += [c.send(a, b, "late %d" % i) for i in range(10)]
+    sent += [spaced(lambda: c.send(a, b, "late %d" % i)) for i in range(10)]
+    assert len({m["created_at"] for m in sent}) == len(sent), "two messages share a created_at"
     c.close()
     assert parse_ts(sent[10]["created_at"]) >= boundary * 1_000_000, "server clock differs from the test's"
     return sent[0]["conversation_id"], sent, boundary
