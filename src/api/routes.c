@@ -67,6 +67,13 @@ static void on_request_complete(void *app, const http_route *route, const char *
   request_metrics_observe(a->request_metrics, route, method, status, duration_us);
 }
 
+/* Each worker loop iteration's reads may share one store snapshot; it ends before the loop
+ * waits (so it never outlives the iteration). */
+static void on_loop_wait(void *app) {
+  api *a = app;
+  if (a->store) store_end_read_snapshot(a->store);
+}
+
 bool api_init(api *a, store *s, const api_options *opt, char *err, size_t err_size) {
   a->store = s;
   a->docs_dir = opt->docs_dir;
@@ -87,6 +94,7 @@ bool api_init(api *a, store *s, const api_options *opt, char *err, size_t err_si
       .routes = routes,
       .count = sizeof routes / sizeof routes[0],
       .on_error = on_transport_error,
+      .before_wait = on_loop_wait,
       .app = a,
   };
   return true;

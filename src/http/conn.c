@@ -21,6 +21,9 @@
 #define LINGER_MS         2000
 #define LINGER_MAX_BYTES  (1024 * 1024)
 #define ERROR_SEND_MS     2000
+/* Bytes of pipelined requests read ahead while a response is pending; beyond this the
+ * connection stops reading until the pending requests are parsed. */
+#define READ_AHEAD_MAX    (64 * 1024)
 #define CONTINUE_RESPONSE "HTTP/1.1 100 Continue\r\n\r\n"
 
 /* The exchange whose handler runs on this thread right now (a loop thread in dispatch): an
@@ -31,7 +34,7 @@ typedef enum conn_state {
   CONN_IDLE,       /* between requests (or before the first): idle deadline */
   CONN_HEAD,       /* request line + headers arriving: header deadline */
   CONN_BODY,       /* body arriving: body deadline */
-  CONN_DISPATCHED, /* handler has the exchange; not reading */
+  CONN_DISPATCHED, /* handler has the exchange; reading ahead (bounded) */
   CONN_WRITING,    /* response being written: send deadline */
   CONN_STREAM,     /* long-lived response or upgraded connection */
   CONN_LINGER,     /* response sent, write side shut: discarding input until EOF or LINGER_MS */
@@ -128,6 +131,9 @@ struct http_conn {
   char *pending; /* bytes read and not yet parsed (pipelined requests, upgrade data) */
   size_t pending_off, pending_len;
   bool reading;
+  bool in_written;        /* on the worker's `written` list */
+  http_conn *next_written;
+  bool peer_eof;    /* the client shut its side: answer what is complete, then close */
   bool close_after; /* close once the current response is written */
   unsigned open_handles;
   size_t lingered;
@@ -733,9 +739,8 @@ static void write_file_chunk(http_conn *c) {
   if (uv_write(&c->write_req, (uv_stream_t *)&c->tcp, &buf, 1, on_response_written) != 0) conn_close(c);
 }
 
-static void on_response_written(uv_write_t *req, int status) {
-  http_conn *c = req->data;
-  if (!conn_write_succeeded(c, status)) return;
+/* Loop thread: the response (or a file chunk) is out. */
+static void conn_response_written(http_conn *c) {
   http_exchange *ex = c->ex;
   if (ex && ex->kind == RESP_FILE && !ex->is_head && ex->file_sent < ex->file_size) {
     write_file_chunk(c);
@@ -744,6 +749,60 @@ static void on_response_written(uv_write_t *req, int status) {
   free(c->file_chunk);
   c->file_chunk = NULL;
   conn_request_done(c);
+}
+
+static void on_response_written(uv_write_t *req, int status) {
+  http_conn *c = req->data;
+  if (conn_write_succeeded(c, status)) conn_response_written(c);
+}
+
+void http_worker_on_written(uv_idle_t *idle) {
+  http_worker *w = idle->data;
+  while (w->written) { /* finishing one may answer its next pipelined request: it comes back */
+    http_conn *c = w->written;
+    w->written = c->next_written;
+    c->in_written = false;
+    conn_response_written(c);
+  }
+  uv_idle_stop(idle);
+}
+
+static void written_unlink(http_conn *c) {
+  if (!c->in_written) return;
+  c->in_written = false;
+  for (http_conn **p = &c->w->written; *p; p = &(*p)->next_written)
+    if (*p == c) {
+      *p = c->next_written;
+      return;
+    }
+}
+
+/* Writes what the socket takes at once (no write request: libuv then changes no polling).
+ * Returns true when it all went (the connection is queued on the worker's written list),
+ * false with bufs/nbufs advanced past what went, or with the connection closed on an error. */
+static bool write_at_once(http_conn *c, uv_buf_t *bufs, unsigned *nbufs) {
+  int n = uv_try_write((uv_stream_t *)&c->tcp, bufs, *nbufs);
+  if (n == UV_EAGAIN) return false;
+  if (n < 0) {
+    conn_close(c);
+    return false;
+  }
+  size_t sent = (size_t)n;
+  unsigned first = 0;
+  while (first < *nbufs && sent >= bufs[first].len) sent -= bufs[first++].len;
+  if (first == *nbufs) {
+    http_worker *w = c->w;
+    if (!w->written) uv_idle_start(&w->written_idle, http_worker_on_written);
+    c->next_written = w->written;
+    w->written = c;
+    c->in_written = true;
+    return true;
+  }
+  for (unsigned i = first; i < *nbufs; i++) bufs[i - first] = bufs[i];
+  *nbufs -= first;
+  bufs[0].base += sent;
+  bufs[0].len -= sent;
+  return false;
 }
 
 /* Loop thread: a stream's head is out; the request is answered, the stream starts. */
@@ -796,6 +855,9 @@ static void conn_send_response(http_conn *c, http_exchange *ex) {
   unsigned nbufs = 1;
   if (ex->kind == RESP_BUFFER && !ex->is_head && ex->body_out_len)
     bufs[nbufs++] = uv_buf_init((char *)(uintptr_t)ex->body_out, (unsigned)ex->body_out_len);
+  if (ex->kind == RESP_BUFFER || (ex->kind == RESP_FILE && ex->is_head)) {
+    if (write_at_once(c, bufs, &nbufs) || c->state == CONN_CLOSED) return;
+  }
   c->write_req.data = c;
   if (uv_write(&c->write_req, (uv_stream_t *)&c->tcp, bufs, nbufs,
                stream ? on_stream_head_written : on_response_written) != 0)
@@ -1025,11 +1087,15 @@ static void dispatch(http_conn *c, unsigned error_status, const char *error_reas
   const http_routes *t = srv->routes;
   leave_receiving(c);
   c->state = CONN_DISPATCHED;
-  conn_read_stop(c);
   conn_set_deadline(c, 0);
   /* after an error the rest of the bytes cannot be trusted to be framed; after an upgrade
-   * request that was not upgraded, they are another protocol's */
-  if (error_status || ex->upgrade) c->close_after = true;
+   * request that was not upgraded, they are another protocol's. Otherwise the connection goes
+   * on reading (the next pipelined requests, kept in c->pending), so that a keep-alive
+   * exchange costs no stop and restart of the socket's polling. */
+  if (error_status || ex->upgrade) {
+    c->close_after = true;
+    conn_read_stop(c);
+  }
   ex->dispatched = true;
   /* Counted before `stopping` is read: shutdown sets `stopping` before it reads the count, so
    * either it waits for this request or this request sees `stopping` and gets 503. */
@@ -1165,7 +1231,12 @@ static void conn_process(http_conn *c) {
       c->pending_off = c->pending_len = 0;
     }
   }
-  if (c->state == CONN_IDLE || c->state == CONN_HEAD || c->state == CONN_BODY) conn_read_start(c);
+  if (c->state == CONN_IDLE || c->state == CONN_HEAD || c->state == CONN_BODY) {
+    if (c->peer_eof) /* no more bytes can complete the next request */
+      conn_close(c);
+    else
+      conn_read_start(c);
+  }
 }
 
 /* ---- reading (loop thread) ---- */
@@ -1176,27 +1247,43 @@ static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf) {
   *buf = uv_buf_init(c->w->read_buffer, sizeof c->w->read_buffer);
 }
 
+/* Appends bytes read to what is pending (compacting what was parsed). */
 static void keep_pending(http_conn *c, const char *bytes, size_t n) {
-  char *p = malloc(n);
+  size_t kept = c->pending ? c->pending_len - c->pending_off : 0;
+  char *p = malloc(kept + n);
   if (!p) {
     conn_close(c);
     return;
   }
-  memcpy(p, bytes, n);
+  if (kept) memcpy(p, c->pending + c->pending_off, kept);
+  memcpy(p + kept, bytes, n);
+  free(c->pending);
   c->pending = p;
   c->pending_off = 0;
-  c->pending_len = n;
+  c->pending_len = kept + n;
 }
 
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
   http_conn *c = stream->data;
   if (nread == 0) return;
   if (nread < 0) { /* EOF or error: nothing more can arrive */
+    if (nread == UV_EOF && (c->state == CONN_DISPATCHED || c->state == CONN_WRITING)) {
+      /* a half close after the request: its answer (and those of the requests before the
+       * end) still go out */
+      c->peer_eof = true;
+      conn_read_stop(c);
+      return;
+    }
     conn_close(c);
     return;
   }
   size_t n = (size_t)nread;
   switch (c->state) {
+  case CONN_DISPATCHED:
+  case CONN_WRITING: /* the next pipelined requests: parsed once this response is out */
+    keep_pending(c, buf->base, n);
+    if (c->state != CONN_CLOSED && c->pending_len - c->pending_off >= READ_AHEAD_MAX) conn_read_stop(c);
+    return;
   case CONN_LINGER:
     c->lingered += n;
     if (c->lingered > LINGER_MAX_BYTES) conn_close(c);
@@ -1209,10 +1296,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
   case CONN_HEAD:
   case CONN_BODY: {
     size_t used = conn_parse(c, buf->base, n);
-    if (c->state != CONN_CLOSED && used < n && !c->pending) keep_pending(c, buf->base + used, n - used);
-    if (c->state != CONN_CLOSED && c->state != CONN_IDLE && c->state != CONN_HEAD && c->state != CONN_BODY &&
-        c->state != CONN_STREAM)
-      conn_read_stop(c);
+    if (c->state != CONN_CLOSED && used < n) keep_pending(c, buf->base + used, n - used);
     return;
   }
   default:
@@ -1262,6 +1346,7 @@ static void conn_close(http_conn *c) {
     c->w->conns = c->next;
   if (c->next) c->next->prev = c->prev;
   http_server_release_peer(c->w->srv, &c->peer);
+  written_unlink(c);
   if (c->ex) {
     if (dispatched && c->ex->dispatched)
       c->ex->conn = NULL; /* the handler still has it: freed when it answers */

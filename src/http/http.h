@@ -41,11 +41,17 @@ typedef struct http_route {
 typedef void (*http_completion_observer)(void *app, const http_route *route, const char *method,
                                          unsigned status, uint64_t duration_us);
 
+/* Optional hook, called on each worker thread whenever its event loop is about to wait for
+ * I/O (once per loop iteration, after that iteration's callbacks). It must be cheap and must
+ * not block: it ends what the requests of one iteration may share (a store's read snapshot). */
+typedef void (*http_loop_hook)(void *app);
+
 typedef struct http_routes {
   const http_route *routes;
   size_t count;
   http_error_handler on_error;
   http_completion_observer on_complete; /* may be NULL */
+  http_loop_hook before_wait;           /* may be NULL */
   void *app;                            /* passed to every handler */
 } http_routes;
 

@@ -29,6 +29,11 @@ struct http_worker {
   uv_loop_t loop;
   uv_tcp_t listener;
   uv_async_t wakeup; /* other threads: "look at the hand-off lists" */
+  uv_prepare_t before_wait; /* runs routes->before_wait (when set) before each poll */
+  /* connections whose response went out whole at the first try (no write request): their
+   * exchange ends on the loop's next idle phase, outside the call stack that wrote it */
+  uv_idle_t written_idle;
+  http_conn *written;
   uv_thread_t thread;
   bool loop_ready, listening;
 
@@ -70,5 +75,6 @@ void http_conn_accept(http_worker *w);          /* on the listener's connection 
 void http_worker_take_handoffs(http_worker *w); /* on wakeup */
 void http_worker_close_streams(http_worker *w); /* stop phase 1 */
 void http_worker_close_all(http_worker *w);     /* stop phase 2 */
+void http_worker_on_written(uv_idle_t *idle);   /* written_idle's callback */
 
 #endif

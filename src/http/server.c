@@ -153,7 +153,14 @@ static void on_wakeup(uv_async_t *async) {
     http_worker_close_all(w);
     http_worker_take_handoffs(w); /* frees the streams that ended while on the hand-off list */
     uv_close((uv_handle_t *)&w->wakeup, NULL);
+    if (!uv_is_closing((uv_handle_t *)&w->before_wait)) uv_close((uv_handle_t *)&w->before_wait, NULL);
+    if (!uv_is_closing((uv_handle_t *)&w->written_idle)) uv_close((uv_handle_t *)&w->written_idle, NULL);
   }
+}
+
+static void on_before_wait(uv_prepare_t *prepare) {
+  http_worker *w = prepare->data;
+  w->srv->routes->before_wait(w->srv->routes->app);
 }
 
 static void worker_main(void *arg) {
@@ -215,6 +222,12 @@ static bool worker_init(http_server *srv, http_worker *w, unsigned index, struct
   }
   uv_async_init(&w->loop, &w->wakeup, on_wakeup);
   w->wakeup.data = w;
+  uv_prepare_init(&w->loop, &w->before_wait);
+  w->before_wait.data = w;
+  if (srv->routes->before_wait) uv_prepare_start(&w->before_wait, on_before_wait);
+  uv_unref((uv_handle_t *)&w->before_wait); /* it never keeps the loop running */
+  uv_idle_init(&w->loop, &w->written_idle);
+  w->written_idle.data = w;
   return true;
 }
 
@@ -226,6 +239,10 @@ static void worker_destroy(http_worker *w) {
   }
   close_listener(w);
   if (!uv_is_closing((uv_handle_t *)&w->wakeup) && w->wakeup.loop) uv_close((uv_handle_t *)&w->wakeup, NULL);
+  if (!uv_is_closing((uv_handle_t *)&w->before_wait) && w->before_wait.loop)
+    uv_close((uv_handle_t *)&w->before_wait, NULL);
+  if (!uv_is_closing((uv_handle_t *)&w->written_idle) && w->written_idle.loop)
+    uv_close((uv_handle_t *)&w->written_idle, NULL);
   uv_run(&w->loop, UV_RUN_DEFAULT);
   uv_loop_close(&w->loop);
   pthread_mutex_destroy(&w->lock);

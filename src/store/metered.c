@@ -148,6 +148,8 @@ static void ping(store *s, store_ping_cb cb, void *arg) {
   store_ping(from_base(s)->inner, on_ping, call);
 }
 
+static void end_read_snapshot(store *s) { store_end_read_snapshot(from_base(s)->inner); }
+
 static void close_store(store *s) {
   metered_store *ms = from_base(s);
   store_close(ms->inner); /* every callback runs first */
@@ -174,6 +176,7 @@ store *store_metered_wrap(store *inner, metrics_registry *reg) {
       .get_conversation = get_conversation,
       .mark_read = mark_read,
       .ping = ping,
+      .end_read_snapshot = end_read_snapshot,
       .close = close_store,
   };
   ms->base.vt = &ms->vt;

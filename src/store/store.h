@@ -153,6 +153,11 @@ typedef struct store_vtable {
   void (*mark_read)(store *s, const read_mark_request *req, store_read_mark_cb cb, void *arg);
   /* Readiness: STORE_OK when the store can serve reads and writes. */
   void (*ping)(store *s, store_ping_cb cb, void *arg);
+  /* Optional (NULL: nothing to share). Ends the read snapshot the calling thread's reads share,
+   * and lets them share one from now on: a thread that calls this before every wait (an event
+   * loop, before it polls) may have its reads run in one snapshot, which never leaves out a
+   * write acknowledged before the read began. */
+  void (*end_read_snapshot)(store *s);
   /* Finishes every accepted operation (their callbacks run), makes writes durable, frees
    * everything. No other call may be in progress or follow. */
   void (*close)(store *s);
@@ -179,6 +184,9 @@ static inline void store_mark_read(store *s, const read_mark_request *r, store_r
   s->vt->mark_read(s, r, cb, a);
 }
 static inline void store_ping(store *s, store_ping_cb cb, void *a) { s->vt->ping(s, cb, a); }
+static inline void store_end_read_snapshot(store *s) {
+  if (s->vt->end_read_snapshot) s->vt->end_read_snapshot(s);
+}
 static inline void store_close(store *s) { s->vt->close(s); }
 static inline const char *store_backend(const store *s) { return s->vt->backend; }
 

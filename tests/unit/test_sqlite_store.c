@@ -803,6 +803,52 @@ typedef struct nested_ctx {
   got_page outer;
 } nested_ctx;
 
+/* Another connection's write, as another process would make it: the message total of a
+ * conversation grows by 100 (only the total is read below). */
+static void bump_total_elsewhere(const char *path, int64_t conv) {
+  sqlite3 *db = NULL;
+  char sql[128];
+  snprintf(sql, sizeof sql, "UPDATE conversations SET message_count = message_count + 100 WHERE id = %lld",
+           (long long)conv);
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_close(db), SQLITE_OK);
+}
+
+static int64_t total_of(store *s, int64_t conv, got_page *g) {
+  assert_int_equal(read_messages(s, conv, NULL, 1, 20, NULL, g), STORE_OK);
+  return g->total;
+}
+
+/* A thread that ends its read snapshots itself (an event loop, before each wait) has its reads
+ * share one: they still see every write the store acknowledged, at once, and other writers'
+ * once the snapshot ends. A thread that never ends one reads in a transaction per call. */
+static void shared_read_snapshots_see_every_acknowledged_write(void **state) {
+  fixture *f = *state;
+  got_page *g = calloc(1, sizeof *g);
+  int64_t conv = send_ok(f->s, 1, 2, "one", NULL, 0).conversation_id;
+  assert_int_equal(total_of(f->s, conv, g), 1);
+  bump_total_elsewhere(f->path, conv);
+  assert_int_equal(total_of(f->s, conv, g), 101); /* not sharing yet: a transaction per call */
+
+  store_end_read_snapshot(f->s); /* from now on this thread's reads share a snapshot */
+  assert_int_equal(total_of(f->s, conv, g), 101);
+  bump_total_elsewhere(f->path, conv);
+  assert_int_equal(total_of(f->s, conv, g), 101); /* the same snapshot */
+  assert_int_equal(send_ok(f->s, 2, 1, "two", NULL, 0).conversation_id, conv);
+  assert_int_equal(total_of(f->s, conv, g), 202); /* a commit of the store's writer: a new snapshot */
+  assert_int_equal(read_messages(f->s, conv, NULL, 1, 1, NULL, g), STORE_OK);
+  assert_string_equal(g->msgs[0].content, "two");
+  bump_total_elsewhere(f->path, conv);
+  assert_int_equal(total_of(f->s, conv, g), 202);
+  store_end_read_snapshot(f->s);
+  assert_int_equal(total_of(f->s, conv, g), 302);
+  store_end_read_snapshot(f->s);
+  store_end_read_snapshot(f->s); /* nothing open: a no-op */
+  assert_int_equal(total_of(f->s, conv, g), 302);
+  free(g);
+}
+
 static void on_messages_then_read(void *arg, store_status status, const char *detail, const message_page *p) {
   nested_ctx *n = arg;
   assert_int_equal(status, STORE_OK);
@@ -1145,6 +1191,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(version_1_databases_gain_read_state, setup, teardown),
       cmocka_unit_test_setup_teardown(ping_answers_ok, setup, teardown),
       cmocka_unit_test_setup_teardown(callbacks_may_read_again, setup, teardown),
+      cmocka_unit_test_setup_teardown(shared_read_snapshots_see_every_acknowledged_write, setup, teardown),
       cmocka_unit_test_setup_teardown(reopening_keeps_everything_and_ids_keep_growing, setup, teardown),
       cmocka_unit_test_setup_teardown(a_full_queue_refuses_at_once_and_close_drains, setup, teardown),
       cmocka_unit_test_setup_teardown(close_completes_every_accepted_send, setup, teardown),

@@ -10,6 +10,11 @@
 
 #define TEXT_BUF_MIN  4096
 #define TEXT_BUF_KEEP (256 * 1024) /* larger buffers are freed after use, to keep idle memory low */
+/* Readers map the database file (up to 1 GiB of it) instead of copying its pages through
+ * read(2) into a cache of their own: a page that is in the OS page cache costs no system call
+ * and no second copy. The mapping is address space, not memory: RSS grows only by the pages
+ * read, and they are the kernel's to drop. */
+#define READER_PRAGMAS "PRAGMA query_only=1; PRAGMA mmap_size=1073741824;"
 
 /* A reader as linked into its set; the public part comes first. */
 typedef struct reader_node {
@@ -18,16 +23,22 @@ typedef struct reader_node {
   struct reader_node *prev, *next;
 } reader_node;
 
+static const char *const TRANSACTION_SQL[] = {"BEGIN", "COMMIT", "ROLLBACK"};
+enum { TX_BEGIN, TX_COMMIT, TX_ROLLBACK, TX_COUNT };
+
 struct sqlite_readers {
   char *path;
   const char *const *sql;
   size_t n_sql;
+  const _Atomic uint64_t *commits;
   pthread_key_t key;
   pthread_mutex_t mu; /* guards the list */
   reader_node *all;
 };
 
 static void reader_free(reader_node *node, size_t n_sql) {
+  sqlite3_stmt *tx[TX_COUNT] = {node->pub.begin, node->pub.commit, node->pub.rollback};
+  sqlite_db_finalize_all(tx, TX_COUNT);
   sqlite_db_finalize_all(node->pub.st, n_sql);
   sqlite_db_close(node->pub.db);
   free(node->pub.st);
@@ -53,8 +64,8 @@ static void reader_thread_exit(void *p) {
   reader_free(node, r->n_sql);
 }
 
-int sqlite_readers_create(const char *path, const char *const *sql, size_t n, sqlite_readers **out, char *err,
-                          size_t err_size) {
+int sqlite_readers_create(const char *path, const char *const *sql, size_t n, const _Atomic uint64_t *commits,
+                          sqlite_readers **out, char *err, size_t err_size) {
   sqlite_readers *r = calloc(1, sizeof *r);
   char *copy = strdup(path);
   int rc = r && copy ? pthread_key_create(&r->key, reader_thread_exit) : -1;
@@ -67,6 +78,7 @@ int sqlite_readers_create(const char *path, const char *const *sql, size_t n, sq
   r->path = copy;
   r->sql = sql;
   r->n_sql = n;
+  r->commits = commits;
   pthread_mutex_init(&r->mu, NULL);
   *out = r;
   return 0;
@@ -100,16 +112,22 @@ static reader_node *reader_open(sqlite_readers *r) {
   }
   node->owner = r;
   node->pub.st = st;
+  sqlite3_stmt *tx[TX_COUNT] = {0};
   if (sqlite_db_open(r->path, false, &node->pub.db, err, sizeof err) != 0 ||
-      sqlite3_exec(node->pub.db, "PRAGMA query_only=1", NULL, NULL, NULL) != SQLITE_OK ||
+      sqlite3_exec(node->pub.db, READER_PRAGMAS, NULL, NULL, NULL) != SQLITE_OK ||
+      sqlite_db_prepare_all(node->pub.db, TRANSACTION_SQL, TX_COUNT, tx, err, sizeof err) != 0 ||
       sqlite_db_prepare_all(node->pub.db, r->sql, r->n_sql, st, err, sizeof err) != 0) {
     if (node->pub.db && !err[0]) snprintf(err, sizeof err, "%s", sqlite3_errmsg(node->pub.db));
     log_msg(LOG_ERROR, "sqlite", "cannot open a reader: %s", err);
+    sqlite_db_finalize_all(tx, TX_COUNT);
     sqlite_db_close(node->pub.db);
     free(st);
     free(node);
     return NULL;
   }
+  node->pub.begin = tx[TX_BEGIN];
+  node->pub.commit = tx[TX_COMMIT];
+  node->pub.rollback = tx[TX_ROLLBACK];
   return node;
 }
 
@@ -129,6 +147,51 @@ sqlite_reader *sqlite_readers_get(sqlite_readers *r) {
   r->all = node;
   pthread_mutex_unlock(&r->mu);
   return &node->pub;
+}
+
+/* Commits the shared read transaction (it has read nothing that needs keeping). */
+static void end_snapshot(sqlite_reader *rd) {
+  rd->in_snapshot = false;
+  int rc = sqlite_db_exec(rd->commit);
+  if (rc == SQLITE_DONE) return;
+  sqlite_db_log_error(rd->db, "read snapshot", rc);
+  if (!sqlite3_get_autocommit(rd->db)) sqlite_db_exec(rd->rollback);
+}
+
+int sqlite_reader_begin(sqlite_readers *r, sqlite_reader *rd) {
+  /* read before the transaction takes its snapshot: a commit counted later is in it or
+   * makes the next call start a new one */
+  uint64_t commits = atomic_load_explicit(r->commits, memory_order_acquire);
+  if (rd->in_snapshot) {
+    if (commits == rd->snapshot_since) return SQLITE_DONE;
+    end_snapshot(rd);
+  }
+  int rc = sqlite_db_exec(rd->begin);
+  if (rc == SQLITE_DONE) rd->snapshot_since = commits;
+  return rc;
+}
+
+int sqlite_reader_end(sqlite_reader *rd, int rc) {
+  if (rc == SQLITE_OK) {
+    if (rd->shares) {
+      rd->in_snapshot = true;
+      return SQLITE_OK;
+    }
+    int end = sqlite_db_exec(rd->commit);
+    if (end == SQLITE_DONE) return SQLITE_OK;
+    rc = end;
+  }
+  rd->in_snapshot = false;
+  sqlite_db_log_error(rd->db, "read", rc);
+  if (!sqlite3_get_autocommit(rd->db)) sqlite_db_exec(rd->rollback);
+  return rc;
+}
+
+void sqlite_readers_end_snapshot(sqlite_readers *r) {
+  reader_node *node = pthread_getspecific(r->key);
+  if (!node) return;
+  node->pub.shares = true;
+  if (node->pub.in_snapshot) end_snapshot(&node->pub);
 }
 
 bool sqlite_text_append(sqlite_text_buf *buf, const void *bytes, size_t len, size_t *offset) {

@@ -5,9 +5,6 @@
 #include "store/sqlite/sqlite_db.h"
 
 enum {
-  R_BEGIN,
-  R_COMMIT,
-  R_ROLLBACK,
   R_MSG_TOTAL,
   R_SEQ_BELOW,
   R_MSG_RANGE,
@@ -26,9 +23,6 @@ enum {
 #define RECENCY_ORDER      " ORDER BY u.last_message_id DESC, u.conversation_id DESC"
 
 static const char *const READ_SQL[R_COUNT] = {
-    [R_BEGIN] = "BEGIN",
-    [R_COMMIT] = "COMMIT",
-    [R_ROLLBACK] = "ROLLBACK",
     [R_MSG_TOTAL] = "SELECT message_count FROM conversations WHERE id = ?1",
     [R_SEQ_BELOW] =
         "SELECT seq FROM messages WHERE conversation_id = ?1 AND id < ?2 ORDER BY id DESC LIMIT 1",
@@ -43,8 +37,9 @@ static const char *const READ_SQL[R_COUNT] = {
     [R_PING] = "SELECT 1 FROM conversations LIMIT 1",
 };
 
-int sqlite_reads_create(const char *path, sqlite_readers **out, char *err, size_t err_size) {
-  return sqlite_readers_create(path, READ_SQL, R_COUNT, out, err, err_size);
+int sqlite_reads_create(const char *path, const _Atomic uint64_t *commits, sqlite_readers **out, char *err,
+                        size_t err_size) {
+  return sqlite_readers_create(path, READ_SQL, R_COUNT, commits, out, err, err_size);
 }
 
 /* One read call: the thread's reader and the text buffer results point into. */
@@ -58,23 +53,15 @@ typedef struct read_call {
 static int call_begin(sqlite_readers *r, read_call *c) {
   *c = (read_call){.rd = sqlite_readers_get(r)};
   if (!c->rd) return SQLITE_CANTOPEN;
-  int rc = sqlite_db_exec(c->rd->st[R_BEGIN]);
+  int rc = sqlite_reader_begin(r, c->rd);
   if (rc != SQLITE_DONE) return rc;
   c->text = sqlite_reader_take_text(c->rd, &c->spare);
   return SQLITE_OK;
 }
 
-/* Ends the read transaction (before any callback, so a callback may read again). */
-static int call_commit(read_call *c, int rc) {
-  if (rc == SQLITE_OK) {
-    int end = sqlite_db_exec(c->rd->st[R_COMMIT]);
-    if (end == SQLITE_DONE) return SQLITE_OK;
-    rc = end;
-  }
-  sqlite_db_log_error(c->rd->db, "read", rc);
-  if (!sqlite3_get_autocommit(c->rd->db)) sqlite_db_exec(c->rd->st[R_ROLLBACK]);
-  return rc;
-}
+/* Ends the call's use of the read transaction (before any callback, so a callback may read
+ * again). */
+static int call_commit(read_call *c, int rc) { return sqlite_reader_end(c->rd, rc); }
 
 static void call_end(read_call *c) { sqlite_reader_release_text(c->rd, c->text); }
 
@@ -215,8 +202,6 @@ static int read_conversations(read_call *c, const conversation_query *q, convers
       rc = copied;
       break;
     }
-    items[n].last_read_message_id = sqlite3_column_int64(st, 5);
-    items[n].unread_count = sqlite3_column_int64(st, 6);
     items[n].last_read_message_id = sqlite3_column_int64(st, 5);
     items[n].unread_count = sqlite3_column_int64(st, 6);
     n++;

@@ -1,7 +1,8 @@
 /* store/sqlite/sqlite_reads: the store's read queries, run inline on the calling thread.
  *
- * Each query runs in one read transaction on the thread's own connection (sqlite_readers),
- * so a page and its total come from one snapshot, then calls the callback before returning.
+ * Each query runs in one read transaction on the thread's own connection (sqlite_readers;
+ * on an event loop, one shared by the calls of a loop iteration while nothing commits), so a
+ * page and its total come from one snapshot, then calls the callback before returning.
  * Every read is an index range scan of the page it returns: messages by (conversation_id,
  * seq), bounds by (conversation_id, id), a user's conversations by (user_id,
  * last_message_id DESC, conversation_id DESC) with a row-value cursor; totals are stored
@@ -14,8 +15,10 @@
 #include "store/sqlite/sqlite_readers.h"
 #include "store/store.h"
 
-/* Creates the reader set of the database at `path` with the statements below. */
-int sqlite_reads_create(const char *path, sqlite_readers **out, char *err, size_t err_size);
+/* Creates the reader set of the database at `path` with the statements below; `commits` is the
+ * writer's commit count (sqlite_writer_commits). */
+int sqlite_reads_create(const char *path, const _Atomic uint64_t *commits, sqlite_readers **out, char *err,
+                        size_t err_size);
 
 void sqlite_reads_list_messages(sqlite_readers *r, const message_query *q, store_message_page_cb cb,
                                 void *arg);

@@ -35,6 +35,8 @@ static void mark_read(store *s, const read_mark_request *req, store_read_mark_cb
   sqlite_writer_submit_mark(from_base(s)->writer, req, cb, arg);
 }
 
+static void end_read_snapshot(store *s) { sqlite_readers_end_snapshot(from_base(s)->readers); }
+
 static void ping(store *s, store_ping_cb cb, void *arg) {
   sqlite_store *ss = from_base(s);
   const char *detail = NULL;
@@ -59,6 +61,7 @@ static const store_vtable SQLITE_VTABLE = {
     .get_conversation = get_conversation,
     .mark_read = mark_read,
     .ping = ping,
+    .end_read_snapshot = end_read_snapshot,
     .close = close_store,
 };
 
@@ -73,7 +76,7 @@ int sqlite_store_open(const sqlite_store_config *cfg, store **out, char *err, si
     free(ss);
     return -1;
   }
-  if (sqlite_reads_create(cfg->path, &ss->readers, err, err_size) != 0) {
+  if (sqlite_reads_create(cfg->path, sqlite_writer_commits(ss->writer), &ss->readers, err, err_size) != 0) {
     sqlite_writer_stop(ss->writer);
     free(ss);
     return -1;

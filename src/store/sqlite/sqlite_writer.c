@@ -114,6 +114,7 @@ struct sqlite_writer {
   sqlite3_stmt *st[W_COUNT];
   id_generator ids;
   int wal_pages; /* the WAL's size after the last commit (writer thread only) */
+  _Atomic uint64_t commits; /* see sqlite_writer_commits */
   unsigned max_batch;
   unsigned max_queue;
 
@@ -386,6 +387,7 @@ static write_job *take_batch(sqlite_writer *w, unsigned *count) {
 static int on_wal_commit(void *writer, sqlite3 *db, const char *name, int wal_pages) {
   (void)name;
   sqlite_writer *w = writer;
+  atomic_fetch_add_explicit(&w->commits, 1, memory_order_release); /* the commit is visible now */
   w->wal_pages = wal_pages;
   if (wal_pages >= SATURATED_CHECKPOINT_PAGES) {
     int rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
@@ -560,6 +562,8 @@ int sqlite_writer_start(const char *path, unsigned max_batch, unsigned max_queue
   *out = w;
   return 0;
 }
+
+const _Atomic uint64_t *sqlite_writer_commits(const sqlite_writer *w) { return &w->commits; }
 
 void sqlite_writer_stop(sqlite_writer *w) {
   pthread_mutex_lock(&w->mu);

@@ -10,8 +10,10 @@
 #ifndef MESSENGER_STORE_SQLITE_WRITER_H
 #define MESSENGER_STORE_SQLITE_WRITER_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "store/store.h"
 
@@ -34,6 +36,10 @@ void sqlite_writer_submit_mark(sqlite_writer *w, const read_mark_request *req, s
 /* False when the writer is stopping or has been inside one batch for too long (stalled disk,
  * lock held by another process). Sets *detail when false. */
 bool sqlite_writer_healthy(sqlite_writer *w, const char **detail);
+
+/* The number of transactions the writer has committed; it grows after each commit is visible
+ * to readers and before its callbacks run. Valid until sqlite_writer_stop. */
+const _Atomic uint64_t *sqlite_writer_commits(const sqlite_writer *w);
 
 /* Stops accepting, completes every queued send, joins the thread, checkpoints the WAL,
  * closes the connection and frees the writer. */
