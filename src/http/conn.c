@@ -13,14 +13,14 @@
 #include "http/parse.h"
 #include "log/log.h"
 
-#define REQUEST_ID_MAX    64
-#define PARAM_BUF_SIZE    256
-#define MAX_HEADERS       100
-#define CONTENT_TYPE_MAX  128
-#define FILE_CHUNK_BYTES  (64 * 1024)
-#define LINGER_MS         2000
-#define LINGER_MAX_BYTES  (1024 * 1024)
-#define ERROR_SEND_MS     2000
+#define REQUEST_ID_MAX   64
+#define PARAM_BUF_SIZE   256
+#define MAX_HEADERS      100
+#define CONTENT_TYPE_MAX 128
+#define FILE_CHUNK_BYTES (64 * 1024)
+#define LINGER_MS        2000
+#define LINGER_MAX_BYTES (1024 * 1024)
+#define ERROR_SEND_MS    2000
 /* Bytes of pipelined requests read ahead while a response is pending; beyond this the
  * connection stops reading until the pending requests are parsed. */
 #define READ_AHEAD_MAX    (64 * 1024)
@@ -131,7 +131,7 @@ struct http_conn {
   char *pending; /* bytes read and not yet parsed (pipelined requests, upgrade data) */
   size_t pending_off, pending_len;
   bool reading;
-  bool in_written;        /* on the worker's `written` list */
+  bool in_written; /* on the worker's `written` list */
   http_conn *next_written;
   bool peer_eof;    /* the client shut its side: answer what is complete, then close */
   bool close_after; /* close once the current response is written */

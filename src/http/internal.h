@@ -28,7 +28,7 @@ struct http_worker {
   unsigned index;
   uv_loop_t loop;
   uv_tcp_t listener;
-  uv_async_t wakeup; /* other threads: "look at the hand-off lists" */
+  uv_async_t wakeup;        /* other threads: "look at the hand-off lists" */
   uv_prepare_t before_wait; /* runs routes->before_wait (when set) before each poll */
   /* connections whose response went out whole at the first try (no write request): their
    * exchange ends on the loop's next idle phase, outside the call stack that wrote it */

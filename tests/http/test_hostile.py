@@ -248,6 +248,90 @@ def test_pipelined_requests_answered_in_order(hostile):
         s.close()
 
 
+def _read_all_responses(s, deadline_s):
+    """Reads until the server closes: [(status, body)] in order."""
+    buf = b""
+    deadline = time.monotonic() + deadline_s * TIME_FACTOR
+    while time.monotonic() < deadline:
+        s.settimeout(max(0.1, deadline - time.monotonic()))
+        try:
+            chunk = s.recv(65536)
+        except socket.timeout:
+            break
+        if not chunk:
+            break
+        buf += chunk
+    out = []
+    while buf:
+        end = buf.find(b"\r\n\r\n")
+        assert end >= 0, "a partial response head: %r" % buf[:200]
+        head = buf[:end].decode("latin-1")
+        clen = 0
+        for line in head.split("\r\n")[1:]:
+            k, _, v = line.partition(":")
+            if k.strip().lower() == "content-length":
+                clen = int(v)
+        body = buf[end + 4:end + 4 + clen]
+        assert len(body) == clen, "a partial response body"
+        out.append((int(head.split()[1]), body))
+        buf = buf[end + 4 + clen:]
+    return out
+
+
+def test_pipelined_sends_then_reads_then_half_close(hostile):
+    """A pipelined burst (sends, then a read of their conversation, then far more bytes than the
+    server reads ahead while a response is pending) followed by a half close: every request is
+    answered, in order, the read sees the sends before it, and then the server closes."""
+    a, b = new_pair()
+    sends = b"".join(b"POST /api/messages/ HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+                     for body in (json.dumps({"sender_id": a, "receiver_id": b, "content": "p%d" % i}).encode()
+                                  for i in range(3)))
+    s = raw_connect(hostile)
+    try:
+        raw_send(s, sends)
+        first = _read_all_responses_n(s, 3)
+        cid = json.loads(first[0][1])["conversation_id"]
+        health = b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
+        burst = (sends + b"GET /api/messages/conversation/%d?limit=10 HTTP/1.1\r\nHost: x\r\n\r\n" % cid
+                 + health * 4000)  # about 130 KiB after the read
+        assert len(burst) > 100 * 1024
+        raw_send(s, burst)
+        s.shutdown(socket.SHUT_WR)
+        got = _read_all_responses(s, 30.0)
+    finally:
+        s.close()
+    assert [st for st, _ in got[:4]] == [201, 201, 201, 200], [st for st, _ in got[:8]]
+    page = json.loads(got[3][1])
+    assert page["total"] == 6 and [m["content"] for m in page["data"]] == ["p2", "p1", "p0", "p2", "p1", "p0"]
+    assert len(got) == 4 + 4000 and all(st == 200 for st, _ in got[4:])
+    _healthy(hostile)
+
+
+def _read_all_responses_n(s, n):
+    """Reads exactly n responses (the connection stays open)."""
+    buf, out = b"", []
+    deadline = time.monotonic() + 10 * TIME_FACTOR
+    while len(out) < n and time.monotonic() < deadline:
+        s.settimeout(max(0.1, deadline - time.monotonic()))
+        chunk = s.recv(65536)
+        assert chunk, "closed after %d responses" % len(out)
+        buf += chunk
+        while True:
+            end = buf.find(b"\r\n\r\n")
+            if end < 0:
+                break
+            head = buf[:end].decode("latin-1")
+            clen = next((int(v) for k, _, v in (ln.partition(":") for ln in head.split("\r\n")[1:])
+                         if k.strip().lower() == "content-length"), 0)
+            if len(buf) < end + 4 + clen:
+                break
+            out.append((int(head.split()[1]), buf[end + 4:end + 4 + clen]))
+            buf = buf[end + 4 + clen:]
+    assert len(out) == n, out
+    return out
+
+
 SLOW_CLIENTS = 60
 NORMAL_REQUESTS = 20
 

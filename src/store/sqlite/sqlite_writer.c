@@ -113,7 +113,7 @@ struct sqlite_writer {
   sqlite3 *db;
   sqlite3_stmt *st[W_COUNT];
   id_generator ids;
-  int wal_pages; /* the WAL's size after the last commit (writer thread only) */
+  int wal_pages;            /* the WAL's size after the last commit (writer thread only) */
   _Atomic uint64_t commits; /* see sqlite_writer_commits */
   unsigned max_batch;
   unsigned max_queue;
