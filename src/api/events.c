@@ -361,6 +361,12 @@ void api_events(http_exchange *ex, void *app) {
     free(es);
     return;
   }
+  if (websocket) { /* a reader too slow for its buffer gets "policy violation" and resumes */
+    uint8_t frame[WS_CLOSE_FRAME_MAX];
+    size_t n = ws_close_frame(1008, "too slow: resume from your last event id", frame);
+    if (!http_stream_set_overflow_trailer(es->stream, frame, n))
+      log_msg(LOG_WARN, "events", "out of memory: a slow WebSocket reader will be closed without 1008");
+  }
   metrics_event_stream_opened();
   static const char retry[] = "retry: 2000\n\n"; /* EventSource: reconnect after 2 s */
   if (!websocket) http_stream_write(es->stream, retry, sizeof retry - 1);

@@ -253,6 +253,8 @@ int cmd_serve(int argc, char **argv) {
   app.send_limit_shared = access.send_limit_shared;
   if (metrics_global() && !api_enable_metrics(&app, metrics_global()))
     log_msg(LOG_WARN, "serve", "out of memory: HTTP metrics are off");
+  /* a replay may fill half a stream's buffer: the live events go on arriving meanwhile */
+  srv_cfg.events.replay_max_bytes = srv_cfg.http.max_stream_buffer_bytes / 2;
   events_hub *hub = events_hub_new(&srv_cfg.events);
   rate_gate *typing_gate = rate_gate_new(EVENTS_TYPING_INTERVAL_MS, 1 << 16);
   redis_log *shared_log = NULL;

@@ -95,6 +95,7 @@ void events_config_defaults(events_config *cfg) {
       .history_max_age_s = 3600,
       .history_max_bytes = (size_t)64 << 20,
       .heartbeat_ms = 15000,
+      .replay_max_bytes = 0,
       .epoch = 0,
   };
 }
@@ -271,6 +272,11 @@ static bool deliver_logged(events_hub *h, events_sub *s, uint64_t seq, const cha
   return deliver_at(s, (event_pos){h->cfg.epoch, seq}, type, fields, fields_len);
 }
 
+/* Whether a replay of `bytes` (see replay_max_bytes) may go out. */
+static bool replay_fits(const events_hub *h, size_t bytes) {
+  return !h->cfg.replay_max_bytes || bytes <= h->cfg.replay_max_bytes;
+}
+
 /* Replays what the client missed, or sends reset / the start position. Under the shard lock.
  * False when the sink refused an event. */
 static bool sub_start(events_hub *h, user_rec *u, events_sub *s, const char *last_event_id) {
@@ -286,6 +292,15 @@ static bool sub_start(events_hub *h, user_rec *u, events_sub *s, const char *las
   bool resumable = event_pos_parse(last_event_id, strlen(last_event_id), &from) && from.hi == h->cfg.epoch &&
                    from.lo <= current && from.lo >= u->max_deleted;
   if (!resumable) {
+    s->last = (event_pos){h->cfg.epoch, current};
+    event_pos_format(s->last, id);
+    event ev = {.type = EVENT_RESET, .id = id, .fields = "", .fields_len = 0};
+    return s->ops->deliver(s->sink, &ev);
+  }
+  size_t replay_bytes = 0;
+  for (const log_entry *e = u->head; e; e = e->user_next)
+    if (e->seq > from.lo) replay_bytes += e->fields_len + EVENT_REPLAY_OVERHEAD;
+  if (!replay_fits(h, replay_bytes)) {
     s->last = (event_pos){h->cfg.epoch, current};
     event_pos_format(s->last, id);
     event ev = {.type = EVENT_RESET, .id = id, .fields = "", .fields_len = 0};
@@ -483,9 +498,13 @@ void events_hub_remote_event(events_hub *h, int64_t user_id, const event_pos *po
 }
 
 /* Delivers the replay, then the buffered live events after it. False when the sink refused. */
-static bool replay_deliver(events_sub *s, replay_kind kind, event_pos last, const replay_entry *entries,
-                           size_t count) {
+static bool replay_deliver(const events_hub *h, events_sub *s, replay_kind kind, event_pos last,
+                           const replay_entry *entries, size_t count) {
   char id[EVENT_ID_TEXT_SIZE];
+  size_t replay_bytes = 0;
+  for (size_t i = 0; kind == REPLAY_ENTRIES && i < count; i++)
+    replay_bytes += entries[i].fields_len + EVENT_REPLAY_OVERHEAD;
+  if (!replay_fits(h, replay_bytes)) kind = REPLAY_RESET;
   if (kind == REPLAY_POSITION && !s->reset_requested) {
     s->last = last;
     event_pos_format(last, id);
@@ -520,7 +539,7 @@ void events_hub_replay_done(events_hub *h, events_sub *sub, replay_kind kind, ev
   }
   user_rec *u = sub->user;
   if (u) { /* else ended meanwhile (fan-out lost): its owner was told to close it */
-    if (kind == REPLAY_FAILED || !replay_deliver(sub, kind, last, entries, count))
+    if (kind == REPLAY_FAILED || !replay_deliver(h, sub, kind, last, entries, count))
       sub_end(h, sub);
     else
       sub->replaying = false;

@@ -48,12 +48,20 @@ typedef struct event_sink_ops {
   void (*close)(void *sink);
 } event_sink_ops;
 
+/* What a replayed event adds to its fields on the wire (id, type, envelope; SSE lines or a
+ * WebSocket frame head), for replay_max_bytes. */
+#define EVENT_REPLAY_OVERHEAD 128
+
 typedef struct events_config {
   size_t history_per_user;    /* logged events kept per user (1,000) */
   unsigned history_max_age_s; /* and for at most this long (3,600 s) */
   size_t history_max_bytes;   /* all users together (64 MiB) */
   unsigned heartbeat_ms;      /* 15,000 */
-  uint64_t epoch;             /* 0 = the current time in ms: distinguishes process incarnations */
+  /* A resume whose missed events come to more than this (their JSON fields plus
+   * EVENT_REPLAY_OVERHEAD each) starts with `reset` instead: the stream's buffer could not
+   * take the replay, and the client would be dropped again at every attempt. 0 = no bound. */
+  size_t replay_max_bytes;
+  uint64_t epoch; /* 0 = the current time in ms: distinguishes process incarnations */
 } events_config;
 
 void events_config_defaults(events_config *cfg);

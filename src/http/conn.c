@@ -50,7 +50,10 @@ struct http_stream {
   size_t in_flight; /* bytes in the current socket write */
   bool closing;     /* no more writes accepted (close requested, overflow, or ended) */
   bool close_requested;
-  bool overflow;
+  bool overflow;       /* the buffer overflowed with no trailer: close at once */
+  bool overflow_flush; /* it overflowed and the trailer is what is pending: flush, then close */
+  char *trailer;       /* see http_stream_set_overflow_trailer */
+  size_t trailer_len;
   bool queued; /* on the worker's stream hand-off list */
   http_stream *next_queued;
   bool ended; /* on_closed has run; freed once neither queued nor writing (loop thread) */
@@ -155,6 +158,7 @@ static void conn_process(http_conn *c);
 static void conn_send_response(http_conn *c, http_exchange *ex);
 static void conn_read_start(http_conn *c);
 static void stream_flush(http_stream *s);
+static void conn_linger(http_conn *c);
 static void on_deadline(uv_timer_t *timer);
 
 /* ---- small helpers ---- */
@@ -402,7 +406,18 @@ bool http_stream_write(http_stream *s, const void *data, size_t len) {
   if (!s->closing) {
     size_t max = s->w->srv->cfg.max_stream_buffer_bytes;
     if (s->pending_len + s->in_flight + len > max) {
-      s->closing = s->overflow = true;
+      s->closing = true;
+      /* what was accepted still goes out (the reader resumes after it), then the trailer */
+      char *p = s->trailer ? realloc(s->pending, s->pending_len + s->trailer_len) : NULL;
+      if (p) {
+        memcpy(p + s->pending_len, s->trailer, s->trailer_len);
+        s->pending = p;
+        s->pending_len += s->trailer_len;
+        s->pending_cap = s->pending_len;
+        s->close_requested = s->overflow_flush = true;
+      } else {
+        s->overflow = true;
+      }
       wake = stream_enqueue_locked(s);
     } else {
       if (s->pending_len + len > s->pending_cap) {
@@ -427,6 +442,18 @@ bool http_stream_write(http_stream *s, const void *data, size_t len) {
   return ok;
 }
 
+bool http_stream_set_overflow_trailer(http_stream *s, const void *data, size_t len) {
+  char *copy = malloc(len ? len : 1);
+  if (!copy) return false;
+  memcpy(copy, data, len);
+  pthread_mutex_lock(&s->lock);
+  free(s->trailer);
+  s->trailer = copy;
+  s->trailer_len = len;
+  pthread_mutex_unlock(&s->lock);
+  return true;
+}
+
 void http_stream_close(http_stream *s) {
   bool wake = false;
   pthread_mutex_lock(&s->lock);
@@ -446,6 +473,7 @@ static void stream_free_if_done(http_stream *s) {
   if (!s->ended || referenced) return;
   pthread_mutex_destroy(&s->lock);
   free(s->pending);
+  free(s->trailer);
   free(s);
 }
 
@@ -484,7 +512,7 @@ static void stream_flush(http_stream *s) {
   http_conn *c = s->conn;
   if (!c || !s->started || s->writing) return;
   pthread_mutex_lock(&s->lock);
-  bool overflow = s->overflow, close_requested = s->close_requested;
+  bool overflow = s->overflow, close_requested = s->close_requested, overflow_flush = s->overflow_flush;
   bool close_now = close_requested && s->pending_len == 0;
   char *bytes = s->pending;
   size_t len = s->pending_len;
@@ -494,13 +522,20 @@ static void stream_flush(http_stream *s) {
     s->in_flight = len;
   }
   pthread_mutex_unlock(&s->lock);
-  if (overflow || close_now) {
+  if (overflow) { /* a reader that fell behind, and no trailer to tell it: cut off */
     conn_close(c);
+    return;
+  }
+  if (close_now) { /* everything went: the write side is shut after it, nothing is reset away */
+    conn_linger(c);
     return;
   }
   if (close_requested && !s->flush_deadline_set) { /* flushing before the close: bounded */
     s->flush_deadline_set = true;
-    conn_set_deadline(c, HTTP_STREAM_FLUSH_MS);
+    /* after an overflow the trailer waits for a reader that has fallen behind: as long as a
+     * response would */
+    conn_set_deadline(c,
+                      overflow_flush ? (uint64_t)c->w->srv->cfg.send_timeout_s * 1000 : HTTP_STREAM_FLUSH_MS);
   }
   if (!len) return;
   pthread_mutex_lock(&s->lock);

@@ -98,9 +98,15 @@ http_stream *http_respond_stream(http_exchange *ex, unsigned status, const char 
 /* Any thread. Copies the bytes. Returns false when the stream is closing or the bytes would
  * exceed its bounded buffer (max_stream_buffer_bytes in the server config: bytes accepted and
  * not yet written to the socket); in the latter case the transport closes the stream (a slow
- * reader is dropped without slowing anyone else). Bytes written before the head went out are
- * sent after it. */
+ * reader is dropped without slowing anyone else; see http_stream_set_overflow_trailer). Bytes written before
+ * the head went out are sent after it. */
 bool http_stream_write(http_stream *s, const void *data, size_t len);
+/* Bytes that end the stream when its buffer overflows (a WebSocket close frame), copied: what
+ * was accepted before still goes out, then the trailer, then the connection closes (all of it
+ * bounded by the server's send timeout). Without a trailer an overflow closes the connection
+ * at once.
+ * Any thread, before or between writes. False when out of memory (nothing changes). */
+bool http_stream_set_overflow_trailer(http_stream *s, const void *data, size_t len);
 /* Any thread; idempotent until on_closed has run. Pending bytes are flushed first (bounded time:
  * HTTP_STREAM_FLUSH_MS, then the connection is closed anyway). */
 #define HTTP_STREAM_FLUSH_MS 5000

@@ -41,7 +41,13 @@ struct ws_session {
   pending_text *texts, **texts_tail;
   bool failed;        /* a write failed: nothing more can be sent */
   bool finish_called; /* on_finished was (or is about to be) called */
+  /* what wslay hands over during one flush: it sends a frame in pieces (head, then payload),
+   * and the transport is given whole frames only (it may drop whole writes) */
+  uint8_t *out;
+  size_t out_len, out_cap;
 };
+
+#define OUT_KEEP (64 * 1024) /* a larger flush buffer is freed after use */
 
 static ssize_t on_recv(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags, void *user) {
   (void)flags;
@@ -60,11 +66,20 @@ static ssize_t on_recv(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, in
 static ssize_t on_send(wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flags, void *user) {
   (void)flags;
   ws_session *s = user;
-  if (!s->cb.write(s->user, data, len)) {
-    s->failed = true;
-    wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
-    return -1;
+  if (len > s->out_cap - s->out_len) {
+    size_t cap = s->out_cap ? s->out_cap : 4096;
+    while (cap - s->out_len < len) cap *= 2;
+    uint8_t *grown = realloc(s->out, cap);
+    if (!grown) {
+      s->failed = true;
+      wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
+      return -1;
+    }
+    s->out = grown;
+    s->out_cap = cap;
   }
+  memcpy(s->out + s->out_len, data, len);
+  s->out_len += len;
   return (ssize_t)len;
 }
 
@@ -92,6 +107,13 @@ static void on_message(wslay_event_context_ptr ctx, const struct wslay_event_on_
 /* Writes what wslay has queued; true when the session just became finished. Under the lock. */
 static bool flush_locked(ws_session *s) {
   if (!s->failed && wslay_event_send(s->ctx) != 0) s->failed = true;
+  if (s->out_len && !s->failed && !s->cb.write(s->user, s->out, s->out_len)) s->failed = true;
+  s->out_len = 0;
+  if (s->out_cap > OUT_KEEP) {
+    free(s->out);
+    s->out = NULL;
+    s->out_cap = 0;
+  }
   bool done = s->failed || wslay_event_get_close_sent(s->ctx);
   if (!done || s->finish_called) return false;
   s->finish_called = true;
@@ -126,6 +148,7 @@ void ws_session_free(ws_session *s) {
   }
   wslay_event_context_free(s->ctx);
   pthread_mutex_destroy(&s->lock);
+  free(s->out);
   free(s);
 }
 
@@ -175,4 +198,15 @@ void ws_session_close(ws_session *s, uint16_t code, const char *reason) {
   bool finished = flush_locked(s);
   pthread_mutex_unlock(&s->lock);
   if (finished) s->cb.on_finished(s->user);
+}
+
+size_t ws_close_frame(uint16_t code, const char *reason, uint8_t out[WS_CLOSE_FRAME_MAX]) {
+  size_t n = reason ? strlen(reason) : 0;
+  if (n > WS_CLOSE_REASON_MAX) n = WS_CLOSE_REASON_MAX;
+  out[0] = 0x88; /* FIN + close */
+  out[1] = (uint8_t)(2 + n);
+  out[2] = (uint8_t)(code >> 8);
+  out[3] = (uint8_t)(code & 0xff);
+  if (n) memcpy(out + 4, reason, n);
+  return 4 + n;
 }

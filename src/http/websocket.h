@@ -48,4 +48,11 @@ bool ws_session_ping(ws_session *s);
 /* Sends a close frame with `code` and `reason` (then on_finished). */
 void ws_session_close(ws_session *s, uint16_t code, const char *reason);
 
+/* Builds a server's close frame (unmasked) with `code` and the first WS_CLOSE_REASON_MAX
+ * bytes of `reason` into out; returns its length. For bytes sent outside a session (the
+ * transport's overflow trailer). */
+#define WS_CLOSE_REASON_MAX 123
+#define WS_CLOSE_FRAME_MAX  (2 + 2 + WS_CLOSE_REASON_MAX)
+size_t ws_close_frame(uint16_t code, const char *reason, uint8_t out[WS_CLOSE_FRAME_MAX]);
+
 #endif

@@ -147,8 +147,12 @@ def ws_frame(opcode, payload=b"", fin=True, masked=True):
 
 
 class WsClient:
-    def __init__(self, server, user_id, last_event_id=None, extra_headers="", timeout=10.0):
-        self.sock = socket.create_connection((server.host, server.port), timeout=timeout * TIME_FACTOR)
+    def __init__(self, server, user_id, last_event_id=None, extra_headers="", timeout=10.0, rcvbuf=None):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if rcvbuf:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.sock.settimeout(timeout * TIME_FACTOR)
+        self.sock.connect((server.host, server.port))
         key = base64.b64encode(os.urandom(16)).decode()
         path = "/api/events?user_id=%d" % user_id
         if last_event_id is not None:

@@ -3,8 +3,10 @@
 short heartbeat (300 ms) and a 64 KiB per-stream buffer so that the heartbeat and the slow-reader
 drop can be observed quickly."""
 
+import json
 import random
 import socket
+import struct
 import threading
 import time
 
@@ -297,6 +299,80 @@ def test_slow_reader_is_dropped_without_delaying_others(ev_server):
 
 
 # ---- WebSocket ----
+
+
+@pytest.fixture
+def ev_server_big_buffers(workdir, server_env):
+    """A 1 MiB stream buffer (so a resume of the events a dropped reader missed fits in it) and
+    room in the event history for the megabytes the slow reader falls behind by."""
+    env = dict(server_env, MESSENGER_EVENTS_HEARTBEAT_MS="300", MESSENGER_STREAM_BUFFER_BYTES="1048576",
+               MESSENGER_EVENTS_HISTORY_MB="2048", MESSENGER_QUIET="1")
+    s = Server(workdir, env, "events-buffers").start()
+    yield s
+    s.stop_and_check()
+
+
+def test_slow_websocket_reader_gets_1008_and_resumes(ev_server_big_buffers):
+    """Past its buffer a WebSocket reader that has fallen behind gets the frames already on their
+    way, then a close with 1008; it resumes from the last event id it saw and misses nothing."""
+    ev_server = ev_server_big_buffers
+    a, b = new_pair()
+    api = ev_server.client()
+    slow = WsClient(ev_server, b, rcvbuf=4096)  # reads nothing until the sends are over
+    assert slow.status == 101
+    time.sleep(0.2 * TIME_FACTOR)
+    text = "\u20ac" * 4096  # ~12 KB of JSON per event
+    sent = []
+    # more than the socket buffers (tcp_wmem max 4 MiB) and the 1 MiB stream buffer; a few
+    # sends after the drop, so that what the reader misses is a replay that fits its buffer
+    while len(sent) < 2000:
+        sent += [api.send(a, b, text)["id"] for _ in range(5)]
+        if metric(ev_server, "messenger_event_streams_dropped_total") >= 1:
+            break
+    assert metric(ev_server, "messenger_event_streams_dropped_total") == 1, "the slow reader was never dropped"
+    seen, code = [], None
+    while True:
+        fin, op, payload = slow.next_data_frame(timeout=20)
+        if op == 0x8:
+            code = struct.unpack(">H", payload[:2])[0]
+            break
+        event = json.loads(payload.decode())
+        assert event["type"] == "message"
+        seen.append(event)
+    slow.close()
+    assert code == 1008, "closed with %r" % code
+    assert 0 < len(seen) < len(sent), "%d of %d events before the close" % (len(seen), len(sent))
+    assert [e["message"]["id"] for e in seen] == sent[:len(seen)], "the frames before the close are in order"
+    again = WsClient(ev_server, b, last_event_id=seen[-1]["id"])
+    rest = []
+    while len(rest) < len(sent) - len(seen):
+        event = again.next_event(timeout=20)
+        assert event["type"] == "message", event
+        rest.append(event["message"]["id"])
+    again.close()
+    assert rest == sent[len(seen):], "resuming from the last id delivers exactly the rest"
+    api.close()
+
+
+@pytest.mark.parametrize("size,expect_reset", [(100, False), (4000, True)])
+def test_a_replay_larger_than_half_the_stream_buffer_is_a_reset(ev_server, size, expect_reset):
+    """Missed events that a stream's buffer (64 KiB here) could not take in one go are not
+    replayed (the client would be dropped at every attempt): the resume starts with reset."""
+    a, b = new_pair()
+    api = ev_server.client()
+    s = SseStream(ev_server, b)
+    start = s.wait_position()
+    s.close()
+    sent = [api.send(a, b, "x" * size)["id"] for _ in range(10)]
+    s = SseStream(ev_server, b, last_event_id=start)
+    first = s.next_event(timeout=10)
+    if expect_reset:
+        assert first["event"] == "reset", first
+    else:
+        got = [first] + [s.next_event(timeout=10) for _ in range(9)]
+        assert [e["data"]["message"]["id"] for e in got] == sent
+    s.close()
+    api.close()
 
 def test_ws_handshake_and_events(ev_server):
     a, b = new_pair()

@@ -492,6 +492,51 @@ static void remote_unsubscribe_before_replay_and_lost_fanout(void **state) {
   events_hub_free(h);
 }
 
+/* A resume whose missed events would not fit the stream's buffer starts with reset, in the
+ * local log and in a remote replay alike; one that fits is replayed. */
+static void replays_larger_than_the_budget_are_a_reset(void **state) {
+  (void)state;
+  events_config cfg;
+  events_config_defaults(&cfg);
+  cfg.epoch = EPOCH;
+  cfg.heartbeat_ms = 3600 * 1000;
+  cfg.replay_max_bytes = 3 * (EVENT_REPLAY_OVERHEAD + 5); /* three events of "\"n\":N" */
+  events_hub *h = events_hub_new(&cfg);
+  assert_non_null(h);
+  for (int i = 0; i < 6; i++) publish_one_user(h, 1, i); /* 777-1 .. 777-6 */
+  fake_sink fits = {0}, too_many = {0};
+  events_sub *s = events_subscribe(h, 1, "777-3", &fake_ops, &fits);
+  assert_int_equal(fits.count, 3);
+  assert_string_equal(fits.got[0].fields, "\"n\":3");
+  events_unsubscribe(s);
+  s = events_subscribe(h, 1, "777-2", &fake_ops, &too_many);
+  assert_int_equal(too_many.count, 1);
+  assert_string_equal(too_many.got[0].type, "reset");
+  assert_string_equal(too_many.got[0].id, "777-6");
+  events_unsubscribe(s);
+  events_hub_free(h);
+
+  fake_remote r;
+  memset(&r, 0, sizeof r);
+  h = events_hub_new(&cfg);
+  events_hub_set_remote(h, &fake_remote_ops, &r);
+  events_hub_remote_live(h, true);
+  fake_sink remote = {0};
+  s = events_subscribe(h, 7, "100-1", &fake_ops, &remote);
+  replay_entry entries[4];
+  for (int i = 0; i < 4; i++)
+    entries[i] = (replay_entry){{100, (uint64_t)i + 2}, EVENT_MESSAGE, "\"n\":0", 5};
+  events_hub_replay_done(h, r.pending[0], REPLAY_ENTRIES, (event_pos){100, 5}, entries, 4);
+  assert_int_equal(remote.count, 1);
+  assert_string_equal(remote.got[0].type, "reset");
+  assert_string_equal(remote.got[0].id, "100-5");
+  remote_event(h, 7, 100, 6, "\"n\":6"); /* live again after the reset */
+  assert_int_equal(remote.count, 2);
+  assert_string_equal(remote.got[1].id, "100-6");
+  events_unsubscribe(s);
+  events_hub_free(h);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(ids_parse_and_format),
@@ -507,6 +552,7 @@ int main(void) {
       cmocka_unit_test(remote_replay_merges_buffered_live_events_once),
       cmocka_unit_test(remote_position_reset_and_failure),
       cmocka_unit_test(remote_unsubscribe_before_replay_and_lost_fanout),
+      cmocka_unit_test(replays_larger_than_the_budget_are_a_reset),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

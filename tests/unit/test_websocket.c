@@ -239,6 +239,78 @@ static void server_close_sends_code_and_reason(void **state) {
   ws_session_free(s);
 }
 
+/* Every write the transport gets holds whole frames (it may drop whole writes, never half a
+ * frame): a write of a text message starts with the frame head and ends with its payload. */
+typedef struct whole_writes {
+  size_t writes;
+  bool all_whole;
+} whole_writes;
+
+static bool check_whole_write(void *user, const uint8_t *data, size_t len) {
+  whole_writes *w = user;
+  w->writes++;
+  size_t at = 0;
+  while (at < len) { /* walk the frames; the last must end exactly at len */
+    if (len - at < 2) break;
+    size_t n = data[at + 1] & 0x7f, head = 2;
+    if (n == 126) {
+      if (len - at < 4) break;
+      n = (size_t)data[at + 2] << 8 | data[at + 3];
+      head = 4;
+    }
+    if (len - at < head + n) break;
+    at += head + n;
+  }
+  if (at != len) w->all_whole = false;
+  return true;
+}
+
+static void ignore_text(void *user, const uint8_t *msg, size_t len) {
+  (void)user;
+  (void)msg;
+  (void)len;
+}
+
+static void ignore_finished(void *user) { (void)user; }
+
+static void writes_hold_whole_frames(void **state) {
+  (void)state;
+  static const ws_callbacks cb = {check_whole_write, ignore_text, ignore_finished};
+  whole_writes w = {.all_whole = true};
+  ws_session *s = ws_session_new(&cb, &w, 4096);
+  assert_non_null(s);
+  static char big[20000];
+  memset(big, 'x', sizeof big);
+  assert_true(ws_session_send_text(s, "small", 5));
+  assert_true(ws_session_send_text(s, big, sizeof big));
+  assert_true(ws_session_ping(s));
+  ws_session_close(s, 1000, "bye");
+  assert_int_equal(w.writes, 4);
+  assert_true(w.all_whole);
+  ws_session_free(s);
+}
+
+static void close_frame_for_the_transport(void **state) {
+  (void)state;
+  uint8_t out[WS_CLOSE_FRAME_MAX];
+  pipe_end p = {0};
+  size_t n = ws_close_frame(1008, "too slow", out);
+  assert_int_equal(n, 4 + 8);
+  memcpy(p.out, out, n);
+  p.out_len = n;
+  size_t at = 0;
+  server_frame f;
+  assert_true(next_server_frame(&p, &at, &f));
+  assert_true(f.fin);
+  assert_int_equal(close_code(&f), 1008);
+  assert_memory_equal(f.payload + 2, "too slow", 8);
+  char reason[200];
+  memset(reason, 'r', sizeof reason - 1);
+  reason[sizeof reason - 1] = '\0';
+  assert_int_equal(ws_close_frame(1001, reason, out), WS_CLOSE_FRAME_MAX); /* control frames: <= 125 */
+  assert_int_equal(out[1], 125);
+}
+
 static void oversized_message_is_1009(void **state) {
   (void)state;
   pipe_end p;
@@ -326,6 +398,8 @@ int main(void) {
       cmocka_unit_test(binary_message_is_1003),
       cmocka_unit_test(write_failure_finishes_the_session),
       cmocka_unit_test(ping_from_server),
+      cmocka_unit_test(writes_hold_whole_frames),
+      cmocka_unit_test(close_frame_for_the_transport),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
