@@ -173,8 +173,9 @@ static bool open_send_limit(const serve_settings *cfg, double rate, uint32_t bur
     snprintf(err, err_size, "MESSENGER_REDIS_URL: %s", why ? why : "cannot start the client");
     return false;
   }
-  p->send_limit_shared = ratelimit_shared_new(p->redis, rate, burst);
-  if (!p->send_limit_shared) snprintf(err, err_size, "send limit: out of memory");
+  p->send_limit_shared = ratelimit_shared_new(p->redis, cfg->redis_prefix, rate, burst);
+  if (!p->send_limit_shared)
+    snprintf(err, err_size, "send limit: out of memory or MESSENGER_REDIS_PREFIX too long");
   return p->send_limit_shared != NULL;
 }
 

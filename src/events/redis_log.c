@@ -300,13 +300,8 @@ redis_log *redis_log_open(events_hub *hub, const redis_log_config *cfg, const ch
   l->publish_script = redis_script_new(publish_lua, sizeof publish_lua - 1);
   l->replay_script = redis_script_new(replay_lua, sizeof replay_lua - 1);
   *err = "out of memory";
-  /* The client's pub/sub PING never sees its PONG with Debian's hiredis 0.14 (a subscribed
-   * connection's ["pong", ""] reply is looked up as a pattern message and dropped), so with the
-   * default it drops the subscription every ~7 s, which closes every stream. Until the client
-   * matches the PONG, its liveness PING is pushed out to a day: a hung Redis is then noticed by
-   * the command connection's timeouts and by TCP, not within seconds. */
-  const redis_client_options opts = {.pubsub_ping_ms = 86400u * 1000u};
-  if (l->publish_script && l->replay_script) l->client = redis_client_open(cfg->url, &opts, err);
+  /* the defaults: a hung Redis is noticed on the subscription within 5 s + the request timeout */
+  if (l->publish_script && l->replay_script) l->client = redis_client_open(cfg->url, NULL, err);
   if (!l->client) {
     redis_script_free(l->publish_script);
     redis_script_free(l->replay_script);

@@ -25,8 +25,11 @@ static const char gcra_script[] =
     "redis.call('SET', KEYS[1], string.format('%d', nxt), 'PX', math.floor((nxt - now) / 1000) + 1)\n"
     "return 0\n";
 
+#define KEY_KIND "send-limit:"
+
 struct ratelimit_shared {
   redis_client *redis;
+  char key_prefix[RATELIMIT_SHARED_PREFIX_MAX + sizeof KEY_KIND]; /* prefix + KEY_KIND */
   redis_script *script;
   ratelimit *local; /* decides when Redis cannot */
   char interval_us[24];
@@ -48,9 +51,11 @@ static int64_t monotonic_ns(void) {
   return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-ratelimit_shared *ratelimit_shared_new(redis_client *redis, double rate, uint32_t burst) {
+ratelimit_shared *ratelimit_shared_new(redis_client *redis, const char *prefix, double rate, uint32_t burst) {
+  if (strlen(prefix) > RATELIMIT_SHARED_PREFIX_MAX) return NULL;
   ratelimit_shared *r = calloc(1, sizeof *r);
   if (!r) return NULL;
+  snprintf(r->key_prefix, sizeof r->key_prefix, "%s" KEY_KIND, prefix);
   r->redis = redis;
   r->local = ratelimit_new(rate, burst);
   r->script = redis_script_new(gcra_script, sizeof gcra_script - 1);
@@ -109,8 +114,8 @@ void ratelimit_shared_take(ratelimit_shared *r, int64_t key, ratelimit_cb cb, vo
     return;
   }
   *call = (take_call){.r = r, .key = key, .cb = cb, .arg = arg};
-  char name[sizeof RATELIMIT_SHARED_KEY_PREFIX + 24];
-  int name_len = snprintf(name, sizeof name, RATELIMIT_SHARED_KEY_PREFIX "%" PRId64, key);
+  char name[sizeof r->key_prefix + 24];
+  int name_len = snprintf(name, sizeof name, "%s%" PRId64, r->key_prefix, key);
   const char *argv[] = {name, r->interval_us, r->tolerance_us};
   size_t lens[] = {(size_t)name_len, strlen(r->interval_us), strlen(r->tolerance_us)};
   int rc = redis_client_evalsha(r->redis, r->script, 1, 3, argv, lens, on_reply, call);

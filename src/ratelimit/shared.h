@@ -23,12 +23,14 @@
 #include "ratelimit/ratelimit.h"
 #include "redis/redis.h"
 
-#define RATELIMIT_SHARED_KEY_PREFIX "messenger:send-limit:"
+/* A bucket's key: `prefix` (the deployment's, e.g. "messenger:", at most
+ * RATELIMIT_SHARED_PREFIX_MAX bytes) + "send-limit:" + the decimal key. */
+#define RATELIMIT_SHARED_PREFIX_MAX 128
 
 typedef struct ratelimit_shared ratelimit_shared;
 
-/* NULL when out of memory or rate/burst out of range (as ratelimit_new). */
-ratelimit_shared *ratelimit_shared_new(redis_client *redis, double rate, uint32_t burst);
+/* NULL when out of memory, rate/burst out of range (as ratelimit_new) or prefix too long. */
+ratelimit_shared *ratelimit_shared_new(redis_client *redis, const char *prefix, double rate, uint32_t burst);
 void ratelimit_shared_free(ratelimit_shared *r);
 
 /* allowed, or refused with retry_after_ns until one token is back. */

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 
 #include <hiredis/async.h>
@@ -92,6 +93,7 @@ struct redis_client {
   redis_subscription *subs;
   bool draining, finished;
   uint64_t rng;
+  char liveness_pattern[48]; /* see check_pubsub */
 
   pthread_mutex_t lock; /* guards the fields below */
   request_list in;
@@ -664,6 +666,13 @@ static void on_pubsub_reply(redisAsyncContext *ac, void *rep, void *privdata) {
   const redisReply *kind = reply->element[0];
   const redisReply *ch = reply->element[1];
   if (kind->type != REDIS_REPLY_STRING || ch->type != REDIS_REPLY_STRING) return;
+  if (kind->len == 10 && memcmp(kind->str, "psubscribe", 10) == 0) { /* the liveness answer */
+    if (ch->len == strlen(c->liveness_pattern) && memcmp(ch->str, c->liveness_pattern, ch->len) == 0) {
+      k->ping_sent_ms = 0;
+      k->ping_due_ms = now_ms() + c->opt.pubsub_ping_ms;
+    }
+    return;
+  }
   if (kind->len == 7 && memcmp(kind->str, "message", 7) == 0) {
     const redisReply *payload = reply->element[2];
     if (payload->type != REDIS_REPLY_STRING) return;
@@ -773,15 +782,12 @@ void redis_client_unsubscribe(redis_client *c, redis_subscription *sub) {
 /* ---- pub/sub liveness ------------------------------------------------------------------------ */
 
 /* A subscribed connection gets no replies while nothing is published, so a hung server (or a
- * silently dropped connection) would go unnoticed: it is pinged, and a PING unanswered within
- * the request timeout drops it (the subscriptions hear INTERRUPTED, then ACTIVE again). */
-static void on_pubsub_pong(redisAsyncContext *ac, void *rep, void *privdata) {
-  conn *k = privdata;
-  if (rep == NULL || k->ac != ac) return;
-  k->ping_sent_ms = 0;
-  k->ping_due_ms = now_ms() + k->client->opt.pubsub_ping_ms;
-}
-
+ * silently dropped connection) would go unnoticed: it is probed, and a probe unanswered within
+ * the request timeout drops it (the subscriptions hear INTERRUPTED, then ACTIVE again).
+ * The probe is a PSUBSCRIBE of a pattern of this client's own, which no channel matches:
+ * Redis answers every one (also when already subscribed), and hiredis hands the answer to the
+ * pattern's callback. A PING would not do: hiredis 0.14 files a subscribed connection's
+ * ["pong", ""] under the patterns, finds no callback for "" and drops it. */
 static void check_pubsub(redis_client *c, uint64_t now) {
   conn *k = &c->sub;
   if (k->state != CONN_READY) return;
@@ -793,9 +799,9 @@ static void check_pubsub(redis_client *c, uint64_t now) {
     return;
   }
   if (now < k->ping_due_ms) return;
-  const char *argv[1] = {"PING"};
-  size_t lens[1] = {4};
-  if (redisAsyncCommandArgv(k->ac, on_pubsub_pong, k, 1, argv, lens) == REDIS_OK) k->ping_sent_ms = now;
+  const char *argv[2] = {"PSUBSCRIBE", c->liveness_pattern};
+  size_t lens[2] = {10, strlen(c->liveness_pattern)};
+  if (redisAsyncCommandArgv(k->ac, on_pubsub_reply, k, 2, argv, lens) == REDIS_OK) k->ping_sent_ms = now;
 }
 
 static void on_handle_closed(uv_handle_t *h) { (void)h; }
@@ -929,6 +935,8 @@ redis_client *redis_client_open(const char *url, const redis_client_options *opt
   if (opts) c->opt = *opts;
   apply_defaults(&c->opt);
   c->rng = now_ms() | 1u;
+  snprintf(c->liveness_pattern, sizeof c->liveness_pattern, "messenger-liveness:%016llx:%d",
+           (unsigned long long)(c->rng * 0x9e3779b97f4a7c15ULL), (int)getpid());
   if (uv_loop_init(&c->loop) != 0) {
     free(c);
     *err = "cannot create an event loop";

@@ -120,6 +120,25 @@ def test_limit_is_shared_by_replicas(replicas):
     assert post(one, a, b).status == 429
 
 
+def test_another_deployment_prefix_has_buckets_of_its_own(replicas, start_server, redis):
+    """Two deployments on one Redis (MESSENGER_REDIS_PREFIX) do not share send buckets."""
+    a, b = new_pair()
+    one, _ = replicas
+    for _ in range(BURST):
+        assert post(one, a, b).status == 201
+    assert post(one, a, b).status == 429
+    env = {"MESSENGER_SEND_RATE": str(RATE), "MESSENGER_SEND_BURST": str(BURST), "MESSENGER_REDIS_URL": redis.url,
+           "MESSENGER_REDIS_TIMEOUT_MS": str(int(250 * TIME_FACTOR)), "MESSENGER_REDIS_PREFIX": "staging:"}
+    other = start_server("shared-limit-staging", env=env).client()
+    try:
+        for _ in range(BURST):
+            assert post(other, a, b).status == 201
+        assert post(other, a, b).status == 429
+    finally:
+        other.close()
+    assert post(one, a, b).status == 429
+
+
 def test_redis_down_falls_back_to_the_replicas_own_limit(replicas, redis):
     """With Redis gone each send waits at most the Redis timeout, then the replica's own bucket
     decides: of BURST + 1 sends at once, BURST are stored and one is refused. (At once, because

@@ -65,7 +65,7 @@ static void silent_redis_means_the_local_bucket_decides(void **state) {
   const char *err = NULL;
   redis_client *redis = redis_client_open(url, &opts, &err);
   assert_non_null(redis);
-  ratelimit_shared *r = ratelimit_shared_new(redis, 0.5, 3);
+  ratelimit_shared *r = ratelimit_shared_new(redis, "test:", 0.5, 3);
   assert_non_null(r);
   decisions d = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
   for (int i = 0; i < 5; i++) ratelimit_shared_take(r, 42, on_decision, &d);
@@ -84,7 +84,7 @@ static void silent_redis_means_the_local_bucket_decides(void **state) {
 
 static void bad_settings_are_refused(void **state) {
   (void)state;
-  assert_null(ratelimit_shared_new(NULL, 0, 1)); /* rate out of range */
+  assert_null(ratelimit_shared_new(NULL, "test:", 0, 1)); /* rate out of range */
 }
 
 int main(void) {

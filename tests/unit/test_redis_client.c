@@ -464,6 +464,10 @@ static void subscriptions_survive_a_server_restart(void **state) {
   assert_non_null(sb);
   assert_int_equal(events_wait(&a, &a.active, 1), 1);
   assert_int_equal(events_wait(&b, &b.active, 1), 1);
+  /* an idle, healthy subscription stays up: its liveness probes (every 300 ms) are answered */
+  sleep_ms(300 + 1500 + 700);
+  assert_int_equal(a.interrupted, 0);
+  assert_int_equal(a.active, 1);
   publish(c, "chan:a", "one", 1); /* one connection subscribed, two subscriptions fed */
   assert_int_equal(events_wait(&a, &a.messages, 1), 1);
   assert_int_equal(events_wait(&b, &b.messages, 1), 1);
