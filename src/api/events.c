@@ -34,43 +34,18 @@ void api_events_message(api *a, const message *m) {
   free(fields);
 }
 
-static void publish_read(api *a, const conversation *c, const read_mark *mark) {
+/* The read mark is durable; its event goes to both participants (the store names the other). */
+static void on_read_marked(void *ctx, const read_mark *mark) {
+  api *a = ctx;
+  if (!a->events || !mark->advanced) return; /* an unchanged mark is no event */
   char fields[160];
   int len = snprintf(
       fields, sizeof fields, "\"conversation_id\":%lld,\"user_id\":%lld,\"last_read_message_id\":%lld",
       (long long)mark->conversation_id, (long long)mark->user_id, (long long)mark->last_read_message_id);
-  const int64_t users[] = {c->user1_id, c->user2_id};
+  const int64_t users[] = {mark->user_id, mark->other_user_id};
   if (!events_publish(a->events, users, 2, EVENT_READ, fields, (size_t)len, true))
     log_msg(LOG_WARN, "events", "read mark of conversation %lld: event not published (out of memory)",
             (long long)mark->conversation_id);
-}
-
-/* The read mark is durable; its event goes to both participants, found by a conversation read. */
-typedef struct read_publish {
-  api *api;
-  read_mark mark;
-} read_publish;
-
-static void on_read_conversation(void *arg, store_status status, const char *detail, const conversation *c) {
-  read_publish *rp = arg;
-  if (status == STORE_OK)
-    publish_read(rp->api, c, &rp->mark);
-  else
-    log_msg(LOG_WARN, "events", "read mark of conversation %lld: event not published (%s)",
-            (long long)rp->mark.conversation_id, detail ? detail : "conversation lookup failed");
-  free(rp);
-}
-
-static void on_read_marked(void *ctx, const read_mark *mark) {
-  api *a = ctx;
-  if (!a->events || !mark->advanced) return; /* an unchanged mark is no event */
-  read_publish *rp = malloc(sizeof *rp);
-  if (!rp) {
-    log_msg(LOG_WARN, "events", "read mark: event not published (out of memory)");
-    return;
-  }
-  *rp = (read_publish){.api = a, .mark = *mark};
-  store_get_conversation(a->store, mark->conversation_id, on_read_conversation, rp);
 }
 
 void api_events_init(api *a, events_hub *hub, rate_gate *typing_gate) {
