@@ -207,6 +207,6 @@ size_t ws_close_frame(uint16_t code, const char *reason, uint8_t out[WS_CLOSE_FR
   out[1] = (uint8_t)(2 + n);
   out[2] = (uint8_t)(code >> 8);
   out[3] = (uint8_t)(code & 0xff);
-  if (n) memcpy(out + 4, reason, n);
+  for (size_t i = 0; i < n; i++) out[4 + i] = (uint8_t)reason[i]; /* bytes, not a C string */
   return 4 + n;
 }

@@ -7,10 +7,11 @@
 
 static const char PRAGMAS[] = "PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF;";
 
-int sqlite_db_open(const char *path, bool create, sqlite3 **out, char *err, size_t err_size) {
+int sqlite_db_open(const char *path, bool create, const char *vfs, sqlite3 **out, char *err,
+                   size_t err_size) {
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
   sqlite3 *db = NULL;
-  int rc = sqlite3_open_v2(path, &db, flags, NULL);
+  int rc = sqlite3_open_v2(path, &db, flags, vfs);
   if (rc == SQLITE_OK) rc = sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS);
   if (rc == SQLITE_OK) rc = sqlite3_exec(db, PRAGMAS, NULL, NULL, NULL);
   if (rc != SQLITE_OK) {

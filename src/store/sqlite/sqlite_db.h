@@ -13,9 +13,10 @@
 
 #include <sqlite3.h>
 
-/* Opens `path` (creating the file when `create`), applies the pragmas. Returns 0 and sets
- * *out, or -1 with a message in err (and *out NULL). */
-int sqlite_db_open(const char *path, bool create, sqlite3 **out, char *err, size_t err_size);
+/* Opens `path` (creating the file when `create`) through the VFS named `vfs` (NULL: the
+ * default), applies the pragmas. Returns 0 and sets *out, or -1 with a message in err (and
+ * *out NULL). */
+int sqlite_db_open(const char *path, bool create, const char *vfs, sqlite3 **out, char *err, size_t err_size);
 
 /* Closes a connection whose statements are all finalized; NULL is a no-op. */
 void sqlite_db_close(sqlite3 *db);

@@ -113,7 +113,7 @@ static reader_node *reader_open(sqlite_readers *r) {
   node->owner = r;
   node->pub.st = st;
   sqlite3_stmt *tx[TX_COUNT] = {0};
-  if (sqlite_db_open(r->path, false, &node->pub.db, err, sizeof err) != 0 ||
+  if (sqlite_db_open(r->path, false, NULL, &node->pub.db, err, sizeof err) != 0 ||
       sqlite3_exec(node->pub.db, READER_PRAGMAS, NULL, NULL, NULL) != SQLITE_OK ||
       sqlite_db_prepare_all(node->pub.db, TRANSACTION_SQL, TX_COUNT, tx, err, sizeof err) != 0 ||
       sqlite_db_prepare_all(node->pub.db, r->sql, r->n_sql, st, err, sizeof err) != 0) {

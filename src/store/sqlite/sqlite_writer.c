@@ -11,6 +11,7 @@
 #include "core/validate.h"
 #include "metrics/global.h"
 #include "store/sqlite/sqlite_db.h"
+#include "store/sqlite/sqlite_wal_vfs.h"
 #include "store/sqlite/sqlite_schema.h"
 
 #define DEFAULT_MAX_BATCH 256
@@ -502,7 +503,12 @@ bool sqlite_writer_healthy(sqlite_writer *w, const char **detail) {
 
 /* Opens the connection, the schema and the statements; seeds the id generator. */
 static int open_connection(sqlite_writer *w, const char *path, char *err, size_t err_size) {
-  if (sqlite_db_open(path, true, &w->db, err, err_size) != 0) return -1;
+  /* synchronous=FULL (sqlite_db_open): the WAL shim's condition */
+  if (sqlite_wal_vfs_register() != SQLITE_OK) {
+    snprintf(err, err_size, "cannot register the WAL write shim");
+    return -1;
+  }
+  if (sqlite_db_open(path, true, WAL_VFS_NAME, &w->db, err, err_size) != 0) return -1;
   if (sqlite_schema_ensure(w->db, err, err_size) != 0 ||
       sqlite_db_prepare_all(w->db, WRITER_SQL, W_COUNT, w->st, err, err_size) != 0)
     return -1;
