@@ -233,18 +233,30 @@ def server(start_server):
     yield s
     s.probes["slow"].close()
     s.probes["idle"].close()
+    s.probes["unread"].close()
+
+
+UNREAD_REQUESTS = 300  # pipelined GET /openapi.json (~94 KB each): far more than socket buffers
 
 
 def open_timeout_probes(s):
-    """Two connections opened when the server starts and checked at the end of the session:
-    one that sent half a request line + headers (must be closed within ~10 s) and one idle
-    keep-alive connection after a complete request (must still work after 10 s; idle limit 60 s)."""
+    """Connections opened when the server starts and checked at the end of the session: one that
+    sent half a request line + headers (must be closed within ~10 s), one idle keep-alive
+    connection after a complete request (must still work after 10 s; idle limit 60 s), and one
+    that asked for ~28 MB of responses and reads none of it (must be dropped by the 30 s send
+    deadline)."""
     slow = socket.create_connection((s.host, s.port), timeout=5)
     slow.sendall(b"GET /health HTTP/1.1\r\nHost: probe\r\nX-Half: ")
     idle = s.client()
     r = idle.get("/health")
     assert r.status == 200
-    return {"slow": slow, "idle": idle, "idle_sock": idle.conn.sock, "opened_at": time.monotonic()}
+    unread = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    unread.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    unread.settimeout(5)
+    unread.connect((s.host, s.port))
+    unread.sendall(b"GET /openapi.json HTTP/1.1\r\nHost: probe\r\n\r\n" * UNREAD_REQUESTS)
+    return {"slow": slow, "idle": idle, "idle_sock": idle.conn.sock, "unread": unread,
+            "opened_at": time.monotonic()}
 
 
 @pytest.fixture
