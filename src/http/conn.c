@@ -675,32 +675,69 @@ static const char *date_header(http_worker *w) {
 }
 
 /* The status line and headers, malloc'ed; *len set. NULL when out of memory. */
+/* A response head under construction: appends that would not fit are cut (cap is computed
+ * from the parts, so they never are). */
+typedef struct head_buf {
+  char *at;
+  size_t used, cap;
+} head_buf;
+
+static void head_put(head_buf *h, const char *s, size_t n) {
+  if (n > h->cap - 1 - h->used) n = h->cap - 1 - h->used;
+  memcpy(h->at + h->used, s, n);
+  h->used += n;
+}
+
+static void head_puts(head_buf *h, const char *s) { head_put(h, s, strlen(s)); }
+
+static void head_put_uint(head_buf *h, uint64_t v) {
+  char digits[24];
+  size_t n = 0;
+  do digits[sizeof digits - 1 - n++] = (char)('0' + v % 10);
+  while ((v /= 10) != 0);
+  head_put(h, digits + sizeof digits - n, n);
+}
+
+static void head_put_field(head_buf *h, const char *name, const char *value) {
+  head_puts(h, name);
+  head_put(h, ": ", 2);
+  head_puts(h, value);
+  head_put(h, "\r\n", 2);
+}
+
+/* Builds the status line and headers (snprintf-free: this runs for every response). */
 static char *build_head(http_conn *c, http_exchange *ex, size_t *len) {
   size_t cap = 512;
   for (size_t i = 0; i < ex->n_extra; i++) cap += strlen(ex->extra[i][0]) + strlen(ex->extra[i][1]) + 4;
-  char *h = malloc(cap);
-  if (!h) return NULL;
-  int n = snprintf(h, cap, "HTTP/1.1 %u %s\r\n%s", ex->status, reason_phrase(ex->status), date_header(c->w));
-  size_t used = (size_t)n;
-#define HEAD_APPEND(...) used += (size_t)snprintf(h + used, cap - used, __VA_ARGS__)
+  head_buf h = {.at = malloc(cap), .cap = cap};
+  if (!h.at) return NULL;
+  head_put(&h, "HTTP/1.1 ", 9);
+  head_put_uint(&h, ex->status);
+  head_put(&h, " ", 1);
+  head_puts(&h, reason_phrase(ex->status));
+  head_put(&h, "\r\n", 2);
+  head_puts(&h, date_header(c->w));
   if (ex->kind == RESP_UPGRADE) {
     /* the application names Upgrade and Connection itself (http_add_header) */
   } else if (ex->kind == RESP_STREAM) {
-    HEAD_APPEND("Content-Type: %s\r\nConnection: close\r\n", ex->content_type);
+    head_put_field(&h, "Content-Type", ex->content_type);
+    head_put(&h, "Connection: close\r\n", 19);
   } else {
-    size_t body_len = ex->kind == RESP_FILE ? ex->file_size : ex->body_out_len;
-    HEAD_APPEND("Content-Type: %s\r\nContent-Length: %zu\r\n", ex->content_type, body_len);
+    head_put_field(&h, "Content-Type", ex->content_type);
+    head_put(&h, "Content-Length: ", 16);
+    head_put_uint(&h, ex->kind == RESP_FILE ? ex->file_size : ex->body_out_len);
+    head_put(&h, "\r\n", 2);
     if (c->close_after)
-      HEAD_APPEND("Connection: close\r\n");
+      head_put(&h, "Connection: close\r\n", 19);
     else if (ex->http_minor == 0)
-      HEAD_APPEND("Connection: keep-alive\r\n");
+      head_put(&h, "Connection: keep-alive\r\n", 24);
   }
-  if (ex->request_id[0]) HEAD_APPEND("X-Request-ID: %s\r\n", ex->request_id);
-  for (size_t i = 0; i < ex->n_extra; i++) HEAD_APPEND("%s: %s\r\n", ex->extra[i][0], ex->extra[i][1]);
-  HEAD_APPEND("\r\n");
-#undef HEAD_APPEND
-  *len = used < cap ? used : cap - 1;
-  return h;
+  if (ex->request_id[0]) head_put_field(&h, "X-Request-ID", ex->request_id);
+  for (size_t i = 0; i < ex->n_extra; i++) head_put_field(&h, ex->extra[i][0], ex->extra[i][1]);
+  head_put(&h, "\r\n", 2);
+  h.at[h.used] = '\0';
+  *len = h.used;
+  return h.at;
 }
 
 static void on_response_written(uv_write_t *req, int status);
