@@ -171,6 +171,11 @@ describe('chat', { timeout: T(180000) }, () => {
       await pa.waitForSelector('#messages li.mine .seen');
       assert.equal(await pa.textContent('#messages li.mine .seen'), 'Seen');
       await shot(pa, 'chat-seen');
+      await pa.reload(); /* the mark came from an event: the tab keeps it */
+      await pa.waitForSelector('#app:not([hidden])');
+      await pa.click(`#conversations li[data-peer="${bob}"]`);
+      await waitForMessage(pa, 'did you see this?');
+      await pa.waitForSelector('#messages li.mine .seen');
     });
   });
 

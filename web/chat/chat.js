@@ -192,9 +192,36 @@
     }
   }
 
+  /* The other participants' read marks come only from `read` events (the REST API tells a user
+   * their own mark only): the tab keeps them, so "Seen" survives a reload. */
+  const PEER_READ_KEPT = 500;
+  const peerReadKey = () => `messenger.peerRead.${state.me}`;
+
+  function restorePeerRead() {
+    state.peerRead.clear();
+    try {
+      const saved = JSON.parse(sessionStorage.getItem(peerReadKey()) || '[]');
+      if (Array.isArray(saved))
+        for (const [conv, mark] of saved)
+          if (Number.isSafeInteger(conv) && Number.isSafeInteger(mark)) state.peerRead.set(conv, mark);
+    } catch (e) {
+      sessionStorage.removeItem(peerReadKey());
+    }
+  }
+
+  function savePeerRead() {
+    const entries = [...state.peerRead.entries()].slice(-PEER_READ_KEPT);
+    try {
+      sessionStorage.setItem(peerReadKey(), JSON.stringify(entries));
+    } catch (e) {
+      /* storage full or disabled: "Seen" then lasts until the reload */
+    }
+  }
+
   function login(me, token) {
     state.me = me;
     state.token = token;
+    restorePeerRead();
     sessionStorage.setItem('messenger.me', String(me));
     if (token) sessionStorage.setItem('messenger.token', token);
     else sessionStorage.removeItem('messenger.token');
@@ -603,7 +630,9 @@
       return;
     }
     const prev = state.peerRead.get(ev.conversation_id) || 0;
+    state.peerRead.delete(ev.conversation_id); /* re-inserted: the newest marks are the ones kept */
     state.peerRead.set(ev.conversation_id, Math.max(prev, ev.last_read_message_id));
+    savePeerRead();
     if (state.open && state.open.id === ev.conversation_id) renderMessages();
   }
 
