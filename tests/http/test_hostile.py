@@ -215,44 +215,28 @@ def test_abrupt_disconnects_do_not_hurt(hostile):
     _healthy(hostile)
 
 
-def test_pipelined_requests_answered_in_order(hostile):
-    s = raw_connect(hostile)
-    try:
-        raw_send(s, b"GET /health HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n"
-                    b"GET /nope HTTP/1.1\r\nHost: x\r\n\r\n")
-        got = []
-        buf = b""
-        deadline = time.monotonic() + 10 * TIME_FACTOR
-        while len(got) < 3 and time.monotonic() < deadline:
-            s.settimeout(max(0.1, deadline - time.monotonic()))
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            buf += chunk
-            while True:
-                end = buf.find(b"\r\n\r\n")
-                if end < 0:
-                    break
-                head = buf[:end].decode("latin-1")
-                clen = 0
-                for line in head.split("\r\n")[1:]:
-                    k, _, v = line.partition(":")
-                    if k.strip().lower() == "content-length":
-                        clen = int(v)
-                if len(buf) < end + 4 + clen:
-                    break
-                got.append(int(head.split()[1]))
-                buf = buf[end + 4 + clen:]
-        assert got == [200, 200, 404], got
-    finally:
-        s.close()
+def _split_responses(buf):
+    """The complete responses at the start of buf: ([(status, body)], the bytes after them)."""
+    out = []
+    while True:
+        end = buf.find(b"\r\n\r\n")
+        if end < 0:
+            return out, buf
+        head = buf[:end].decode("latin-1")
+        clen = next((int(v) for k, _, v in (ln.partition(":") for ln in head.split("\r\n")[1:])
+                     if k.strip().lower() == "content-length"), 0)
+        if len(buf) < end + 4 + clen:
+            return out, buf
+        out.append((int(head.split()[1]), buf[end + 4:end + 4 + clen]))
+        buf = buf[end + 4 + clen:]
 
 
-def _read_all_responses(s, deadline_s):
-    """Reads until the server closes: [(status, body)] in order."""
-    buf = b""
+def _read_responses(s, n=None, deadline_s=10.0):
+    """Reads n responses (the connection stays open), or with n None until the server closes:
+    [(status, body)] in order."""
+    buf, out = b"", []
     deadline = time.monotonic() + deadline_s * TIME_FACTOR
-    while time.monotonic() < deadline:
+    while (n is None or len(out) < n) and time.monotonic() < deadline:
         s.settimeout(max(0.1, deadline - time.monotonic()))
         try:
             chunk = s.recv(65536)
@@ -260,22 +244,21 @@ def _read_all_responses(s, deadline_s):
             break
         if not chunk:
             break
-        buf += chunk
-    out = []
-    while buf:
-        end = buf.find(b"\r\n\r\n")
-        assert end >= 0, "a partial response head: %r" % buf[:200]
-        head = buf[:end].decode("latin-1")
-        clen = 0
-        for line in head.split("\r\n")[1:]:
-            k, _, v = line.partition(":")
-            if k.strip().lower() == "content-length":
-                clen = int(v)
-        body = buf[end + 4:end + 4 + clen]
-        assert len(body) == clen, "a partial response body"
-        out.append((int(head.split()[1]), body))
-        buf = buf[end + 4 + clen:]
+        got, buf = _split_responses(buf + chunk)
+        out += got
+    assert n is not None or not buf, "a partial response at the close: %r" % buf[:200]
     return out
+
+
+def test_pipelined_requests_answered_in_order(hostile):
+    s = raw_connect(hostile)
+    try:
+        raw_send(s, b"GET /health HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n"
+                    b"GET /nope HTTP/1.1\r\nHost: x\r\n\r\n")
+        got = [status for status, _ in _read_responses(s, 3)]
+        assert got == [200, 200, 404], got
+    finally:
+        s.close()
 
 
 def test_pipelined_sends_then_reads_then_half_close(hostile):
@@ -290,7 +273,7 @@ def test_pipelined_sends_then_reads_then_half_close(hostile):
     s = raw_connect(hostile)
     try:
         raw_send(s, sends)
-        first = _read_all_responses_n(s, 3)
+        first = _read_responses(s, 3)
         cid = json.loads(first[0][1])["conversation_id"]
         health = b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
         burst = (sends + b"GET /api/messages/conversation/%d?limit=10 HTTP/1.1\r\nHost: x\r\n\r\n" % cid
@@ -298,7 +281,7 @@ def test_pipelined_sends_then_reads_then_half_close(hostile):
         assert len(burst) > 100 * 1024
         raw_send(s, burst)
         s.shutdown(socket.SHUT_WR)
-        got = _read_all_responses(s, 30.0)
+        got = _read_responses(s, deadline_s=30.0)
     finally:
         s.close()
     assert [st for st, _ in got[:4]] == [201, 201, 201, 200], [st for st, _ in got[:8]]
@@ -306,30 +289,6 @@ def test_pipelined_sends_then_reads_then_half_close(hostile):
     assert page["total"] == 6 and [m["content"] for m in page["data"]] == ["p2", "p1", "p0", "p2", "p1", "p0"]
     assert len(got) == 4 + 4000 and all(st == 200 for st, _ in got[4:])
     _healthy(hostile)
-
-
-def _read_all_responses_n(s, n):
-    """Reads exactly n responses (the connection stays open)."""
-    buf, out = b"", []
-    deadline = time.monotonic() + 10 * TIME_FACTOR
-    while len(out) < n and time.monotonic() < deadline:
-        s.settimeout(max(0.1, deadline - time.monotonic()))
-        chunk = s.recv(65536)
-        assert chunk, "closed after %d responses" % len(out)
-        buf += chunk
-        while True:
-            end = buf.find(b"\r\n\r\n")
-            if end < 0:
-                break
-            head = buf[:end].decode("latin-1")
-            clen = next((int(v) for k, _, v in (ln.partition(":") for ln in head.split("\r\n")[1:])
-                         if k.strip().lower() == "content-length"), 0)
-            if len(buf) < end + 4 + clen:
-                break
-            out.append((int(head.split()[1]), buf[end + 4:end + 4 + clen]))
-            buf = buf[end + 4 + clen:]
-    assert len(out) == n, out
-    return out
 
 
 SLOW_CLIENTS = 60
