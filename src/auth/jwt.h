@@ -73,7 +73,8 @@ jwt_result jwt_verify(const jwt_key *key, const char *token, size_t len, const j
 
 /* The parts of verification that need no key, exposed for the fuzzer and unit tests:
  * base64url without padding (RFC 7515 2) into out (at least len * 3 / 4 + 3 bytes). Returns
- * the decoded length, or -1 for characters outside the alphabet, '=' or a length of 4n+1. */
+ * the decoded length, or -1 for characters outside the alphabet, '=', a length of 4n+1 or
+ * non-zero bits after the last byte (a non-canonical text). */
 long jwt_base64url_decode(const char *text, size_t len, unsigned char *out);
 /* The reverse, NUL-terminated, into out (at least (len + 2) / 3 * 4 + 1 bytes); returns the length. */
 size_t jwt_base64url_encode(const unsigned char *data, size_t len, char *out);

@@ -31,9 +31,15 @@ cql_retry_decision cql_retry_decide(const cql_failure *f, bool idempotent, unsig
   case CODE_WRITE_FAILURE: /* e.g. the batchlog write timed out on a frozen replica */
     return retries_so_far < CQL_RETRY_BATCHLOG_MAX ? next_if_idempotent(idempotent) : CQL_RETRY_RETHROW;
   case CODE_WRITE_TIMEOUT:
-    return retries_so_far < CQL_RETRY_BATCHLOG_MAX && idempotent && f->write_type &&
-                   strcmp(f->write_type, "BATCH_LOG") == 0
-               ? CQL_RETRY_SAME_HOST
+    if (!idempotent || !f->write_type) return CQL_RETRY_RETHROW;
+    if (strcmp(f->write_type, "BATCH_LOG") == 0)
+      return retries_so_far < CQL_RETRY_BATCHLOG_MAX ? CQL_RETRY_SAME_HOST : CQL_RETRY_RETHROW;
+    /* a replica did not acknowledge in time (frozen, not yet marked down); writing the same
+     * cells again is harmless: another coordinator, once (never a CAS or counter write) */
+    return retries_so_far == 0 &&
+                   (strcmp(f->write_type, "SIMPLE") == 0 || strcmp(f->write_type, "BATCH") == 0 ||
+                    strcmp(f->write_type, "UNLOGGED_BATCH") == 0)
+               ? CQL_RETRY_NEXT_HOST
                : CQL_RETRY_RETHROW;
   case CODE_UNAVAILABLE:
     return retries_so_far == 0 ? CQL_RETRY_NEXT_HOST : CQL_RETRY_RETHROW;

@@ -15,13 +15,16 @@
  *                      idempotent statements (the batch was not applied: the coordinator could
  *                      not store its batchlog on two nodes, e.g. one frozen but not yet marked
  *                      down; a later attempt succeeds once it answers or is marked down; the
- *                      statement's total budget bounds the waiting)
+ *                      statement's total budget bounds the waiting); next host, once, for
+ *                      SIMPLE, BATCH and UNLOGGED_BATCH writes of idempotent statements (never
+ *                      CAS or COUNTER)
  *   unavailable      : next host, once
  *   overloaded, server error, truncate error, connection closed, client timeout
  *                    : next host if idempotent (bounded by the query plan)
  *   anything else    : rethrow (syntax, invalid, unauthorized, CAS unknown...)
- * Beyond the Java default, read/write failures and short read timeouts of idempotent statements
- * are retried: a SIGSTOPped replica otherwise fails requests that another coordinator answers.
+ * Beyond the Java default, read/write failures, short read timeouts and write timeouts of
+ * idempotent statements are retried: a SIGSTOPped replica otherwise fails requests that
+ * another coordinator answers.
  */
 #ifndef MESSENGER_CQL_RETRY_H
 #define MESSENGER_CQL_RETRY_H

@@ -93,8 +93,18 @@ static void test_retry_matrix(void **state) {
   assert_int_equal(cql_retry_decide(&wt, false, 0), CQL_RETRY_RETHROW);
   assert_int_equal(cql_retry_decide(&wt, true, CQL_RETRY_BATCHLOG_MAX - 1), CQL_RETRY_SAME_HOST);
   assert_int_equal(cql_retry_decide(&wt, true, CQL_RETRY_BATCHLOG_MAX), CQL_RETRY_RETHROW);
-  wt.write_type = "SIMPLE";
-  assert_int_equal(cql_retry_decide(&wt, true, 0), CQL_RETRY_RETHROW);
+  const char *rewritable[] = {"SIMPLE", "BATCH", "UNLOGGED_BATCH"};
+  for (size_t i = 0; i < 3; i++) { /* idempotent: another coordinator, once */
+    wt.write_type = rewritable[i];
+    assert_int_equal(cql_retry_decide(&wt, true, 0), CQL_RETRY_NEXT_HOST);
+    assert_int_equal(cql_retry_decide(&wt, true, 1), CQL_RETRY_RETHROW);
+    assert_int_equal(cql_retry_decide(&wt, false, 0), CQL_RETRY_RETHROW);
+  }
+  const char *never_again[] = {"CAS", "COUNTER", "VIEW", "CDC"};
+  for (size_t i = 0; i < 4; i++) {
+    wt.write_type = never_again[i];
+    assert_int_equal(cql_retry_decide(&wt, true, 0), CQL_RETRY_RETHROW);
+  }
 
   cql_failure un = server(0x1000);
   assert_int_equal(cql_retry_decide(&un, false, 0), CQL_RETRY_NEXT_HOST);

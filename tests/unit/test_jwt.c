@@ -309,7 +309,8 @@ static void rs256_and_algorithm_confusion(void **state) {
   int64_t user = 0;
   assert_int_equal(verify_as(key, t, &plain, &user), JWT_OK);
   assert_int_equal(user, 5);
-  t[strlen(t) - 3] ^= 1;
+  char *flipped = &t[strlen(t) - 3]; /* another base64url character: a valid encoding */
+  *flipped = *flipped == 'A' ? 'B' : 'A';
   assert_int_equal(verify_as(key, t, &plain, NULL), JWT_BAD_SIGNATURE);
   free(t);
   /* the classic confusion: HS256 "signed" with the public key's PEM as the secret */
@@ -393,6 +394,10 @@ static void base64url_round_trips_and_rejects(void **state) {
   assert_int_equal(jwt_base64url_decode("AB/C", 4, out), -1);
   assert_int_equal(jwt_base64url_decode("AA==", 4, out), -1);
   assert_int_equal(jwt_base64url_decode("A B", 3, out), -1);
+  /* bits past the last byte must be zero: "-_9" and "AB" would decode like "-_8" and "AA" */
+  assert_int_equal(jwt_base64url_decode("-_9", 3, out), -1);
+  assert_int_equal(jwt_base64url_decode("AB", 2, out), -1);
+  assert_int_equal(jwt_base64url_decode("AQ", 2, out), 1);
   assert_int_equal(jwt_base64url_decode("-_8", 3, out), 2);
   assert_int_equal(out[0], 0xfb);
   assert_int_equal(out[1], 0xff);

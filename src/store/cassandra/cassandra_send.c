@@ -42,8 +42,10 @@ typedef struct send_op {
 #define LWT_ATTEMPTS 8
 
 static bool claim_again(send_op *op, const cql_error *err) {
-  bool transient = err->code == CQL_ERROR_WRITE_TIMEOUT || err->code == CQL_ERROR_CAS_WRITE_UNKNOWN ||
-                   err->code == CQL_ERROR_UNAVAILABLE || err->code == CQL_ERROR_OVERLOADED;
+  /* a Paxos round's read phase can time out like its write (a frozen replica) */
+  bool transient = err->code == CQL_ERROR_WRITE_TIMEOUT || err->code == CQL_ERROR_READ_TIMEOUT ||
+                   err->code == CQL_ERROR_CAS_WRITE_UNKNOWN || err->code == CQL_ERROR_UNAVAILABLE ||
+                   err->code == CQL_ERROR_OVERLOADED;
   if (!transient || ++op->lwt_attempts >= LWT_ATTEMPTS) return false;
   cass_log_error("claim (trying again)", err);
   return true;

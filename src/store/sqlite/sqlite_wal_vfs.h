@@ -9,12 +9,14 @@
  * elsewhere, the close. Every other file (database, shared memory, journals) is the default
  * VFS's own.
  *
- * Durability is unchanged for a connection with synchronous=FULL (the store's): a commit is
- * durable once its sync returned, and the sync writes the buffer first; SQLite publishes the
- * frames to readers (the wal-index) only after that sync. A connection that commits without
- * syncing (synchronous=NORMAL or OFF) must not use it: its readers could be told of frames
- * still in the buffer. A write error surfaces at the call that flushes (the sync of the commit),
- * which then fails like the write itself would have.
+ * Durability is unchanged for a connection with synchronous=FULL and cache_spill=OFF (the
+ * store's writer): a commit is durable once its sync returned, and the sync writes the buffer
+ * first; SQLite publishes the frames to readers (the wal-index) only after that sync, and with
+ * no spill every WAL write belongs to a commit, so nothing stays buffered once the WAL write
+ * lock is released (frames spilled by a transaction that then rolled back would stay in the
+ * buffer and could later land on another process's frames). A connection that commits without
+ * syncing (synchronous=NORMAL or OFF) or spills must not use it. A write error surfaces at the call that
+ * flushes (the sync of the commit), which then fails like the write itself would have.
  *
  * Threads: the registration is done once (pthread_once); a file is used by its connection's
  * thread only, like any SQLite file. Private to store/sqlite. */

@@ -28,8 +28,11 @@
  *   and was slower on two cores: its copying competes with the requests.
  * - the per-send savepoints keep the pages they change in a sub-journal: in memory
  *   (temp_store=MEMORY). On disk, as it is once a batch's sub-journal passes 64 KiB, it cost
- *   two pwrite(2) calls per page changed, as many as the WAL itself. */
-#define WRITER_PRAGMAS             "PRAGMA cache_size=-16384; PRAGMA temp_store=MEMORY"
+ *   two pwrite(2) calls per page changed, as many as the WAL itself.
+ * - cache_spill=OFF: a transaction writes WAL frames only when it commits (a batch's pages,
+ *   bounded by max_batch, stay in memory until then), which the WAL write shim relies on
+ *   (sqlite_wal_vfs.h). */
+#define WRITER_PRAGMAS             "PRAGMA cache_size=-16384; PRAGMA temp_store=MEMORY; PRAGMA cache_spill=OFF"
 #define IDLE_CHECKPOINT_PAGES      1000
 #define SATURATED_CHECKPOINT_PAGES 16000
 
