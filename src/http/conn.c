@@ -193,7 +193,12 @@ static bool arena_append(http_exchange *ex, const char *at, size_t n) {
   return true;
 }
 
-static bool arena_terminate(http_exchange *ex) { return arena_append(ex, "", 0) && (ex->arena_len++, true); }
+/* Ends the string being built: its NUL stays, and the arena again ends in a NUL at arena_len,
+ * so an offset recorded for a string not yet appended (a header value refused before its first
+ * byte) reads as "" instead of past the arena. */
+static bool arena_terminate(http_exchange *ex) {
+  return arena_append(ex, "", 0) && (ex->arena_len++, arena_append(ex, "", 0));
+}
 
 /* ---- exchanges ---- */
 

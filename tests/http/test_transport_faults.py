@@ -154,6 +154,22 @@ def test_raw_nul_in_header_value_400(srv):
     _json_error(raw, 400)
 
 
+@pytest.mark.parametrize("value", [b"\x01abc", b"\n\x98\x9c"], ids=["control-byte", "bare-lf"])
+def test_refused_request_id_value_at_the_end_of_the_head_buffer_400(srv, value):
+    """The request id is looked up to answer a refused head. Here the X-Request-ID value is refused
+    before its first byte, where the target, Host and the header's name have filled the server's
+    first 512-byte head buffer exactly (found by the http_server fuzzer: the lookup read past it)."""
+    target = b"/health?pad=" + b"a" * (491 - len(b"/health?pad="))
+    raw = _exchange_all(srv, b"GET " + target + b" HTTP/1.1\r\nHost: x\r\nX-Request-ID: " + value + b"\r\n\r\n")
+    _json_error(raw, 400)
+    s = raw_connect(srv)
+    try:
+        raw_send(s, b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert raw_read_response(s)[0] == 200
+    finally:
+        s.close()
+
+
 # --- framing errors get JSON, promptly ------------------------------------------------------
 
 FRAMING_ERRORS = [
