@@ -2,7 +2,8 @@
 """make bench-events: what the event streams cost and how fast they deliver.
 
 1. Idle streams: opens BENCH_EVENTS_STREAMS (50,000) SSE streams to one release server from
-   source addresses 127.0.0.2 ... (a source address has ~28,000 ephemeral ports) and reports the
+   source addresses 127.N.0.2 ... (25,000 connections each: an address has ~28,000 ephemeral
+   ports; a fresh block N for each set of connections, whose closed ports linger in TIME_WAIT) and reports the
    server's RSS per stream, against the reference of the same number of plain idle connections
    to the same server measured in the same run.
 2. Delivery latency: BENCH_EVENTS_RECEIVERS (10,000) users each with one stream; senders post at
@@ -86,12 +87,25 @@ def rss_kib(pid):
     return 0
 
 
+_source_blocks = [0]
+
+
+def source_addresses():
+    """A fresh block of loopback source addresses (127.N.0.2, 127.N.0.3, ... with 25,000
+    connections each) for each set of connections: a set that was closed leaves its ports in
+    TIME_WAIT on its addresses, and an address has only ~28,000 ephemeral ports."""
+    _source_blocks[0] += 1
+    block = _source_blocks[0]
+    return lambda i: "127.%d.0.%d" % (block, 2 + i // 25000)
+
+
 def open_plain(port, count):
-    """count idle connections (sources 127.0.0.2+) that send nothing."""
+    """count idle connections that send nothing."""
     socks = []
+    source = source_addresses()
     for i in range(count):
         s = socket.socket()
-        s.bind(("127.0.0.%d" % (2 + i // 25000), 0))
+        s.bind((source(i), 0))
         s.connect(("127.0.0.1", port))
         socks.append(s)
     return socks
@@ -120,11 +134,12 @@ def idle_figures(proc, port):
     t0 = time.monotonic()
     streams = []
     per_batch = 5000
+    source = source_addresses()
     for start in range(0, STREAMS, per_batch):
         n = min(per_batch, STREAMS - start)
         reqs = [("GET /api/events?user_id=%d HTTP/1.1\r\nHost: b\r\nAccept: text/event-stream\r\n\r\n"
                  % (1 + start + i)).encode() for i in range(n)]
-        batch = open_many_requests(port, reqs, start)
+        batch = open_many_requests(port, reqs, start, source)
         streams += batch
     opened = time.monotonic() - t0
     time.sleep(1)
@@ -136,13 +151,13 @@ def idle_figures(proc, port):
             "open_s": opened}
 
 
-def open_many_requests(port, reqs, offset):
+def open_many_requests(port, reqs, offset, source):
     socks = []
     sel = selectors.DefaultSelector()
     for i, req in enumerate(reqs):
         s = socket.socket()
         s.setblocking(False)
-        s.bind(("127.0.0.%d" % (2 + (offset + i) // 25000), 0))
+        s.bind((source(offset + i), 0))
         try:
             s.connect(("127.0.0.1", port))
         except BlockingIOError:
@@ -198,7 +213,7 @@ def measure_latency(stream_port, post_port):
     receivers = list(range(10**9, 10**9 + RECEIVERS))
     reqs = [("GET /api/events?user_id=%d HTTP/1.1\r\nHost: b\r\nAccept: text/event-stream\r\n\r\n" % u).encode()
             for u in receivers]
-    socks = open_many_requests(stream_port, reqs, 0)
+    socks = open_many_requests(stream_port, reqs, 0, source_addresses())
     sel = selectors.DefaultSelector()
     for s in socks:
         sel.register(s, selectors.EVENT_READ, ("r", [b""]))
