@@ -10,6 +10,7 @@ CASSANDRA_RUN (its state directory: node pids), CASSANDRA_CONTACT_POINTS (the th
 Each test uses its own keyspace and drops it afterwards. Every wait is bounded.
 """
 
+import collections
 import concurrent.futures
 import os
 import socket
@@ -50,17 +51,46 @@ def node_is_up(n):
         return False
 
 
+def schema_version(n):
+    """The schema version node n reports for itself (asked of node n alone)."""
+    from cassandra.cluster import Cluster
+    from cassandra.policies import WhiteListRoundRobinPolicy
+    addr = "127.0.0.%d" % n
+    cluster = Cluster([addr], protocol_version=4, load_balancing_policy=WhiteListRoundRobinPolicy([addr]))
+    try:
+        return cluster.connect().execute("SELECT schema_version FROM system.local", timeout=30).one().schema_version
+    finally:
+        cluster.shutdown()
+
+
+def schema_agreed(wait_s):
+    cluster, session = driver_session()
+    try:
+        return cluster.control_connection.wait_for_schema_agreement(wait_time=wait_s)
+    finally:
+        cluster.shutdown()
+
+
 def settle(nodes=(1, 2, 3)):
     """Every node of `nodes` up and the cluster agreeing on its schema (a fresh or restarted
-    node needs a while for gossip and schema pulls)."""
+    node needs a while for gossip and schema pulls). This Cassandra (4.0-rc1) sometimes leaves a
+    node that was killed and restarted without a schema change made right after (it neither got
+    the push nor pulls it): then, as an operator would, the node that disagrees with the majority
+    is restarted once, and the cluster must agree after that."""
     for n in nodes:
         if not node_is_up(n):
             local("restart", n)
-    cluster, session = driver_session()
-    try:
-        assert cluster.control_connection.wait_for_schema_agreement(wait_time=120), "no schema agreement"
-    finally:
-        cluster.shutdown()
+    if schema_agreed(90):
+        return
+    versions = {n: schema_version(n) for n in nodes}
+    counts = collections.Counter(versions.values())  # the majority; a tie goes to the lowest node
+    majority = max(counts, key=lambda v: (counts[v], -min(n for n in nodes if versions[n] == v)))
+    lagging = [n for n in nodes if versions[n] != majority]
+    print("schema disagreement %s: restarting node(s) %s" % (versions, lagging))
+    for n in lagging:
+        local("stop", n)
+        local("restart", n)
+    assert schema_agreed(120), "no schema agreement, even after restarting node(s) %s" % lagging
 
 
 @pytest.fixture
@@ -89,6 +119,7 @@ def test_migrate_with_a_node_down():
     if node_is_up(3):
         local("stop", 3)
     assert not node_is_up(3)
+    settle((1, 2))
     names = ["clu_mig_%d_%s" % (i, os.urandom(3).hex()) for i in range(5)]
     try:
         for name in names:
