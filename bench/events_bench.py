@@ -16,6 +16,7 @@ One Python process drives everything (selectors, non-blocking sockets), on the s
 the server: the rate it reaches is reported next to the target. Prints a Markdown table.
 """
 
+import itertools
 import os
 import random
 import re
@@ -87,15 +88,14 @@ def rss_kib(pid):
     return 0
 
 
-_source_blocks = [0]
+_source_blocks = itertools.count(1)
 
 
 def source_addresses():
     """A fresh block of loopback source addresses (127.N.0.2, 127.N.0.3, ... with 25,000
     connections each) for each set of connections: a set that was closed leaves its ports in
     TIME_WAIT on its addresses, and an address has only ~28,000 ephemeral ports."""
-    _source_blocks[0] += 1
-    block = _source_blocks[0]
+    block = next(_source_blocks)
     return lambda i: "127.%d.0.%d" % (block, 2 + i // 25000)
 
 

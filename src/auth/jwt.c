@@ -160,15 +160,12 @@ void jwt_key_free(jwt_key *key) {
 
 /* ---- base64url ------------------------------------------------------------------------------ */
 
-static bool is_base64url(unsigned char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
-}
-
-static unsigned sextet(unsigned char c) { /* c is a base64url character */
-  if (c >= 'A' && c <= 'Z') return (unsigned)(c - 'A');
-  if (c >= 'a' && c <= 'z') return (unsigned)(c - 'a') + 26;
-  if (c >= '0' && c <= '9') return (unsigned)(c - '0') + 52;
-  return c == '-' ? 62 : 63;
+/* The 6-bit value of a base64url character; -1 for any other byte. */
+static int base64url_value(unsigned char c) {
+  if (c >= 'A' && c <= 'Z') return c - 'A';
+  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+  if (c >= '0' && c <= '9') return c - '0' + 52;
+  return c == '-' ? 62 : c == '_' ? 63 : -1;
 }
 
 long jwt_base64url_decode(const char *text, size_t len, unsigned char *out) {
@@ -176,13 +173,13 @@ long jwt_base64url_decode(const char *text, size_t len, unsigned char *out) {
   char padded[JWT_MAX_LEN + 4];
   for (size_t i = 0; i < len; i++) {
     unsigned char c = (unsigned char)text[i];
-    if (!is_base64url(c)) return -1;
+    if (base64url_value(c) < 0) return -1;
     padded[i] = c == '-' ? '+' : c == '_' ? '/' : (char)c;
   }
   size_t pad = (4 - len % 4) % 4;
   /* canonical only (RFC 4648 3.5): the bits past the last whole byte are zero, so no two
    * texts of one signature both verify */
-  if (pad && (sextet((unsigned char)text[len - 1]) & (pad == 2 ? 0x0f : 0x03))) return -1;
+  if (pad && (base64url_value((unsigned char)text[len - 1]) & (pad == 2 ? 0x0f : 0x03))) return -1;
   memset(padded + len, '=', pad);
   if (len == 0) return 0;
   int n = EVP_DecodeBlock(out, (const unsigned char *)padded, (int)(len + pad));

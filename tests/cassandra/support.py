@@ -30,10 +30,14 @@ def migrate(keyspace):
                           stderr=subprocess.STDOUT, timeout=300)
 
 
-def driver_session():
+def driver_session(only=None):
+    """A Python-driver session on the contact points, or on the one address `only` alone."""
     from cassandra.cluster import Cluster
-    hosts = [p.strip() for p in POINTS.split(",") if p.strip()]
-    cluster = Cluster(hosts, protocol_version=4)
+    from cassandra.policies import WhiteListRoundRobinPolicy
+    if only:
+        cluster = Cluster([only], protocol_version=4, load_balancing_policy=WhiteListRoundRobinPolicy([only]))
+    else:
+        cluster = Cluster([p.strip() for p in POINTS.split(",") if p.strip()], protocol_version=4)
     return cluster, cluster.connect()
 
 

@@ -53,12 +53,9 @@ def node_is_up(n):
 
 def schema_version(n):
     """The schema version node n reports for itself (asked of node n alone)."""
-    from cassandra.cluster import Cluster
-    from cassandra.policies import WhiteListRoundRobinPolicy
-    addr = "127.0.0.%d" % n
-    cluster = Cluster([addr], protocol_version=4, load_balancing_policy=WhiteListRoundRobinPolicy([addr]))
+    cluster, session = driver_session(only="127.0.0.%d" % n)
     try:
-        return cluster.connect().execute("SELECT schema_version FROM system.local", timeout=30).one().schema_version
+        return session.execute("SELECT schema_version FROM system.local", timeout=30).one().schema_version
     finally:
         cluster.shutdown()
 
@@ -84,7 +81,7 @@ def settle(nodes=(1, 2, 3)):
         return
     versions = {n: schema_version(n) for n in nodes}
     counts = collections.Counter(versions.values())  # the majority; a tie goes to the lowest node
-    majority = max(counts, key=lambda v: (counts[v], -min(n for n in nodes if versions[n] == v)))
+    majority = max(counts, key=lambda v: (counts[v], v == versions[nodes[0]]))
     lagging = [n for n in nodes if versions[n] != majority]
     print("schema disagreement %s: restarting node(s) %s" % (versions, lagging))
     for n in lagging:

@@ -378,3 +378,13 @@ def raw_read_response(s, deadline_s=10.0):
         if not chunk:
             closed = True
         buf += chunk
+
+
+def assert_healthy(server):
+    """The server still answers GET /health on a new connection (after a hostile client)."""
+    c = server.client(timeout=5 * TIME_FACTOR)
+    try:
+        r = c.get("/health")
+        assert r.status == 200 and r.json == {"status": "ok"}, r
+    finally:
+        c.close()

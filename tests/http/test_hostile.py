@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from helpers import TIME_FACTOR, new_pair, raw_connect, raw_read_response, raw_send, stored_nothing
+from helpers import TIME_FACTOR, assert_healthy, new_pair, raw_connect, raw_read_response, raw_send, stored_nothing
 
 
 @pytest.fixture(scope="module")
@@ -28,15 +28,6 @@ def _exchange(server, data, deadline_s=10.0):
         return status, headers, body
     finally:
         s.close()
-
-
-def _healthy(server):
-    c = server.client(timeout=5 * TIME_FACTOR)
-    try:
-        r = c.get("/health")
-        assert r.status == 200 and r.json == {"status": "ok"}, r
-    finally:
-        c.close()
 
 
 def _message(a, b, content="smuggled"):
@@ -60,7 +51,7 @@ GARBAGE = {
 def test_garbage_gets_400_or_close(hostile, name):
     status, _, body = _exchange(hostile, GARBAGE[name])
     assert status in (None, 400), "%s: expected 400 or a closed connection, got %r %r" % (name, status, body[:200])
-    _healthy(hostile)
+    assert_healthy(hostile)
 
 
 def test_nul_bytes_closed_within_the_request_timeout(hostile):
@@ -68,7 +59,7 @@ def test_nul_bytes_closed_within_the_request_timeout(hostile):
     request timeout like any request that never completes (never held open forever)."""
     status, _, body = _exchange(hostile, b"\x00" * 64 + b"\r\n\r\n", deadline_s=13.0)
     assert status in (None, 400), (status, body[:200])
-    _healthy(hostile)
+    assert_healthy(hostile)
 
 
 @pytest.mark.parametrize("req", [b"GET /health HTTP/9.9\r\nHost: x\r\n\r\n", b"GET /health\r\n\r\n"],
@@ -76,7 +67,7 @@ def test_nul_bytes_closed_within_the_request_timeout(hostile):
 def test_unsupported_http_version(hostile, req):
     status, _, _ = _exchange(hostile, req)
     assert status in (None, 400, 505), status
-    _healthy(hostile)
+    assert_healthy(hostile)
 
 
 @pytest.mark.parametrize("size_kib", [20, 100])
@@ -84,7 +75,7 @@ def test_oversized_header_431(hostile, size_kib):
     req = b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * (size_kib * 1024) + b"\r\n\r\n"
     status, headers, body = _exchange(hostile, req)
     assert status == 431, "%d KiB header: expected 431, got %r %r" % (size_kib, status, body[:200])
-    _healthy(hostile)
+    assert_healthy(hostile)
 
 
 def test_many_headers_over_16_KiB_431(hostile):
@@ -126,7 +117,7 @@ def test_content_length_and_transfer_encoding_400(hostile):
         status, _, resp = _exchange(hostile, req)
         assert status == 400, "Content-Length + Transfer-Encoding: expected 400, got %r %r" % (status, resp[:200])
     stored_nothing(hostile, a)
-    _healthy(hostile)
+    assert_healthy(hostile)
 
 
 def test_chunked_body_accepted(hostile):
@@ -168,7 +159,7 @@ def test_bad_chunked_encoding_400_or_close(hostile, name):
         s.close()
     assert status in (None, 400, 413), "%s: expected 400 or close, got %r %r" % (name, status, resp[:200])
     stored_nothing(hostile, a)
-    _healthy(hostile)
+    assert_healthy(hostile)
 
 
 def test_chunked_body_over_64_KiB_413(hostile):
@@ -212,7 +203,7 @@ def test_abrupt_disconnects_do_not_hurt(hostile):
             s.close()
     time.sleep(0.2)
     stored_nothing(hostile, a)
-    _healthy(hostile)
+    assert_healthy(hostile)
 
 
 def _split_responses(buf):
@@ -288,7 +279,7 @@ def test_pipelined_sends_then_reads_then_half_close(hostile):
     page = json.loads(got[3][1])
     assert page["total"] == 6 and [m["content"] for m in page["data"]] == ["p2", "p1", "p0", "p2", "p1", "p0"]
     assert len(got) == 4 + 4000 and all(st == 200 for st, _ in got[4:])
-    _healthy(hostile)
+    assert_healthy(hostile)
 
 
 SLOW_CLIENTS = 60
@@ -331,14 +322,14 @@ def test_slow_clients_do_not_block_others(hostile):
     finally:
         for s in slow:
             s.close()
-    _healthy(hostile)
+    assert_healthy(hostile)
 
 
 def test_connection_churn(hostile):
     for _ in range(100):
         s = raw_connect(hostile)
         s.close()
-    _healthy(hostile)
+    assert_healthy(hostile)
 
 
 def test_still_serving_after_everything(hostile):
